@@ -1,0 +1,112 @@
+//! [`InstructionGenerator`]: seeds in, examples out.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::{Example, Lang, Result, Seed};
+
+/// The run-wide settings every generator reads.
+#[derive(Debug, Clone)]
+pub struct GenerateContext {
+    /// The recipe's seed: every choice a generator makes derives from it (see [`crate::rng`]).
+    pub seed: u64,
+    /// The native (low-resource) language: the output side of cross-lingual examples.
+    pub native: Lang,
+    /// The languages instructions are written in.
+    pub instruction_langs: Vec<Lang>,
+    /// Names of languages as written in other languages: `names[(en, lb)] = "Luxembourgish"`,
+    /// `names[(fr, lb)] = "luxembourgeois"`. Templates say "translate into {native}".
+    pub language_names: BTreeMap<(Lang, Lang), String>,
+}
+
+impl GenerateContext {
+    /// A context with lux's built-in language names.
+    pub fn new(seed: u64, native: Lang, instruction_langs: Vec<Lang>) -> GenerateContext {
+        let mut names = BTreeMap::new();
+        for (in_lang, of, name) in BUILTIN_NAMES {
+            names.insert((Lang::new(in_lang).unwrap(), Lang::new(of).unwrap()), name.to_string());
+        }
+        GenerateContext { seed, native, instruction_langs, language_names: names }
+    }
+
+    /// The name of `of` written in `in_lang` ("Luxembourgish", "luxembourgeois",
+    /// "Luxemburgisch"), falling back to its English name.
+    pub fn language_name(&self, in_lang: &Lang, of: &Lang) -> String {
+        self.language_names
+            .get(&(in_lang.clone(), of.clone()))
+            .cloned()
+            .unwrap_or_else(|| of.english_name().to_string())
+    }
+}
+
+const BUILTIN_NAMES: &[(&str, &str, &str)] = &[
+    ("en", "lb", "Luxembourgish"),
+    ("fr", "lb", "luxembourgeois"),
+    ("de", "lb", "Luxemburgisch"),
+    ("en", "en", "English"),
+    ("fr", "en", "anglais"),
+    ("de", "en", "Englisch"),
+    ("en", "fr", "French"),
+    ("fr", "fr", "français"),
+    ("de", "fr", "Französisch"),
+    ("en", "de", "German"),
+    ("fr", "de", "allemand"),
+    ("de", "de", "Deutsch"),
+    ("lb", "lb", "Lëtzebuergesch"),
+];
+
+/// A candidate example a generator refused, with why (the LLM quoted a span that is not in
+/// the source, answered in the wrong language…). Written to the run's journal and counted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// The generator.
+    pub generator: String,
+    /// The reason, specific enough to act on.
+    pub reason: String,
+}
+
+/// What one generator made from one seed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    /// Accepted examples.
+    pub examples: Vec<Example>,
+    /// Candidates the generator itself rejected.
+    pub rejected: Vec<Rejection>,
+}
+
+impl Generation {
+    /// A generation of just these examples.
+    pub fn of(examples: Vec<Example>) -> Generation {
+        Generation { examples, rejected: Vec::new() }
+    }
+}
+
+/// Turns a [`Seed`] into zero or more [`Example`]s.
+///
+/// Contract:
+/// - deterministic for a given `ctx.seed` and seed item (choices through [`crate::rng`]), so a
+///   resumed run produces the same dataset;
+/// - `Ok` with an empty generation when the seed does not suit this generator;
+/// - `Err` only for failures of the generator itself (an LLM that cannot be reached after its
+///   retries); the pipeline records it against the seed and moves on.
+#[typetag::serde(tag = "type")]
+#[async_trait]
+pub trait InstructionGenerator: Send + Sync + Debug {
+    /// Makes examples from one seed.
+    async fn generate(&self, seed: &Seed, ctx: &GenerateContext) -> Result<Generation>;
+
+    /// Cheap check whether this generator can use `seed` at all; seeds no generator accepts
+    /// are skipped without being journaled.
+    fn accepts(&self, seed: &Seed) -> bool {
+        let _ = seed;
+        true
+    }
+
+    /// A name for logs, provenance and the `generator` field of examples.
+    fn name(&self) -> String {
+        self.typetag_name().to_string()
+    }
+}

@@ -1,0 +1,1 @@
+//! Offline instruction generators, one per file.

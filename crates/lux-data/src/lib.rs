@@ -1,0 +1,17 @@
+//! # lux-data
+//!
+//! Everything between raw files and a filtered instruction dataset: seed sources for real
+//! formats (MediaWiki dumps, JSONL, dictionaries, Hunspell, gettext, MediaWiki i18n, CLDR),
+//! offline instruction generators, filters (lengths, language id, dedup, blocklists), and the
+//! task registry.
+//!
+//! Every plugin here is registered with `typetag`, so a recipe file names it by `type`.
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+pub mod filters;
+pub mod generators;
+pub mod langid;
+pub mod sources;
+pub mod tasks;
+pub mod text;

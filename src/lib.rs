@@ -1,0 +1,2 @@
+//! lux facade
+pub use lux_core as core;
