@@ -9,6 +9,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+pub mod catalogue;
 pub mod filters;
 pub mod generators;
 pub mod langid;

@@ -1,1 +1,9 @@
-//! lux-train
+//! # lux-train
+//!
+//! burn models (a Llama-family decoder, a BERT/XLM-R encoder), weight loading (HF safetensors,
+//! GGUF), adapters (LoRA, the alignment layer), the SFT and two-stage trainers, generation and
+//! hidden-state extraction.
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod gguf;
+pub mod model;

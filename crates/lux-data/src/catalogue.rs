@@ -1,0 +1,1 @@
+//! Catalogue alignment and normalisation (being written).

@@ -1,0 +1,1 @@
+//! burn models (being written).
