@@ -1,0 +1,102 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use lux_core::{GenerateContext, Generation, InstructionGenerator, Lang, Result, Seed, TaskKind};
+use serde::{Deserialize, Serialize};
+
+use super::Draft;
+use super::template::{Builtin, choose, render};
+
+const TEMPLATES: Builtin = &[
+    (
+        "en",
+        &[
+            "Give a {native} word that means the same as \"{word}\".",
+            "What is a synonym of the {native} word \"{word}\"?",
+            "Paraphrase \"{word}\" with another {native} word.",
+        ],
+    ),
+    (
+        "fr",
+        &[
+            "Donnez un synonyme {native} du mot « {word} ».",
+            "Quel mot {native} a le même sens que « {word} » ?",
+        ],
+    ),
+    (
+        "de",
+        &[
+            "Nenne ein Synonym für das Wort „{word}“ auf {native}.",
+            "Welches Wort auf {native} bedeutet dasselbe wie „{word}“?",
+        ],
+    ),
+];
+
+/// Paraphrase (dictionary): the instruction gives a native headword, the output lists the
+/// entry's native synonyms, comma-separated. Placeholders: `{native}`, `{word}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paraphrase {
+    /// Templates per instruction language, replacing the built-in ones for that language.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub templates: BTreeMap<Lang, Vec<String>>,
+}
+
+#[typetag::serde(name = "paraphrase")]
+#[async_trait]
+impl InstructionGenerator for Paraphrase {
+    fn accepts(&self, seed: &Seed) -> bool {
+        matches!(seed, Seed::Lexeme(e) if !e.synonyms.is_empty())
+    }
+
+    async fn generate(&self, seed: &Seed, ctx: &GenerateContext) -> Result<Generation> {
+        let Seed::Lexeme(entry) = seed else { return Ok(Generation::default()) };
+        let synonyms: Vec<&str> = entry
+            .synonyms
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty() && *s != entry.headword)
+            .collect();
+        if entry.lang != ctx.native || synonyms.is_empty() {
+            return Ok(Generation::default());
+        }
+        let Some(chosen) =
+            choose("paraphrase", seed.id(), "", ctx, &ctx.instruction_langs, TEMPLATES, &self.templates)
+        else {
+            return Ok(Generation::default());
+        };
+        let instruction = render(
+            "paraphrase",
+            chosen.template,
+            &[("native", &ctx.language_name(&chosen.lang, &ctx.native)), ("word", &entry.headword)],
+        )?;
+        Ok(Generation::of(vec![
+            Draft {
+                generator: "paraphrase",
+                task: TaskKind::PARAPHRASE,
+                instruction,
+                instruction_lang: chosen.lang.clone(),
+                input: None,
+                output: synonyms.join(", "),
+                template: chosen.name,
+                salt: String::new(),
+            }
+            .finish(seed, ctx),
+        ]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generators::testing::*;
+
+    #[test]
+    fn lists_synonyms_without_the_headword() {
+        let seed = lexeme("séier", &[("en", "fast")], &[], &["séier", "flott", "gëschwënn"]);
+        let ex = &run(&Paraphrase::default(), &seed).examples[0];
+        assert_eq!(ex.output, "flott, gëschwënn");
+        assert!(ex.instruction.contains("séier"));
+        assert!(run(&Paraphrase::default(), &lexeme("x", &[], &[], &["x"])).examples.is_empty());
+    }
+}

@@ -1,0 +1,173 @@
+//! Instruction templates: several per instruction language, chosen by seed.
+
+use std::collections::BTreeMap;
+
+use lux_core::{Error, GenerateContext, Lang, Result, rng};
+
+/// Built-in templates of one generator: `(language code, templates)`.
+pub(crate) type Builtin = &'static [(&'static str, &'static [&'static str])];
+
+/// Templates of a generator for each instruction language: the built-in ones, replaced per
+/// language by a recipe's `templates.<lang> = [...]`.
+pub(crate) fn templates_for<'a>(
+    builtin: Builtin,
+    overrides: &'a BTreeMap<Lang, Vec<String>>,
+    lang: &Lang,
+) -> Vec<&'a str> {
+    if let Some(own) = overrides.get(lang).filter(|t| !t.is_empty()) {
+        return own.iter().map(String::as_str).collect();
+    }
+    builtin
+        .iter()
+        .find(|(code, _)| *code == lang.primary())
+        .map(|(_, t)| t.to_vec())
+        .unwrap_or_default()
+}
+
+/// An instruction language and template chosen for one seed.
+#[derive(Debug, Clone)]
+pub(crate) struct Chosen<'a> {
+    pub(crate) lang: Lang,
+    pub(crate) template: &'a str,
+    /// `en/2`: language and index, recorded in the example's `template` field.
+    pub(crate) name: String,
+}
+
+/// Picks an instruction language among `langs` (those of the run that the seed supports and
+/// that have templates) and one of its templates, deterministically from
+/// `(ctx.seed, generator, seed id, salt)`.
+pub(crate) fn choose<'a>(
+    generator: &str,
+    seed_id: &str,
+    salt: &str,
+    ctx: &GenerateContext,
+    langs: &[Lang],
+    builtin: Builtin,
+    overrides: &'a BTreeMap<Lang, Vec<String>>,
+) -> Option<Chosen<'a>>
+where
+    'static: 'a,
+{
+    let usable: Vec<(&Lang, Vec<&'a str>)> = langs
+        .iter()
+        .map(|l| (l, templates_for(builtin, overrides, l)))
+        .filter(|(_, t)| !t.is_empty())
+        .collect();
+    if usable.is_empty() {
+        return None;
+    }
+    let key = format!("{generator}/{seed_id}/{salt}");
+    let (lang, templates) = &usable[rng::pick(ctx.seed, &format!("{key}/lang"), usable.len())];
+    let i = rng::pick(ctx.seed, &format!("{key}/template"), templates.len());
+    Some(Chosen {
+        lang: (*lang).clone(),
+        template: templates[i],
+        name: format!("{}/{i}", lang.code()),
+    })
+}
+
+/// Fills `{name}` placeholders. A placeholder with no value is an error naming the generator
+/// and the template, so a typo in a recipe's template is caught on the first seed.
+pub(crate) fn render(generator: &str, template: &str, vars: &[(&str, &str)]) -> Result<String> {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            out.push_str(&rest[open..]);
+            rest = "";
+            break;
+        };
+        let name = &after[..close];
+        match vars.iter().find(|(k, _)| *k == name) {
+            Some((_, v)) => out.push_str(v),
+            None => {
+                return Err(Error::plugin(
+                    generator,
+                    format!(
+                        "template `{template}` uses {{{name}}}, which this generator does not \
+                         provide (it provides: {})",
+                        vars.iter().map(|(k, _)| format!("{{{k}}}")).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The languages among `ctx.instruction_langs` for which `has_text` holds.
+pub(crate) fn langs_with(ctx: &GenerateContext, has_text: impl Fn(&Lang) -> bool) -> Vec<Lang> {
+    ctx.instruction_langs.iter().filter(|l| has_text(l)).cloned().collect()
+}
+
+/// Cuts `text` to at most `max_chars` characters at a paragraph, else sentence, else word
+/// boundary; `None` when even the first paragraph-free cut is empty.
+pub(crate) fn truncate_text(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.trim().to_string();
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    for sep in ["\n\n", ". ", " "] {
+        if let Some(i) = cut.rfind(sep)
+            && i > max_chars / 3
+        {
+            let end = if sep == ". " { i + 1 } else { i };
+            return cut[..end].trim().to_string();
+        }
+    }
+    cut.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BUILTIN: Builtin = &[("en", &["A {x}", "B {x}"]), ("fr", &["C {x}"])];
+
+    #[test]
+    fn render_fills_and_rejects_unknown() {
+        assert_eq!(render("g", "Say {x}!", &[("x", "moien")]).unwrap(), "Say moien!");
+        let e = render("g", "Say {y}", &[("x", "1")]).unwrap_err().to_string();
+        assert!(e.contains("{y}") && e.contains("{x}"), "{e}");
+        assert_eq!(render("g", "a { b", &[]).unwrap(), "a { b");
+    }
+
+    #[test]
+    fn choice_is_deterministic_and_uses_overrides() {
+        let ctx = GenerateContext::new(1, Lang::LB, vec![Lang::EN, Lang::FR]);
+        let none = BTreeMap::new();
+        let a = choose("g", "s1", "", &ctx, &ctx.instruction_langs, BUILTIN, &none).unwrap();
+        let b = choose("g", "s1", "", &ctx, &ctx.instruction_langs, BUILTIN, &none).unwrap();
+        assert_eq!((a.lang, a.template), (b.lang, b.template));
+        let mut own = BTreeMap::new();
+        own.insert(Lang::EN, vec!["Z {x}".to_string()]);
+        let c = choose("g", "s1", "", &ctx, &[Lang::EN], BUILTIN, &own).unwrap();
+        assert_eq!(c.template, "Z {x}");
+        assert!(choose("g", "s1", "", &ctx, &[Lang::DE], BUILTIN, &none).is_none());
+    }
+
+    #[test]
+    fn every_language_gets_used() {
+        let ctx = GenerateContext::new(9, Lang::LB, vec![Lang::EN, Lang::FR]);
+        let none = BTreeMap::new();
+        let mut fr = 0;
+        for i in 0..200 {
+            let c = choose("g", &i.to_string(), "", &ctx, &ctx.instruction_langs, BUILTIN, &none);
+            if c.unwrap().lang == Lang::FR {
+                fr += 1;
+            }
+        }
+        assert!((60..140).contains(&fr), "{fr}");
+    }
+
+    #[test]
+    fn truncation_prefers_boundaries() {
+        let t = "Eischte Paragraph ass hei.\n\nZweete Paragraph ass vill méi laang a geet weider.";
+        assert_eq!(truncate_text(t, 40), "Eischte Paragraph ass hei.");
+        assert_eq!(truncate_text("kuerz", 40), "kuerz");
+    }
+}

@@ -1,0 +1,104 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use lux_core::{GenerateContext, Generation, InstructionGenerator, Lang, Result, Seed, TaskKind};
+use serde::{Deserialize, Serialize};
+
+use super::Draft;
+use super::article_to_title::DocumentSelection;
+use super::template::{Builtin, choose, render};
+
+const TEMPLATES: Builtin = &[
+    (
+        "en",
+        &[
+            "Write a short {native} news article with the headline \"{title}\".",
+            "Write an article in {native} titled \"{title}\".",
+            "Compose a {native} text for the headline: {title}",
+        ],
+    ),
+    (
+        "fr",
+        &[
+            "Rédigez un court article en {native} intitulé « {title} ».",
+            "Écrivez un article de presse en {native} avec le titre « {title} ».",
+        ],
+    ),
+    (
+        "de",
+        &[
+            "Schreibe einen kurzen Artikel auf {native} mit der Überschrift „{title}“.",
+            "Verfasse einen Text auf {native} zum Titel „{title}“.",
+        ],
+    ),
+];
+
+/// Title → article (news): the instruction gives the native title, the output is the
+/// native article (cut at a paragraph boundary). Template placeholders: `{native}`, `{title}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TitleToArticle {
+    /// Which documents to use.
+    #[serde(default, flatten)]
+    pub selection: DocumentSelection,
+    /// Templates per instruction language, replacing the built-in ones for that language.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub templates: BTreeMap<Lang, Vec<String>>,
+}
+
+#[typetag::serde(name = "title_to_article")]
+#[async_trait]
+impl InstructionGenerator for TitleToArticle {
+    fn accepts(&self, seed: &Seed) -> bool {
+        self.selection.may_select(seed)
+    }
+
+    async fn generate(&self, seed: &Seed, ctx: &GenerateContext) -> Result<Generation> {
+        let Some((doc, title)) = self.selection.select(seed, &ctx.native) else {
+            return Ok(Generation::default());
+        };
+        let Some(chosen) =
+            choose("title_to_article", seed.id(), "", ctx, &ctx.instruction_langs, TEMPLATES, &self.templates)
+        else {
+            return Ok(Generation::default());
+        };
+        let instruction = render(
+            "title_to_article",
+            chosen.template,
+            &[("native", &ctx.language_name(&chosen.lang, &ctx.native)), ("title", title.trim())],
+        )?;
+        Ok(Generation::of(vec![
+            Draft {
+                generator: "title_to_article",
+                task: TaskKind::TITLE_TO_ARTICLE,
+                instruction,
+                instruction_lang: chosen.lang.clone(),
+                input: None,
+                output: self.selection.cut(&doc.text),
+                template: chosen.name,
+                salt: String::new(),
+            }
+            .finish(seed, ctx),
+        ]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generators::testing::*;
+
+    #[test]
+    fn article_is_output_cut_at_paragraph() {
+        let para = "Um Samschdeg ass an der Stad e grousse Maart. Vill Leit sinn komm.";
+        let text = format!("{para}\n\n{}", "Nach méi Text. ".repeat(200));
+        let g = TitleToArticle {
+            selection: DocumentSelection { max_chars: 100, ..Default::default() },
+            ..Default::default()
+        };
+        let ex = &run(&g, &article("Maart an der Stad", &text)).examples[0];
+        assert_eq!(ex.output, para);
+        assert!(ex.instruction.contains("Maart an der Stad"));
+        assert!(ex.input.is_none());
+    }
+}
