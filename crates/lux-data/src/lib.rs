@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalogue;
+pub mod corpus;
 pub mod filters;
 pub mod generators;
 pub mod langid;
