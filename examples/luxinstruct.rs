@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use lux::{DataRunOptions, Recipe};
 // Link the plugin crates so that recipe files can name their plugins.
 use lux::data as _;
+#[cfg(feature = "plugins")]
 use lux::plugins as _;
 
 #[tokio::main]

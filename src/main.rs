@@ -9,6 +9,7 @@ use lux::{DataRunOptions, Recipe};
 // Plugins register themselves with typetag when their crate is linked; name the crates so
 // recipe files can use every built-in plugin.
 use lux_data as _;
+#[cfg(feature = "plugins")]
 use lux_plugins as _;
 
 #[derive(Parser)]
