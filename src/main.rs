@@ -38,6 +38,42 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Build a seed corpus (aligned groups + mined dictionary + NOTICE) from localisation
+    /// packages fetched by `scripts/fetch-seed-packages.sh`.
+    Corpus {
+        /// The corpus config.
+        #[arg(long, default_value = "data/corpus.toml")]
+        config: PathBuf,
+        /// The packages directory [default: ~/.cache/lux/packages or $LUX_CACHE/packages].
+        #[arg(long)]
+        packages: Option<PathBuf>,
+        /// Output directory.
+        #[arg(long, default_value = "data")]
+        out: PathBuf,
+    },
+    /// Train the character n-gram language identifier on a parallel corpus and report its
+    /// accuracy on held-out groups (whole groups are held out, so no sentence is seen in any
+    /// language during training).
+    Langid {
+        /// Parallel JSONL corpus (one aligned group per line).
+        #[arg(long, default_value = "data/parallel.jsonl")]
+        corpus: PathBuf,
+        /// Languages to tell apart (comma-separated; all in the corpus when empty).
+        #[arg(long, value_delimiter = ',')]
+        langs: Vec<String>,
+        /// Fraction of groups held out for evaluation.
+        #[arg(long, default_value_t = 0.2)]
+        held_out: f64,
+        /// Seed of the held-out split.
+        #[arg(long, default_value_t = 1729)]
+        seed: u64,
+        /// Write the Markdown report here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Save the trained model (JSON) here.
+        #[arg(long)]
+        save: Option<PathBuf>,
+    },
     /// List the task registry.
     Tasks,
 }
@@ -78,6 +114,52 @@ async fn run(cli: Cli) -> lux::core::Result<()> {
             );
             println!("dataset: {}", out.join("dataset.jsonl").display());
             println!("report:  {}", out.join("stats.md").display());
+        }
+        Command::Corpus { config, packages, out } => {
+            use lux::core::IoContext;
+            let text = std::fs::read_to_string(&config).with_path(&config)?;
+            let cfg: lux::data::corpus::CorpusConfig = toml::from_str(&text)
+                .map_err(|e| lux::core::Error::parse(&config, None, e.to_string()))?;
+            let packages = packages.unwrap_or_else(|| {
+                std::env::var_os("LUX_CACHE")
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/lux")))
+                    .unwrap_or_default()
+                    .join("packages")
+            });
+            let report = lux::data::corpus::build_corpus(&cfg, &packages, &out)?;
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        }
+        Command::Langid { corpus, langs, held_out, seed, report, save } => {
+            use lux::data::langid::{LangId, LangIdConfig, read_parallel_jsonl, split_parallel};
+            let langs = langs
+                .iter()
+                .map(|l| lux::core::Lang::new(l.trim()))
+                .collect::<lux::core::Result<Vec<_>>>()?;
+            if !(0.0..1.0).contains(&held_out) {
+                return Err(lux::core::Error::invalid("--held-out", "must be in [0, 1)"));
+            }
+            let split = split_parallel(&read_parallel_jsonl(&corpus)?, &langs, held_out, seed);
+            let model = LangId::train(split.train, LangIdConfig::default())?;
+            // Short strings (single words, names) are where n-gram models fail; the filters
+            // only judge texts of at least 20 letters, so report that part separately.
+            let long: Vec<_> = split
+                .held_out
+                .iter()
+                .filter(|(_, t)| t.chars().filter(|c| c.is_alphabetic()).count() >= 20)
+                .cloned()
+                .collect();
+            let mut md = String::from("# Language identification, all held-out texts\n\n");
+            md.push_str(&model.evaluate(&split.held_out).to_markdown());
+            md.push_str("\n# Held-out texts of at least 20 letters (what the filters judge)\n\n");
+            md.push_str(&model.evaluate(&long).to_markdown());
+            println!("{md}");
+            if let Some(path) = report {
+                lux::core::fs::write_atomic(&path, md.as_bytes())?;
+            }
+            if let Some(path) = save {
+                model.save(&path)?;
+            }
         }
         Command::Tasks => {
             for t in lux::data::tasks::TaskRegistry::builtin().iter() {

@@ -97,7 +97,9 @@ pub fn mine_dictionary(groups: &[Parallel], native: &Lang, opts: &DictionaryMini
         if (opts.min_example_words..=opts.max_example_words).contains(&n_words) {
             sentences.push(n);
         }
-        if n_words == 0 || n_words > opts.max_headword_words || !n.chars().any(char::is_alphabetic) {
+        // Symbols and abbreviations (`A`, `km`) are not dictionary words.
+        let letters = n.chars().filter(|c| c.is_alphabetic()).count();
+        if n_words == 0 || n_words > opts.max_headword_words || letters < 3 {
             continue;
         }
         let nk = dedup_key(n);
@@ -107,6 +109,7 @@ pub fn mine_dictionary(groups: &[Parallel], native: &Lang, opts: &DictionaryMini
             .filter(|(l, t)| {
                 *l != native
                     && (1..=opts.max_translation_words).contains(&word_count(t))
+                    && t.chars().filter(|c| c.is_alphabetic()).count() >= 3
                     && dedup_key(t) != nk
             })
             .map(|(l, t)| (l, t.trim()))
@@ -216,4 +219,95 @@ mod tests {
         let ids: Vec<_> = dedupe_parallel(g, &Lang::LB).into_iter().map(|g| g.id).collect();
         assert_eq!(ids, ["1", "3"]);
     }
+}
+
+/// A corpus build: which catalogue sources to read, for which languages, and how to mine
+/// the dictionary. Paths are relative to the packages directory.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorpusConfig {
+    /// The native language (every group must have it).
+    pub native: Lang,
+    /// Languages kept in each group (others are dropped).
+    pub langs: Vec<Lang>,
+    /// Text put at the top of `NOTICE.md` (where the packages come from, how to rebuild).
+    #[serde(default)]
+    pub notice: String,
+    /// Catalogue sources (`cldr`, `json_messages`, `gettext_locale_dir`…), read in order.
+    pub sources: Vec<Box<dyn lux_core::SeedSource>>,
+    /// Dictionary mining settings.
+    #[serde(default)]
+    pub dictionary: DictionaryMining,
+}
+
+/// What a corpus build wrote.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CorpusReport {
+    /// Aligned groups written to `parallel.jsonl`.
+    pub groups: usize,
+    /// Groups with every language of the config.
+    pub complete_groups: usize,
+    /// Groups per source and license.
+    pub per_source: BTreeMap<String, usize>,
+    /// Dictionary entries written to `dictionary.jsonl`.
+    pub dictionary_entries: usize,
+    /// Entries with at least one example sentence.
+    pub entries_with_examples: usize,
+}
+
+/// Reads every source of `config` (paths resolved against `packages_dir`), deduplicates,
+/// and writes `parallel.jsonl`, `dictionary.jsonl` and `NOTICE.md` into `out_dir`.
+pub fn build_corpus(
+    config: &CorpusConfig,
+    packages_dir: &std::path::Path,
+    out_dir: &std::path::Path,
+) -> lux_core::Result<CorpusReport> {
+    let ctx = lux_core::SourceContext::new(packages_dir);
+    let mut groups = Vec::new();
+    for source in &config.sources {
+        for item in source.open(&ctx)? {
+            let lux_core::Seed::Parallel(mut g) = item? else { continue };
+            g.texts.retain(|l, _| config.langs.contains(l));
+            if g.texts.contains_key(&config.native) && g.texts.len() >= 2 {
+                // Ids must be unique across sources in the merged file.
+                g.id = format!("{}/{}", g.provenance.source, g.id);
+                groups.push(g);
+            }
+        }
+    }
+    let groups = dedupe_parallel(groups, &config.native);
+    let dictionary = mine_dictionary(&groups, &config.native, &config.dictionary);
+
+    let mut report = CorpusReport {
+        groups: groups.len(),
+        complete_groups: groups.iter().filter(|g| config.langs.iter().all(|l| g.texts.contains_key(l))).count(),
+        dictionary_entries: dictionary.len(),
+        entries_with_examples: dictionary.iter().filter(|e| !e.examples.is_empty()).count(),
+        ..Default::default()
+    };
+    for g in &groups {
+        *report
+            .per_source
+            .entry(format!("{} ({})", g.provenance.source, g.provenance.license))
+            .or_default() += 1;
+    }
+    crate::sources::write_parallel_jsonl(out_dir.join("parallel.jsonl"), &groups)?;
+    crate::sources::write_dictionary_jsonl(out_dir.join("dictionary.jsonl"), &dictionary)?;
+    let mut notice = config.notice.trim_end().to_string();
+    notice.push_str("\n\n## Contents\n\n| source (license) | aligned groups |\n|---|---:|\n");
+    for (source, n) in &report.per_source {
+        notice.push_str(&format!("| {source} | {n} |\n"));
+    }
+    notice.push_str(&format!(
+        "\n`parallel.jsonl`: {} groups ({} with all of {}). `dictionary.jsonl`: {} entries mined \
+         from the single-word groups ({} with example sentences from the corpus); each entry's \
+         `license` field lists the licenses of the groups it was mined from.\n",
+        report.groups,
+        report.complete_groups,
+        config.langs.iter().map(Lang::code).collect::<Vec<_>>().join("/"),
+        report.dictionary_entries,
+        report.entries_with_examples,
+    ));
+    lux_core::fs::write_atomic(out_dir.join("NOTICE.md"), notice.as_bytes())?;
+    Ok(report)
 }
