@@ -134,3 +134,23 @@ fn malformed_seed_file_is_reported_with_file_and_line() {
     assert!(!ok);
     assert!(stderr.contains("typo.toml") && stderr.contains("instruction_lang"), "{stderr}");
 }
+
+#[tokio::test]
+async fn bundled_luxinstruct_recipe_runs_offline_on_the_embedded_corpus() {
+    let recipe = lux::Recipe::load(repo_root().join("recipes/luxinstruct.toml")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let summary = recipe.run_data(out.path(), &Default::default()).await.unwrap();
+    let s = &summary.stats;
+    let tasks_with_data: Vec<&String> = s.per_task.iter().filter(|(_, c)| c.kept > 0).map(|(t, _)| t).collect();
+    assert!(tasks_with_data.len() >= 3, "{tasks_with_data:?}");
+    for lang in ["en", "fr", "de"] {
+        assert!(s.per_instruction_lang.get(lang).is_some_and(|c| c.kept > 100), "{lang}: {:?}", s.per_instruction_lang);
+    }
+    assert!(s.kept > 1000, "{}", s.kept);
+    // Every drop is accounted for in dropped.jsonl, and every kept line parses.
+    let dropped = std::fs::read_to_string(out.path().join("dropped.jsonl")).unwrap();
+    assert_eq!(dropped.lines().count(), s.dropped);
+    let examples = read_dataset(out.path());
+    assert_eq!(examples.len(), s.kept);
+    assert!(examples.iter().all(|e| e.output_lang.code() == "lb" && !e.license.is_empty()));
+}
