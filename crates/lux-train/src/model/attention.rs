@@ -1,0 +1,358 @@
+//! [`Attention`]: grouped-query self-attention with rotary positions, a causal mask and an
+//! optional key-padding mask.
+//!
+//! Key/value heads are never repeated in memory. Two kernels compute
+//! `softmax(Q·Kᵀ/√d + mask)·V`:
+//!
+//! - **fused** (plain `flex` device, inference): burn's `attention` op, which on `flex` handles
+//!   grouped-query heads, the causal mask and a `[batch, 1, q, k]` boolean mask natively;
+//! - **decomposed** (autodiff devices, whose `attention` falls back to a version without
+//!   grouped-query support, and other backends): the query heads that share a key/value head
+//!   are folded into the sequence axis (`[b, kv_heads, group·q, d]`, a free reshape), so two
+//!   batched matmuls cover the group; the mask is one additive bias built per forward pass.
+//!
+//! Query positions whose keys are all masked (left padding) give unspecified, finite values.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::tensor::activation::softmax;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Device, Tensor};
+use lux_core::Result;
+
+use super::cache::LayerKv;
+use super::projection::{Projection, ProjectionConfig};
+use super::rope::RopeTables;
+use super::weights::{WeightSource, load_projection};
+
+/// Configuration of an [`Attention`] block, built with [`init`](AttentionConfig::init).
+#[derive(Config, Debug)]
+pub struct AttentionConfig {
+    /// Width of the residual stream.
+    pub d_model: usize,
+    /// Number of query heads.
+    pub n_heads: usize,
+    /// Number of key/value heads; divides `n_heads` (checked by
+    /// [`LlamaConfig::validate`](super::LlamaConfig::validate)).
+    pub n_kv_heads: usize,
+    /// Width of each head (even).
+    pub head_dim: usize,
+    /// Whether `q_proj`, `k_proj` and `v_proj` have a bias.
+    #[config(default = false)]
+    pub qkv_bias: bool,
+    /// Whether `o_proj` has a bias.
+    #[config(default = false)]
+    pub o_bias: bool,
+}
+
+impl AttentionConfig {
+    /// Builds the block on `device`.
+    pub fn init(&self, device: &Device) -> Attention {
+        let q = self.n_heads * self.head_dim;
+        let kv = self.n_kv_heads * self.head_dim;
+        Attention {
+            q_proj: ProjectionConfig::new(self.d_model, q)
+                .with_bias(self.qkv_bias)
+                .init(device),
+            k_proj: ProjectionConfig::new(self.d_model, kv)
+                .with_bias(self.qkv_bias)
+                .init(device),
+            v_proj: ProjectionConfig::new(self.d_model, kv)
+                .with_bias(self.qkv_bias)
+                .init(device),
+            o_proj: ProjectionConfig::new(q, self.d_model)
+                .with_bias(self.o_bias)
+                .init(device),
+            n_heads: self.n_heads,
+            n_kv_heads: self.n_kv_heads,
+            head_dim: self.head_dim,
+        }
+    }
+}
+
+/// Grouped-query self-attention (HF `LlamaAttention`): projections named as in HF checkpoints.
+#[derive(Module, Debug)]
+pub struct Attention {
+    /// Query projection, `d_model → n_heads·head_dim`.
+    pub q_proj: Projection,
+    /// Key projection, `d_model → n_kv_heads·head_dim`.
+    pub k_proj: Projection,
+    /// Value projection, `d_model → n_kv_heads·head_dim`.
+    pub v_proj: Projection,
+    /// Output projection, `n_heads·head_dim → d_model`.
+    pub o_proj: Projection,
+    /// Number of query heads.
+    pub n_heads: usize,
+    /// Number of key/value heads.
+    pub n_kv_heads: usize,
+    /// Width of each head.
+    pub head_dim: usize,
+}
+
+impl Attention {
+    /// Attends each position to itself and the positions before it (and, with a cache, to
+    /// the cached keys and values, which are extended with this call's).
+    ///
+    /// # Shapes
+    ///
+    /// - input: `[batch, seq, d_model]`
+    /// - output: `[batch, seq, d_model]`
+    ///
+    /// `rope` must cover the `seq` positions of this call, `mask` must have been built for
+    /// `seq` queries and `cached + seq` keys.
+    pub fn forward(
+        &self,
+        input: Tensor<3>,
+        rope: &RopeTables,
+        mask: &AttentionMask,
+        cache: Option<&mut LayerKv>,
+    ) -> Tensor<3> {
+        let [b, s, _] = input.dims();
+        let (h, kvh, d) = (self.n_heads, self.n_kv_heads, self.head_dim);
+        let q = self
+            .q_proj
+            .forward(input.clone())
+            .reshape([b, s, h, d])
+            .swap_dims(1, 2);
+        let k = self
+            .k_proj
+            .forward(input.clone())
+            .reshape([b, s, kvh, d])
+            .swap_dims(1, 2);
+        let v = self
+            .v_proj
+            .forward(input)
+            .reshape([b, s, kvh, d])
+            .swap_dims(1, 2);
+        let q = rope.apply(q);
+        let k = rope.apply(k);
+        let (k, v) = match cache {
+            Some(cache) => cache.append(k, v),
+            None => (k, v),
+        };
+        let context = mask.attend(q, k, v);
+        self.o_proj
+            .forward(context.swap_dims(1, 2).reshape([b, s, h * d]))
+    }
+
+    /// Loads `{prefix}.{q,k,v,o}_proj.{weight,bias}` from HF-layout tensors.
+    pub(crate) fn load_weights(
+        &mut self,
+        prefix: &str,
+        source: &mut dyn WeightSource,
+    ) -> Result<()> {
+        load_projection(&mut self.q_proj, &format!("{prefix}.q_proj"), source)?;
+        load_projection(&mut self.k_proj, &format!("{prefix}.k_proj"), source)?;
+        load_projection(&mut self.v_proj, &format!("{prefix}.v_proj"), source)?;
+        load_projection(&mut self.o_proj, &format!("{prefix}.o_proj"), source)
+    }
+}
+
+/// Which implementation computes `softmax(Q·Kᵀ/√d + mask)·V`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AttentionKernel {
+    /// burn's `attention` op on a plain `flex` device.
+    Fused,
+    /// Matmuls + softmax with grouped heads folded into the query axis; differentiable.
+    Decomposed,
+}
+
+impl AttentionKernel {
+    /// The kernel to use for tensors on `device`.
+    pub(crate) fn for_device(device: &Device) -> Self {
+        if !device.is_autodiff() && *device == Device::flex() {
+            Self::Fused
+        } else {
+            Self::Decomposed
+        }
+    }
+}
+
+/// The causal mask and key-padding mask of one forward pass, built once and shared by every
+/// layer.
+#[derive(Debug, Clone)]
+pub struct AttentionMask {
+    kernel: AttentionKernel,
+    /// Fused kernel: `[batch, 1, q, k]`, `true` = masked (causal and padding); `None` = causal
+    /// only, left to the kernel.
+    masked: Option<Tensor<4, Bool>>,
+    /// Decomposed kernel: additive bias `[batch or 1, 1, 1, q, k]` (0 or `f32::MIN`).
+    bias: Option<Tensor<5>>,
+}
+
+impl AttentionMask {
+    /// Builds the mask for `seq_q` new queries at the end of `seq_kv` keys, with an optional
+    /// key-padding mask (`[batch, seq_kv]`, `true` = padding, never attended to).
+    pub fn new(
+        padding: Option<Tensor<2, Bool>>,
+        seq_q: usize,
+        seq_kv: usize,
+        device: &Device,
+    ) -> Self {
+        Self::with_kernel(
+            AttentionKernel::for_device(device),
+            padding,
+            seq_q,
+            seq_kv,
+            device,
+        )
+    }
+
+    pub(crate) fn with_kernel(
+        kernel: AttentionKernel,
+        padding: Option<Tensor<2, Bool>>,
+        seq_q: usize,
+        seq_kv: usize,
+        device: &Device,
+    ) -> Self {
+        let future = || {
+            // `true` above the diagonal that ends at the last key: key j > query i + offset.
+            Tensor::<2, Bool>::tril_mask([seq_q, seq_kv], (seq_kv - seq_q) as i64, device)
+                .reshape([1, 1, seq_q, seq_kv])
+        };
+        let masked = padding.map(|pad| {
+            let [b, _] = pad.dims();
+            let pad = pad.reshape([b, 1, 1, seq_kv]).expand([b, 1, seq_q, seq_kv]);
+            pad.bool_or(future().expand([b, 1, seq_q, seq_kv]))
+        });
+        match kernel {
+            AttentionKernel::Fused => Self {
+                kernel,
+                masked,
+                bias: None,
+            },
+            AttentionKernel::Decomposed => {
+                let masked = masked.unwrap_or_else(future);
+                let [b, _, _, _] = masked.dims();
+                let bias = Tensor::<4>::zeros([b, 1, seq_q, seq_kv], device)
+                    .mask_fill(masked, f32::MIN)
+                    .reshape([b, 1, 1, seq_q, seq_kv]);
+                Self {
+                    kernel,
+                    masked: None,
+                    bias: Some(bias),
+                }
+            }
+        }
+    }
+
+    /// `softmax(Q·Kᵀ/√d + mask)·V`, with `n_heads / n_kv_heads` query heads per key/value head.
+    ///
+    /// # Shapes
+    ///
+    /// - query: `[batch, n_heads, seq_q, head_dim]`
+    /// - key, value: `[batch, n_kv_heads, seq_kv, head_dim]`
+    /// - output: `[batch, n_heads, seq_q, head_dim]`
+    pub fn attend(&self, query: Tensor<4>, key: Tensor<4>, value: Tensor<4>) -> Tensor<4> {
+        match self.kernel {
+            AttentionKernel::Fused => {
+                let options = AttentionModuleOptions {
+                    scale: None,
+                    softcap: None,
+                    is_causal: self.masked.is_none(),
+                };
+                attention(query, key, value, self.masked.clone(), None, options)
+            }
+            AttentionKernel::Decomposed => {
+                let [b, h, s, d] = query.dims();
+                let [_, kvh, t, _] = key.dims();
+                let group = h / kvh;
+                let scale = 1.0 / (d as f64).sqrt();
+                let query = query.reshape([b, kvh, group * s, d]);
+                let scores = query.matmul(key.swap_dims(2, 3)).mul_scalar(scale);
+                let scores = scores.reshape([b, kvh, group, s, t]);
+                let scores = match &self.bias {
+                    Some(bias) => scores + bias.clone(),
+                    None => scores,
+                };
+                let probs = softmax(scores, 4).reshape([b, kvh, group * s, t]);
+                probs.matmul(value).reshape([b, h, s, d])
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, TensorData, Tolerance};
+
+    fn random(shape: [usize; 4], device: &Device) -> Tensor<4> {
+        Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
+    }
+
+    /// Reference: K/V heads repeated, the mask built element by element, plain softmax.
+    fn reference(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, pad: Option<&[bool]>) -> Tensor<4> {
+        let [b, h, s, d] = q.dims();
+        let [_, kvh, t, _] = k.dims();
+        let g = h / kvh;
+        let device = q.device();
+        let expand = |x: Tensor<4>| {
+            x.reshape([b, kvh, 1, t, d])
+                .expand([b, kvh, g, t, d])
+                .reshape([b, h, t, d])
+        };
+        let scores = q
+            .matmul(expand(k).swap_dims(2, 3))
+            .mul_scalar(1.0 / (d as f64).sqrt());
+        let mut mask = vec![false; b * s * t];
+        for bi in 0..b {
+            for i in 0..s {
+                for j in 0..t {
+                    let future = j > i + (t - s);
+                    let padded = pad.is_some_and(|p| p[bi * t + j]);
+                    mask[(bi * s + i) * t + j] = future || padded;
+                }
+            }
+        }
+        let mask = Tensor::<4, Bool>::from_data(TensorData::new(mask, [b, 1, s, t]), &device)
+            .expand([b, h, s, t]);
+        let probs = softmax(scores.mask_fill(mask, -1e30), 3);
+        probs.matmul(expand(v))
+    }
+
+    #[test]
+    fn both_kernels_match_reference_with_gqa_padding_and_offset() {
+        let device = Device::flex();
+        device.seed(7);
+        let (b, h, kvh, s, t, d) = (2, 6, 2, 3, 5, 8);
+        let q = random([b, h, s, d], &device);
+        let k = random([b, kvh, t, d], &device);
+        let v = random([b, kvh, t, d], &device);
+        // Row 0 pads its first key (left padding), row 1 nothing.
+        let pad = [
+            true, false, false, false, false, false, false, false, false, false,
+        ];
+        for padding in [None, Some(&pad[..])] {
+            let expected = reference(q.clone(), k.clone(), v.clone(), padding).into_data();
+            for kernel in [AttentionKernel::Fused, AttentionKernel::Decomposed] {
+                let pad_tensor = padding.map(|p| {
+                    Tensor::<2, Bool>::from_data(TensorData::new(p.to_vec(), [b, t]), &device)
+                });
+                let mask = AttentionMask::with_kernel(kernel, pad_tensor, s, t, &device);
+                let got = mask.attend(q.clone(), k.clone(), v.clone()).into_data();
+                got.assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-5));
+            }
+        }
+    }
+
+    #[test]
+    fn autodiff_device_uses_decomposed_kernel_and_gets_gradients() {
+        let device = Device::flex().autodiff();
+        assert_eq!(
+            AttentionKernel::for_device(&device),
+            AttentionKernel::Decomposed
+        );
+        assert_eq!(
+            AttentionKernel::for_device(&Device::flex()),
+            AttentionKernel::Fused
+        );
+        let q = random([1, 4, 3, 4], &device).require_grad();
+        let k = random([1, 2, 3, 4], &device);
+        let v = random([1, 2, 3, 4], &device);
+        let mask = AttentionMask::new(None, 3, 3, &device);
+        let grads = mask.attend(q.clone(), k, v).sum().backward();
+        assert!(q.grad(&grads).is_some());
+    }
+}

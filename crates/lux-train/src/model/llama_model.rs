@@ -1,0 +1,158 @@
+//! [`LlamaModel`]: the decoder stack without the output head (HF `LlamaModel`).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, Initializer};
+use burn::tensor::{Device, Int, Tensor};
+use lux_core::Result;
+
+use super::attention::AttentionMask;
+use super::cache::KvCache;
+use super::decoder_layer::{DecoderLayer, DecoderLayerConfig};
+use super::rms_norm::{RmsNorm, RmsNormConfig};
+use super::rope::{RotaryEmbedding, RotaryEmbeddingConfig};
+use super::weights::{WeightSource, load_param};
+
+/// Configuration of a [`LlamaModel`], built with [`init`](LlamaModelConfig::init). Usually made
+/// by [`LlamaConfig::init`](super::LlamaConfig::init).
+#[derive(Config, Debug)]
+pub struct LlamaModelConfig {
+    /// Rows of the embedding matrix.
+    pub vocab_size: usize,
+    /// Number of decoder layers.
+    pub num_layers: usize,
+    /// The configuration shared by every decoder layer.
+    pub layer: DecoderLayerConfig,
+    /// The rotary position embedding.
+    pub rotary: RotaryEmbeddingConfig,
+    /// Epsilon of the final norm.
+    #[config(default = 1e-6)]
+    pub rms_norm_eps: f64,
+}
+
+impl LlamaModelConfig {
+    /// Builds the stack on `device`.
+    pub fn init(&self, device: &Device) -> LlamaModel {
+        let d_model = self.layer.attention.d_model;
+        LlamaModel {
+            embed_tokens: EmbeddingConfig::new(self.vocab_size, d_model)
+                .with_initializer(Initializer::Normal {
+                    mean: 0.0,
+                    std: 0.02,
+                })
+                .init(device),
+            layers: (0..self.num_layers)
+                .map(|_| self.layer.init(device))
+                .collect(),
+            norm: RmsNormConfig::new(d_model)
+                .with_epsilon(self.rms_norm_eps)
+                .init(device),
+            rotary: self.rotary.init(),
+        }
+    }
+}
+
+/// Token embedding, decoder layers and final norm; module paths are the HF parameter names
+/// without the leading `model.` (`layers.3.self_attn.q_proj.weight`).
+#[derive(Module, Debug)]
+pub struct LlamaModel {
+    /// Token embedding, `[vocab_size, d_model]`.
+    pub embed_tokens: Embedding,
+    /// The decoder layers, in order.
+    pub layers: Vec<DecoderLayer>,
+    /// The norm applied to the last layer's output.
+    pub norm: RmsNorm,
+    /// Rotary frequencies (no parameters).
+    #[module(skip)]
+    rotary: RotaryEmbedding,
+}
+
+impl LlamaModel {
+    /// The final hidden state (after the final norm).
+    ///
+    /// `attention_mask` follows HF: `1` for real tokens, `0` for padding, which no position
+    /// attends to. Positions are `0..seq` whatever the padding, as in HF's `forward`.
+    ///
+    /// # Shapes
+    ///
+    /// - input_ids: `[batch, seq]`
+    /// - attention_mask: `[batch, seq]`
+    /// - output: `[batch, seq, d_model]`
+    pub fn forward(
+        &self,
+        input_ids: Tensor<2, Int>,
+        attention_mask: Option<Tensor<2, Int>>,
+    ) -> Tensor<3> {
+        self.run(input_ids, attention_mask, None, None)
+    }
+
+    /// Runs the stack once, optionally extending `cache` and collecting hidden states.
+    ///
+    /// Collected states follow HF's `output_hidden_states`: the embeddings, the output of
+    /// layers `0..L-1`, then the final (normed) hidden state, `L + 1` tensors in all.
+    pub(crate) fn run(
+        &self,
+        input_ids: Tensor<2, Int>,
+        attention_mask: Option<Tensor<2, Int>>,
+        mut cache: Option<&mut KvCache>,
+        mut hidden_states: Option<&mut Vec<Tensor<3>>>,
+    ) -> Tensor<3> {
+        let device = input_ids.device();
+        let [batch, seq] = input_ids.dims();
+        let padding = attention_mask.map(|m| m.equal_elem(0));
+        let (start, padding) = match cache.as_deref_mut() {
+            Some(cache) => {
+                let start = cache.len();
+                (start, cache.extend_padding(padding, batch, seq, &device))
+            }
+            None => (0, padding),
+        };
+        let rope = self.rotary.tables(start, seq, &device);
+        let mask = AttentionMask::new(padding, seq, start + seq, &device);
+
+        let mut hidden = self.embed_tokens.forward(input_ids);
+        for (i, layer) in self.layers.iter().enumerate() {
+            if let Some(states) = hidden_states.as_deref_mut() {
+                states.push(hidden.clone());
+            }
+            let layer_cache = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            hidden = layer.forward(hidden, &rope, &mask, layer_cache);
+        }
+        if let Some(cache) = cache {
+            cache.advance(seq);
+        }
+        let hidden = self.norm.forward(hidden);
+        if let Some(states) = hidden_states {
+            states.push(hidden.clone());
+        }
+        hidden
+    }
+
+    /// The rotary frequencies.
+    pub fn rotary(&self) -> &RotaryEmbedding {
+        &self.rotary
+    }
+
+    /// Loads every tensor under `model.` from HF-layout weights.
+    pub(crate) fn load_weights(&mut self, source: &mut dyn WeightSource) -> Result<()> {
+        let shape = self.embed_tokens.weight.lazy_shape().dims::<2>();
+        load_param(
+            &mut self.embed_tokens.weight,
+            "model.embed_tokens.weight",
+            shape,
+            false,
+            source,
+        )?;
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            layer.load_weights(&format!("model.layers.{i}"), source)?;
+        }
+        let shape = self.norm.weight.lazy_shape().dims::<1>();
+        load_param(
+            &mut self.norm.weight,
+            "model.norm.weight",
+            shape,
+            false,
+            source,
+        )
+    }
+}

@@ -1,0 +1,174 @@
+//! [`Projection`]: the linear layer of the decoder, with a seam for low-rank adapters.
+//!
+//! Every linear layer of the model (`q_proj`, `k_proj`, `v_proj`, `o_proj`, `gate_proj`,
+//! `up_proj`, `down_proj`, `lm_head`) is a `Projection`. It computes `x·W + b` and, when a
+//! [`LowRank`] pair is attached, adds `scale·(x·A)·B` without ever forming `W + scale·A·B`:
+//! the frozen `W` gets no gradient and the adapter's gradients are rank-sized.
+//!
+//! The adapter itself (its config, which layers it targets, initialisation, PEFT files,
+//! merging) lives elsewhere: this file only defines how a pair is applied. Adapter code finds
+//! the projections by their Hugging Face names with [`Llama::projections_mut`] and calls
+//! [`Projection::set_low_rank`].
+//!
+//! [`Llama::projections_mut`]: super::Llama::projections_mut
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::Initializer;
+use burn::tensor::module::linear;
+use burn::tensor::{Device, Tensor};
+
+/// Configuration of a [`Projection`], built with [`init`](ProjectionConfig::init).
+#[derive(Config, Debug)]
+pub struct ProjectionConfig {
+    /// Width of the input features.
+    pub d_input: usize,
+    /// Width of the output features.
+    pub d_output: usize,
+    /// Whether the layer adds a bias.
+    #[config(default = false)]
+    pub bias: bool,
+    /// How the weight is initialised (HF Llama: normal with std `initializer_range` = 0.02);
+    /// a bias starts at zero.
+    #[config(default = "Initializer::Normal { mean: 0.0, std: 0.02 }")]
+    pub initializer: Initializer,
+}
+
+impl ProjectionConfig {
+    /// Builds the layer on `device` (lazily initialised), with no adapter attached.
+    pub fn init(&self, device: &Device) -> Projection {
+        let weight = self.initializer.init_with(
+            [self.d_input, self.d_output],
+            Some(self.d_input),
+            Some(self.d_output),
+            device,
+        );
+        let bias = self
+            .bias
+            .then(|| Initializer::Zeros.init([self.d_output], device));
+        Projection {
+            weight,
+            bias,
+            low_rank: None,
+        }
+    }
+}
+
+/// A linear layer `y = x·W + b`, optionally with a low-rank update `+ scale·(x·A)·B`.
+#[derive(Module, Debug)]
+pub struct Projection {
+    /// Weight of shape `[d_input, d_output]` (burn's layout: the transpose of HF's `[out, in]`).
+    pub weight: Param<Tensor<2>>,
+    /// Bias of shape `[d_output]`, if the layer has one.
+    pub bias: Option<Param<Tensor<1>>>,
+    /// The low-rank pair added to the output, if an adapter is attached.
+    pub low_rank: Option<LowRank>,
+}
+
+/// A low-rank pair `(A, B)` and its scale: the trainable part of a LoRA-style adapter.
+///
+/// Its contribution to a [`Projection`]'s output is `scale·(x·A)·B`.
+#[derive(Module, Debug)]
+pub struct LowRank {
+    /// Down projection of shape `[d_input, rank]`.
+    pub a: Param<Tensor<2>>,
+    /// Up projection of shape `[rank, d_output]`.
+    pub b: Param<Tensor<2>>,
+    /// Factor applied to the pair's output (LoRA's `alpha / rank`).
+    pub scale: f64,
+}
+
+impl LowRank {
+    /// Applies the pair: `scale·(x·A)·B`.
+    ///
+    /// # Shapes
+    ///
+    /// - input: `[..., d_input]`
+    /// - output: `[..., d_output]`
+    pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        let down = linear(input, self.a.val(), None);
+        linear(down, self.b.val(), None).mul_scalar(self.scale)
+    }
+}
+
+impl Projection {
+    /// Applies the layer (and the low-rank pair, if attached).
+    ///
+    /// # Shapes
+    ///
+    /// - input: `[..., d_input]`
+    /// - output: `[..., d_output]`
+    pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        if D <= 2 {
+            return self.forward_2d(input);
+        }
+        // One `[rows, d_input] @ [d_input, d_output]` product: burn would otherwise run a
+        // batched matmul that packs the shared weight once per leading index.
+        let mut dims = input.dims();
+        let rows = dims[..D - 1].iter().product();
+        let output = self.forward_2d(input.reshape([rows, dims[D - 1]]));
+        dims[D - 1] = output.dims()[1];
+        output.reshape(dims)
+    }
+
+    fn forward_2d<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        let bias = self.bias.as_ref().map(|b| b.val());
+        match &self.low_rank {
+            None => linear(input, self.weight.val(), bias),
+            Some(pair) => {
+                let base = linear(input.clone(), self.weight.val(), bias);
+                base + pair.forward(input)
+            }
+        }
+    }
+
+    /// Width of the input features.
+    pub fn d_input(&self) -> usize {
+        self.weight.lazy_shape().dims::<2>()[0]
+    }
+
+    /// Width of the output features.
+    pub fn d_output(&self) -> usize {
+        self.weight.lazy_shape().dims::<2>()[1]
+    }
+
+    /// Attaches (`Some`) or removes (`None`) a low-rank pair, returning the previous one.
+    ///
+    /// The caller is responsible for the pair's shapes (`[d_input, r]`, `[r, d_output]`) and
+    /// device; a mismatch panics at the next forward, as a wrong-shaped burn `Linear` does.
+    pub fn set_low_rank(&mut self, low_rank: Option<LowRank>) -> Option<LowRank> {
+        std::mem::replace(&mut self.low_rank, low_rank)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{TensorData, Tolerance};
+
+    #[test]
+    fn forward_adds_bias_and_low_rank_pair() {
+        let device = Device::flex();
+        let mut p = ProjectionConfig::new(2, 3).with_bias(true).init(&device);
+        p.weight = Param::from_data([[1.0f32, 0.0, 2.0], [0.0, 1.0, -1.0]], &device);
+        p.bias = Some(Param::from_data([0.5f32, 0.0, 0.0], &device));
+        let x = Tensor::<2>::from_data([[1.0f32, 2.0]], &device);
+        p.forward(x.clone()).into_data().assert_approx_eq::<f32>(
+            &TensorData::from([[1.5f32, 2.0, 0.0]]),
+            Tolerance::default(),
+        );
+
+        let pair = LowRank {
+            a: Param::from_data([[1.0f32], [1.0]], &device),
+            b: Param::from_data([[1.0f32, 0.0, -1.0]], &device),
+            scale: 0.5,
+        };
+        assert!(p.set_low_rank(Some(pair)).is_none());
+        // x·A = 3, ·B = [3, 0, -3], ·0.5 = [1.5, 0, -1.5]
+        p.forward(x).into_data().assert_approx_eq::<f32>(
+            &TensorData::from([[3.0f32, 2.0, -1.5]]),
+            Tolerance::default(),
+        );
+        assert_eq!((p.d_input(), p.d_output()), (2, 3));
+    }
+}
