@@ -1,0 +1,266 @@
+//! [`LlmJudge`]: asks a model for a score and a reason, as JSON.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use lux_core::{
+    ChatMessage, ChatRequest, Error, Judge, JudgeRequest, Judgement, LlmClient, Result, ScoreMethod,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Value, json};
+
+use crate::json_answer::{number_field, parse_object};
+use crate::prompt::PromptTemplate;
+use crate::text::excerpt;
+
+/// Settings of an [`LlmJudge`], as written in a recipe:
+///
+/// ```toml
+/// [[judges]]
+/// type = "llm_judge"
+/// llm = { type = "openai", base_url = "https://api.openai.com/v1", model = "gpt-5-mini",
+///         api_key_env = "OPENAI_API_KEY", cache_dir = "cache/llm" }
+/// ```
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmJudgeConfig {
+    /// The judging model.
+    pub llm: Box<dyn LlmClient>,
+    /// The judge's id in reports; default `llm_judge:<model>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// A file replacing the built-in system prompt (relative: to the working directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<PathBuf>,
+    /// A file replacing the built-in user prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_prompt: Option<PathBuf>,
+    /// Sampling temperature. Default 0.
+    #[serde(
+        default = "default_temperature",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub temperature: Option<f32>,
+    /// Completion limit. Default 512.
+    #[serde(
+        default = "default_max_tokens",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_tokens: Option<u32>,
+    /// Scores must be whole numbers. Default true.
+    #[serde(default = "yes")]
+    pub integer_scores: bool,
+}
+
+fn default_temperature() -> Option<f32> {
+    Some(0.0)
+}
+fn default_max_tokens() -> Option<u32> {
+    Some(512)
+}
+fn yes() -> bool {
+    true
+}
+
+impl LlmJudgeConfig {
+    /// Settings with the defaults above, around `llm`.
+    pub fn new(llm: Box<dyn LlmClient>) -> LlmJudgeConfig {
+        LlmJudgeConfig {
+            llm,
+            id: None,
+            system_prompt: None,
+            user_prompt: None,
+            temperature: default_temperature(),
+            max_tokens: default_max_tokens(),
+            integer_scores: true,
+        }
+    }
+}
+
+/// A judge that asks a model to score a response on a criterion's scale and say why, as
+/// `{"score": 4, "reason": "..."}` (sent as a JSON schema where the server supports it).
+///
+/// An answer that is not such an object, a score that is not a (whole) number, or one
+/// outside the scale, is an error naming the judge and quoting the answer: never a default
+/// score. The score is [`ScoreMethod::Parsed`].
+pub struct LlmJudge {
+    config: LlmJudgeConfig,
+    system: PromptTemplate,
+    user: PromptTemplate,
+}
+
+impl fmt::Debug for LlmJudge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LlmJudge")
+            .field("config", &self.config)
+            .field("system_prompt", &self.system.origin())
+            .field("user_prompt", &self.user.origin())
+            .finish()
+    }
+}
+
+impl LlmJudge {
+    /// The built-in system prompt (`prompts/llm_judge.system.txt`).
+    pub const SYSTEM_PROMPT: &str = include_str!("../../../../prompts/llm_judge.system.txt");
+    /// The built-in user prompt (`prompts/llm_judge.user.txt`).
+    pub const USER_PROMPT: &str = include_str!("../../../../prompts/llm_judge.user.txt");
+
+    /// The placeholders its prompts may use.
+    pub const PLACEHOLDERS: &[&str] = &[
+        "criterion",
+        "criterion_description",
+        "instruction",
+        "response",
+        "reference",
+        "min",
+        "max",
+    ];
+
+    /// A judge of these settings: loads and checks the prompts.
+    pub fn new(config: LlmJudgeConfig) -> Result<LlmJudge> {
+        let system = PromptTemplate::load_or(
+            config.system_prompt.as_deref(),
+            "llm_judge.system (built in)",
+            Self::SYSTEM_PROMPT,
+            Self::PLACEHOLDERS,
+        )?;
+        let user = PromptTemplate::load_or(
+            config.user_prompt.as_deref(),
+            "llm_judge.user (built in)",
+            Self::USER_PROMPT,
+            Self::PLACEHOLDERS,
+        )?;
+        Ok(LlmJudge {
+            config,
+            system,
+            user,
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &LlmJudgeConfig {
+        &self.config
+    }
+
+    /// The schema answers must follow.
+    pub fn answer_schema(&self) -> Value {
+        let score_type = if self.config.integer_scores {
+            "integer"
+        } else {
+            "number"
+        };
+        json!({
+            "type": "object",
+            "properties": {
+                "score": { "type": score_type },
+                "reason": { "type": "string" }
+            },
+            "required": ["score", "reason"],
+            "additionalProperties": false
+        })
+    }
+
+    /// The request judging `r`.
+    pub fn request(&self, r: &JudgeRequest) -> Result<ChatRequest> {
+        let (min, max) = (number(r.criteria.scale.min), number(r.criteria.scale.max));
+        let vars: [(&str, &str); 7] = [
+            ("criterion", &r.criteria.name),
+            ("criterion_description", &r.criteria.description),
+            ("instruction", &r.instruction),
+            ("response", &r.response),
+            ("reference", r.reference.as_deref().unwrap_or("(none)")),
+            ("min", &min),
+            ("max", &max),
+        ];
+        let mut req = ChatRequest::new(vec![
+            ChatMessage::system(self.system.render(&vars)?),
+            ChatMessage::user(self.user.render(&vars)?),
+        ]);
+        req.temperature = self.config.temperature;
+        req.max_tokens = self.config.max_tokens;
+        req.json_schema = Some(self.answer_schema());
+        Ok(req)
+    }
+
+    /// Reads an answer into a score and a reason.
+    fn read(
+        &self,
+        answer: &str,
+        r: &JudgeRequest,
+    ) -> std::result::Result<(f64, Option<String>), String> {
+        let obj = parse_object(answer)?;
+        let score = number_field(&obj, "score")?;
+        if self.config.integer_scores && score.fract() != 0.0 {
+            return Err(format!("schema: score {score} is not a whole number"));
+        }
+        let scale = r.criteria.scale;
+        if score < scale.min || score > scale.max {
+            return Err(format!(
+                "score {} is outside the scale {}–{}",
+                number(score),
+                number(scale.min),
+                number(scale.max)
+            ));
+        }
+        let reason = match obj.get("reason") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+            Some(_) => return Err("schema: field reason is not a string".into()),
+        };
+        Ok((score, reason))
+    }
+}
+
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+impl Serialize for LlmJudge {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.config.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for LlmJudge {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        LlmJudge::new(LlmJudgeConfig::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+#[typetag::serde(name = "llm_judge")]
+#[async_trait]
+impl Judge for LlmJudge {
+    async fn judge(&self, request: &JudgeRequest) -> Result<Judgement> {
+        let response = self.config.llm.chat(&self.request(request)?).await?;
+        let answer = response
+            .choices
+            .first()
+            .map(|c| c.content.as_str())
+            .unwrap_or_default();
+        let (score, reason) = self.read(answer, request).map_err(|why| {
+            Error::plugin(
+                self.id(),
+                format!("unparseable answer ({why}): \"{}\"", excerpt(answer, 200)),
+            )
+        })?;
+        Ok(Judgement {
+            judge: self.id(),
+            score,
+            scale: request.criteria.scale,
+            reason,
+            method: ScoreMethod::Parsed,
+        })
+    }
+
+    fn id(&self) -> String {
+        self.config
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("llm_judge:{}", self.config.llm.model()))
+    }
+}

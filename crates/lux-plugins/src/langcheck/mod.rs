@@ -1,0 +1,54 @@
+//! [`LanguageCheck`]: is this text in the language it should be? Pluggable, so a better
+//! identifier can replace the built-in stopword check without touching the generators.
+//!
+//! | `type` | check |
+//! |---|---|
+//! | `stopwords` | [`StopwordCheck`]: counts function words of en, fr, de, lb, nl, es, it, pt |
+//! | `none` | [`NoLanguageCheck`]: accepts everything |
+//!
+//! TODO: add a check backed by `lux_data::langid` (character n-gram identification, being
+//! written alongside this crate) and make it the default once it lands.
+
+mod none;
+mod stopwords;
+
+use std::fmt::Debug;
+
+use lux_core::Lang;
+
+pub use none::NoLanguageCheck;
+pub use stopwords::StopwordCheck;
+
+/// What a [`LanguageCheck`] concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LangVerdict {
+    /// The text looks like the expected language.
+    Matches,
+    /// Too short, or a language the check does not know: accept.
+    Undetermined,
+    /// The text looks like another language.
+    Mismatch {
+        /// The language it looks like.
+        looks_like: Lang,
+    },
+}
+
+/// Decides whether a text is written in an expected language.
+///
+/// Contract: answer [`LangVerdict::Mismatch`] only when confident; when in doubt,
+/// [`LangVerdict::Undetermined`] (generators accept those).
+#[typetag::serde(tag = "type")]
+pub trait LanguageCheck: Send + Sync + Debug {
+    /// Checks `text` against `expected`.
+    fn check(&self, text: &str, expected: &Lang) -> LangVerdict;
+}
+
+/// The default check of generators: [`StopwordCheck`] with its default settings.
+pub(crate) fn default_check() -> Box<dyn LanguageCheck> {
+    Box::new(StopwordCheck::default())
+}
+
+#[cfg(test)]
+mod object_safety {
+    fn _obj_safe(_: &dyn super::LanguageCheck) {}
+}

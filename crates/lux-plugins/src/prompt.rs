@@ -1,0 +1,180 @@
+//! Prompt templates: text files with `{name}` placeholders, built in or overridden by a
+//! recipe.
+//!
+//! A placeholder is `{` + a lower-case identifier + `}` (`{text}`, `{instruction_language}`);
+//! any other brace is literal, so JSON examples such as `{"span": "..."}` need no escaping.
+//! Values are inserted once and never scanned again: a document containing `{text}` stays as
+//! it is.
+
+use std::path::Path;
+
+use lux_core::{Error, IoContext, Result, rng};
+
+/// A prompt template and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptTemplate {
+    origin: String,
+    text: String,
+}
+
+impl PromptTemplate {
+    /// A template compiled into the binary; `origin` names it in errors.
+    pub fn builtin(origin: impl Into<String>, text: impl Into<String>) -> PromptTemplate {
+        PromptTemplate {
+            origin: origin.into(),
+            text: text.into(),
+        }
+    }
+
+    /// Reads a template file.
+    pub fn load(path: impl AsRef<Path>) -> Result<PromptTemplate> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).with_path(path)?;
+        Ok(PromptTemplate {
+            origin: path.display().to_string(),
+            text,
+        })
+    }
+
+    /// The file at `path` if given, else the built-in text; then checks that it uses only
+    /// the `known` placeholders.
+    pub fn load_or(
+        path: Option<&Path>,
+        builtin_origin: &str,
+        builtin: &str,
+        known: &[&str],
+    ) -> Result<PromptTemplate> {
+        let t = match path {
+            Some(p) => PromptTemplate::load(p)?,
+            None => PromptTemplate::builtin(builtin_origin, builtin),
+        };
+        t.check(known)?;
+        Ok(t)
+    }
+
+    /// The template text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Where it came from: a path, or the built-in's name.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The placeholders it uses, in order of appearance (repeats included).
+    pub fn placeholders(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        scan(&self.text, |piece| {
+            if let Piece::Placeholder(name) = piece {
+                out.push(name);
+            }
+        });
+        out
+    }
+
+    /// An error naming the template and the placeholder if it uses one not in `known`.
+    pub fn check(&self, known: &[&str]) -> Result<()> {
+        match self.placeholders().into_iter().find(|p| !known.contains(p)) {
+            None => Ok(()),
+            Some(p) => Err(Error::invalid(
+                format!("prompt {}", self.origin),
+                format!(
+                    "uses {{{p}}}, which is not provided (available: {})",
+                    known
+                        .iter()
+                        .map(|k| format!("{{{k}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// The text with every placeholder replaced by its value.
+    pub fn render(&self, vars: &[(&str, &str)]) -> Result<String> {
+        let mut out =
+            String::with_capacity(self.text.len() + vars.iter().map(|v| v.1.len()).sum::<usize>());
+        let mut missing = None;
+        scan(&self.text, |piece| match piece {
+            Piece::Literal(s) => out.push_str(s),
+            Piece::Placeholder(name) => match vars.iter().find(|(k, _)| *k == name) {
+                Some((_, v)) => out.push_str(v),
+                None => {
+                    missing.get_or_insert(name);
+                }
+            },
+        });
+        match missing {
+            None => Ok(out),
+            Some(name) => Err(Error::invalid(
+                format!("prompt {}", self.origin),
+                format!("uses {{{name}}}, which is not provided"),
+            )),
+        }
+    }
+}
+
+/// A short stable hash of prompt texts, recorded in examples so that prompt effects can be
+/// studied.
+pub fn prompt_hash(templates: &[&PromptTemplate]) -> String {
+    let joined: Vec<&str> = templates.iter().map(|t| t.text.as_str()).collect();
+    rng::id(&joined.join("\u{0}"))[..8].to_string()
+}
+
+enum Piece<'a> {
+    Literal(&'a str),
+    Placeholder(&'a str),
+}
+
+fn scan<'a>(text: &'a str, mut f: impl FnMut(Piece<'a>)) {
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let ident_len = after
+            .char_indices()
+            .find(|(_, c)| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
+            .map_or(after.len(), |(i, _)| i);
+        let is_placeholder = ident_len > 0
+            && after[ident_len..].starts_with('}')
+            && !after.starts_with(|c: char| c.is_ascii_digit());
+        if is_placeholder {
+            f(Piece::Literal(&rest[..open]));
+            f(Piece::Placeholder(&after[..ident_len]));
+            rest = &after[ident_len + 1..];
+        } else {
+            f(Piece::Literal(&rest[..=open]));
+            rest = after;
+        }
+    }
+    f(Piece::Literal(rest));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_and_literal_braces() {
+        let t = PromptTemplate::builtin("t", "Answer {\"span\": \"{x}\"} in {lang}; {Not} {1a} {");
+        assert_eq!(t.placeholders(), vec!["x", "lang"]);
+        let out = t.render(&[("x", "{lang}"), ("lang", "fr")]).unwrap();
+        assert_eq!(out, "Answer {\"span\": \"{lang}\"} in fr; {Not} {1a} {");
+        assert!(t.check(&["x", "lang"]).is_ok());
+        let e = t.check(&["x"]).unwrap_err().to_string();
+        assert!(e.contains("{lang}") && e.contains("prompt t"), "{e}");
+        assert!(t.render(&[("x", "1")]).is_err());
+    }
+
+    #[test]
+    fn hash_changes_with_text() {
+        let a = PromptTemplate::builtin("a", "x");
+        let b = PromptTemplate::builtin("b", "y");
+        assert_eq!(prompt_hash(&[&a]).len(), 8);
+        assert_ne!(prompt_hash(&[&a]), prompt_hash(&[&b]));
+        assert_eq!(
+            prompt_hash(&[&a]),
+            prompt_hash(&[&PromptTemplate::builtin("c", "x")])
+        );
+    }
+}
