@@ -37,6 +37,7 @@ mod attention;
 mod cache;
 mod config;
 mod decoder_layer;
+mod from_gguf;
 mod llama;
 mod llama_model;
 mod mlp;
