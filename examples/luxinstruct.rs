@@ -30,11 +30,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| root.join("recipes/luxinstruct.toml"));
     let recipe = Recipe::load(&recipe_path)?;
     let out = root.join("out").join(&recipe.name).join("data");
-    println!("LuxInstruct data stage: {} → {}", recipe_path.display(), out.display());
+    println!(
+        "LuxInstruct data stage: {} → {}",
+        recipe_path.display(),
+        out.display()
+    );
 
     let started = std::time::Instant::now();
     let summary = recipe
-        .run_data(&out, &DataRunOptions { progress: true, ..Default::default() })
+        .run_data(
+            &out,
+            &DataRunOptions {
+                progress: true,
+                ..Default::default()
+            },
+        )
         .await?;
     let s = &summary.stats;
     println!(
@@ -54,6 +64,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (lang, c) in &s.per_instruction_lang {
         println!("  {lang:<22} {:>6}", c.kept);
     }
-    println!("\ndataset: {}\nreport:  {}", out.join("dataset.jsonl").display(), out.join("stats.md").display());
+    println!(
+        "\ndataset: {}\nreport:  {}",
+        out.join("dataset.jsonl").display(),
+        out.join("stats.md").display()
+    );
     Ok(())
 }

@@ -13,7 +13,11 @@ use lux_data as _;
 use lux_plugins as _;
 
 #[derive(Parser)]
-#[command(name = "lux", version, about = "Instruction data, adapters and evaluations for low-resource languages")]
+#[command(
+    name = "lux",
+    version,
+    about = "Instruction data, adapters and evaluations for low-resource languages"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -102,10 +106,20 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> lux::core::Result<()> {
     match cli.command {
-        Command::Data { recipe, out, fresh, retry_failed, quiet } => {
+        Command::Data {
+            recipe,
+            out,
+            fresh,
+            retry_failed,
+            quiet,
+        } => {
             let recipe = Recipe::load(&recipe)?;
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(&recipe.name).join("data"));
-            let opts = DataRunOptions { progress: !quiet, fresh, retry_failed };
+            let opts = DataRunOptions {
+                progress: !quiet,
+                fresh,
+                retry_failed,
+            };
             let summary = recipe.run_data(&out, &opts).await?;
             let s = &summary.stats;
             println!(
@@ -115,7 +129,11 @@ async fn run(cli: Cli) -> lux::core::Result<()> {
             println!("dataset: {}", out.join("dataset.jsonl").display());
             println!("report:  {}", out.join("stats.md").display());
         }
-        Command::Corpus { config, packages, out } => {
+        Command::Corpus {
+            config,
+            packages,
+            out,
+        } => {
             use lux::core::IoContext;
             let text = std::fs::read_to_string(&config).with_path(&config)?;
             let cfg: lux::data::corpus::CorpusConfig = toml::from_str(&text)
@@ -123,14 +141,26 @@ async fn run(cli: Cli) -> lux::core::Result<()> {
             let packages = packages.unwrap_or_else(|| {
                 std::env::var_os("LUX_CACHE")
                     .map(PathBuf::from)
-                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/lux")))
+                    .or_else(|| {
+                        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/lux"))
+                    })
                     .unwrap_or_default()
                     .join("packages")
             });
             let report = lux::data::corpus::build_corpus(&cfg, &packages, &out)?;
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
         }
-        Command::Langid { corpus, langs, held_out, seed, report, save } => {
+        Command::Langid {
+            corpus,
+            langs,
+            held_out,
+            seed,
+            report,
+            save,
+        } => {
             use lux::data::langid::{LangId, LangIdConfig, read_parallel_jsonl, split_parallel};
             let langs = langs
                 .iter()

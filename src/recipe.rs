@@ -60,7 +60,10 @@ impl Recipe {
     pub fn from_toml(text: &str, origin: &Path, base_dir: PathBuf) -> Result<Recipe> {
         let mut recipe: Recipe = toml::from_str(text).map_err(|e| {
             let location = e.span().map(|s| {
-                format!("line {}", text[..s.start.min(text.len())].matches('\n').count() + 1)
+                format!(
+                    "line {}",
+                    text[..s.start.min(text.len())].matches('\n').count() + 1
+                )
             });
             lux_core::Error::parse(origin, location, e.message().to_string())
         })?;
@@ -69,7 +72,11 @@ impl Recipe {
     }
 
     /// Runs the data stage into `out_dir` (resuming a previous run there).
-    pub async fn run_data(self, out_dir: impl AsRef<Path>, opts: &DataRunOptions) -> Result<RunSummary> {
+    pub async fn run_data(
+        self,
+        out_dir: impl AsRef<Path>,
+        opts: &DataRunOptions,
+    ) -> Result<RunSummary> {
         let run = RunOptions {
             base_dir: self.base_dir.clone(),
             progress: opts.progress,

@@ -21,7 +21,10 @@ pub fn write_wiki_dump_bz2(path: &Path, pages: &[(&str, String)]) {
          <siteinfo><sitename>Wikipedia</sitename><dbname>lbwiki</dbname></siteinfo>\n",
     );
     for (i, (title, text)) in pages.iter().enumerate() {
-        let text = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let text = text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
         xml.push_str(&format!(
             "<page><title>{title}</title><ns>0</ns><id>{}</id><revision><id>{}</id>\
              <timestamp>2024-01-01T00:00:00Z</timestamp><text xml:space=\"preserve\">{text}</text>\

@@ -22,7 +22,11 @@ pub struct Provenance {
 impl Provenance {
     /// A provenance with no origin.
     pub fn new(source: impl Into<String>, license: impl Into<String>) -> Provenance {
-        Provenance { source: source.into(), license: license.into(), origin: None }
+        Provenance {
+            source: source.into(),
+            license: license.into(),
+            origin: None,
+        }
     }
 
     /// Sets the origin (file, package, URL).

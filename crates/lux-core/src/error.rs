@@ -65,7 +65,10 @@ pub enum Error {
 impl Error {
     /// An I/O error on `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Error {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
 
     /// A parse error at `location` (e.g. `line 3`) in `path`.
@@ -88,12 +91,18 @@ impl Error {
 
     /// An invalid setting.
     pub fn invalid(key: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::Invalid { key: key.into(), message: message.into() }
+        Error::Invalid {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 
     /// A plugin failure.
     pub fn plugin(plugin: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::Plugin { plugin: plugin.into(), message: message.into() }
+        Error::Plugin {
+            plugin: plugin.into(),
+            message: message.into(),
+        }
     }
 
     /// Wraps any error with what lux was doing.
@@ -101,7 +110,10 @@ impl Error {
         context: impl Into<String>,
         source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
     ) -> Error {
-        Error::Other { context: context.into(), source: source.into() }
+        Error::Other {
+            context: context.into(),
+            source: source.into(),
+        }
     }
 }
 

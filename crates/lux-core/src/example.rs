@@ -31,11 +31,16 @@ impl TaskKind {
     /// A task by name; names are `snake_case` ASCII.
     pub fn new(name: &str) -> crate::Result<TaskKind> {
         let ok = !name.is_empty()
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if ok {
             Ok(TaskKind(Cow::Owned(name.to_string())))
         } else {
-            Err(crate::Error::invalid("task", format!("`{name}` is not a snake_case task name")))
+            Err(crate::Error::invalid(
+                "task",
+                format!("`{name}` is not a snake_case task name"),
+            ))
         }
     }
 
@@ -120,9 +125,13 @@ impl Example {
 
     /// All text of the example (instruction, input, output), for filters that look at all.
     pub fn texts(&self) -> impl Iterator<Item = &str> {
-        [Some(self.instruction.as_str()), self.input.as_deref(), Some(self.output.as_str())]
-            .into_iter()
-            .flatten()
+        [
+            Some(self.instruction.as_str()),
+            self.input.as_deref(),
+            Some(self.output.as_str()),
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 
@@ -157,8 +166,15 @@ mod tests {
         };
         let v: serde_json::Value = serde_json::to_value(&ex).unwrap();
         for k in [
-            "id", "instruction", "input", "output", "task", "instruction_lang", "output_lang",
-            "source", "license",
+            "id",
+            "instruction",
+            "input",
+            "output",
+            "task",
+            "instruction_lang",
+            "output_lang",
+            "source",
+            "license",
         ] {
             assert!(v.get(k).is_some(), "missing {k}");
         }

@@ -28,11 +28,10 @@ impl Lang {
     pub fn new(code: &str) -> Result<Lang, Error> {
         let mut parts = code.split('-');
         let primary = parts.next().unwrap_or_default();
-        let primary_ok = (2..=3).contains(&primary.len())
-            && primary.bytes().all(|b| b.is_ascii_lowercase());
-        let rest_ok = parts.all(|p| {
-            (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric())
-        });
+        let primary_ok =
+            (2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_lowercase());
+        let rest_ok = parts
+            .all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
         if primary_ok && rest_ok {
             Ok(Lang(Cow::Owned(code.to_string())))
         } else {
@@ -45,7 +44,11 @@ impl Lang {
 
     /// Parses the spellings found in localisation files: `lb_LU`, `LB`, `pt-br`, `de@formal`.
     pub fn parse_loose(code: &str) -> Result<Lang, Error> {
-        let code = code.split(['@', '.']).next().unwrap_or_default().replace('_', "-");
+        let code = code
+            .split(['@', '.'])
+            .next()
+            .unwrap_or_default()
+            .replace('_', "-");
         let mut parts = code.split('-');
         let mut out = parts.next().unwrap_or_default().to_ascii_lowercase();
         for p in parts {

@@ -40,8 +40,8 @@ mod error;
 mod example;
 pub mod fs;
 mod lang;
-pub mod plugin;
 pub mod pipeline;
+pub mod plugin;
 pub mod rng;
 mod verdict;
 

@@ -90,7 +90,10 @@ mod tests {
         for i in 0..4000 {
             counts[pick(7, &i.to_string(), 4)] += 1;
         }
-        assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     #[test]

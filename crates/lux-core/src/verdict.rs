@@ -17,7 +17,9 @@ pub enum Verdict {
 impl Verdict {
     /// A drop with a reason.
     pub fn drop(reason: impl Into<String>) -> Verdict {
-        Verdict::Drop { reason: reason.into() }
+        Verdict::Drop {
+            reason: reason.into(),
+        }
     }
 
     /// Whether the example is kept.

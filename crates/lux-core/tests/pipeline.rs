@@ -27,7 +27,11 @@ impl SeedSource for Numbers {
         let fail_at = FAIL_AT.load(Ordering::SeqCst);
         Ok(Box::new((0..self.n).map(move |i| {
             if fail_at != 0 && i == fail_at {
-                return Err(Error::at_line("numbers.txt", i + 1, "simulated interruption"));
+                return Err(Error::at_line(
+                    "numbers.txt",
+                    i + 1,
+                    "simulated interruption",
+                ));
             }
             Ok(Seed::Document(Document {
                 id: format!("doc{i}"),
@@ -49,14 +53,17 @@ struct Echo;
 impl InstructionGenerator for Echo {
     async fn generate(&self, seed: &Seed, ctx: &GenerateContext) -> Result<Generation> {
         CALLS.fetch_add(1, Ordering::SeqCst);
-        let Seed::Document(d) = seed else { return Ok(Generation::default()) };
+        let Seed::Document(d) = seed else {
+            return Ok(Generation::default());
+        };
         // Vary completion order so ordering is really tested.
         let delay = rng::pick(ctx.seed, &d.id, 5) as u64;
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         if d.id.ends_with('3') {
             return Err(Error::plugin("test_echo", "seeds ending in 3 fail"));
         }
-        let lang = ctx.instruction_langs[rng::pick(ctx.seed, &d.id, ctx.instruction_langs.len())].clone();
+        let lang =
+            ctx.instruction_langs[rng::pick(ctx.seed, &d.id, ctx.instruction_langs.len())].clone();
         Ok(Generation {
             examples: vec![Example {
                 id: rng::id(&d.id),
@@ -73,7 +80,10 @@ impl InstructionGenerator for Echo {
                 template: String::new(),
             }],
             rejected: if d.id.ends_with('5') {
-                vec![Rejection { generator: "test_echo".into(), reason: "span not found: x".into() }]
+                vec![Rejection {
+                    generator: "test_echo".into(),
+                    reason: "span not found: x".into(),
+                }]
             } else {
                 vec![]
             },
@@ -122,7 +132,9 @@ type = "test_dedup"
 
 async fn run(dir: &std::path::Path) -> Result<lux_core::pipeline::RunSummary> {
     let config = PipelineConfig::from_toml(RECIPE, "recipe.toml".as_ref())?;
-    Pipeline::new(config)?.run(dir, &RunOptions::default()).await
+    Pipeline::new(config)?
+        .run(dir, &RunOptions::default())
+        .await
 }
 
 fn read(dir: &std::path::Path, name: &str) -> String {
@@ -142,13 +154,21 @@ async fn ordered_deterministic_and_resumable() {
     assert_eq!(s.stats.kept, 7);
     assert_eq!(s.stats.dropped, 29);
     assert_eq!(s.stats.drops["test_dedup"]["duplicate output"], 29);
-    assert_eq!(s.stats.rejected, 4 + 4, "4 failures + 4 rejections (doc5, 15, 25, 35)");
+    assert_eq!(
+        s.stats.rejected,
+        4 + 4,
+        "4 failures + 4 rejections (doc5, 15, 25, 35)"
+    );
     let dataset = read(a.path(), "dataset.jsonl");
     let ids: Vec<String> = dataset
         .lines()
         .map(|l| serde_json::from_str::<Example>(l).unwrap().seed_id)
         .collect();
-    assert_eq!(ids, ["doc0", "doc1", "doc2", "doc4", "doc5", "doc6", "doc10"], "stream order (doc3 failed, so doc10 is the first Text 3)");
+    assert_eq!(
+        ids,
+        ["doc0", "doc1", "doc2", "doc4", "doc5", "doc6", "doc10"],
+        "stream order (doc3 failed, so doc10 is the first Text 3)"
+    );
     assert_eq!(read(a.path(), "dropped.jsonl").lines().count(), 29);
     assert!(read(a.path(), "stats.md").contains("| test_dedup | duplicate output | 29 |"));
 
@@ -164,7 +184,10 @@ async fn ordered_deterministic_and_resumable() {
     assert!(err.contains("numbers.txt:line 26"), "{err}");
     FAIL_AT.store(0, Ordering::SeqCst);
     let journaled = read(c.path(), "journal.jsonl").lines().count();
-    assert_eq!(journaled, 25, "every seed before the interruption was journaled");
+    assert_eq!(
+        journaled, 25,
+        "every seed before the interruption was journaled"
+    );
     CALLS.store(0, Ordering::SeqCst);
     let s = run(c.path()).await.unwrap();
     assert_eq!(s.seeds_resumed, 25);
@@ -175,20 +198,32 @@ async fn ordered_deterministic_and_resumable() {
     // A changed recipe refuses to reuse the journal.
     let changed = RECIPE.replace("seed = 7", "seed = 8");
     let config = PipelineConfig::from_toml(&changed, "recipe.toml".as_ref()).unwrap();
-    let err = Pipeline::new(config).unwrap().run(c.path(), &RunOptions::default()).await.unwrap_err();
+    let err = Pipeline::new(config)
+        .unwrap()
+        .run(c.path(), &RunOptions::default())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("different recipe"), "{err}");
 }
 
 #[test]
 fn recipe_errors_name_the_line_and_key() {
     let bad = RECIPE.replace("n = 40", "n = \"forty\"");
-    let err = PipelineConfig::from_toml(&bad, "r.toml".as_ref()).unwrap_err().to_string();
+    let err = PipelineConfig::from_toml(&bad, "r.toml".as_ref())
+        .unwrap_err()
+        .to_string();
     // typetag buffers a plugin table, so the error points at the table's first line.
-    assert!(err.starts_with("r.toml:line 7") && err.contains("forty"), "{err}");
+    assert!(
+        err.starts_with("r.toml:line 7") && err.contains("forty"),
+        "{err}"
+    );
     let unknown = RECIPE.replace("type = \"test_echo\"", "type = \"no_such_generator\"");
-    let err = PipelineConfig::from_toml(&unknown, "r.toml".as_ref()).unwrap_err().to_string();
+    let err = PipelineConfig::from_toml(&unknown, "r.toml".as_ref())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no_such_generator"), "{err}");
     let zero = RECIPE.replace("concurrency = 4", "concurrency = 0");
-    let err = Pipeline::new(PipelineConfig::from_toml(&zero, "r.toml".as_ref()).unwrap()).unwrap_err();
+    let err =
+        Pipeline::new(PipelineConfig::from_toml(&zero, "r.toml".as_ref()).unwrap()).unwrap_err();
     assert_eq!(err.to_string(), "invalid concurrency: must be at least 1");
 }

@@ -83,7 +83,11 @@ pub fn dedupe_parallel(groups: Vec<Parallel>, native: &Lang) -> Vec<Parallel> {
 ///
 /// Entries are merged by exact headword; translations keep first-seen order; provenance
 /// lists every contributing source and license.
-pub fn mine_dictionary(groups: &[Parallel], native: &Lang, opts: &DictionaryMining) -> Vec<LexEntry> {
+pub fn mine_dictionary(
+    groups: &[Parallel],
+    native: &Lang,
+    opts: &DictionaryMining,
+) -> Vec<LexEntry> {
     struct Acc {
         translations: BTreeMap<Lang, Vec<String>>,
         sources: BTreeSet<String>,
@@ -92,7 +96,9 @@ pub fn mine_dictionary(groups: &[Parallel], native: &Lang, opts: &DictionaryMini
     let mut heads: BTreeMap<String, Acc> = BTreeMap::new();
     let mut sentences: Vec<&str> = Vec::new();
     for g in groups {
-        let Some(n) = g.get(native).map(str::trim) else { continue };
+        let Some(n) = g.get(native).map(str::trim) else {
+            continue;
+        };
         let n_words = word_count(n);
         if (opts.min_example_words..=opts.max_example_words).contains(&n_words) {
             sentences.push(n);
@@ -182,7 +188,10 @@ mod tests {
     fn group(id: &str, source: &str, texts: &[(&str, &str)]) -> Parallel {
         Parallel {
             id: id.into(),
-            texts: texts.iter().map(|(l, t)| (Lang::new(l).unwrap(), t.to_string())).collect(),
+            texts: texts
+                .iter()
+                .map(|(l, t)| (Lang::new(l).unwrap(), t.to_string()))
+                .collect(),
             provenance: Provenance::new(source, "MIT"),
         }
     }
@@ -190,12 +199,39 @@ mod tests {
     #[test]
     fn mines_headwords_with_translations_and_examples() {
         let groups = vec![
-            group("1", "a", &[("en", "File"), ("fr", "Fichier"), ("de", "Datei"), ("lb", "Fichier")]),
+            group(
+                "1",
+                "a",
+                &[
+                    ("en", "File"),
+                    ("fr", "Fichier"),
+                    ("de", "Datei"),
+                    ("lb", "Fichier"),
+                ],
+            ),
             group("2", "b", &[("en", "Document"), ("lb", "Fichier")]),
-            group("3", "a", &[("en", "The file could not be saved."), ("lb", "De Fichier konnt net gespäichert ginn.")]),
-            group("4", "a", &[("en", "Open a file from your computer now"), ("lb", "E Fichier vun Ärem Computer opmaachen")]),
+            group(
+                "3",
+                "a",
+                &[
+                    ("en", "The file could not be saved."),
+                    ("lb", "De Fichier konnt net gespäichert ginn."),
+                ],
+            ),
+            group(
+                "4",
+                "a",
+                &[
+                    ("en", "Open a file from your computer now"),
+                    ("lb", "E Fichier vun Ärem Computer opmaachen"),
+                ],
+            ),
             group("5", "a", &[("en", "Internet"), ("lb", "Internet")]),
-            group("6", "a", &[("en", "Please save"), ("lb", "Sou gespäichert")]),
+            group(
+                "6",
+                "a",
+                &[("en", "Please save"), ("lb", "Sou gespäichert")],
+            ),
         ];
         let dict = mine_dictionary(&groups, &Lang::LB, &DictionaryMining::default());
         assert_eq!(dict.len(), 1, "{dict:?}");
@@ -203,7 +239,10 @@ mod tests {
         assert_eq!(e.headword, "Fichier");
         assert_eq!(e.translations[&Lang::EN], ["File", "Document"]);
         assert_eq!(e.translations[&Lang::DE], ["Datei"]);
-        assert!(!e.translations.contains_key(&Lang::FR), "fr copies the headword");
+        assert!(
+            !e.translations.contains_key(&Lang::FR),
+            "fr copies the headword"
+        );
         assert_eq!(e.examples.len(), 2);
         assert!(e.examples[0].chars().count() <= e.examples[1].chars().count());
         assert_eq!(e.provenance.source, "a+b");
@@ -216,7 +255,10 @@ mod tests {
             group("2", "b", &[("en", "save"), ("lb", "späicheren!")]),
             group("3", "b", &[("en", "Store"), ("lb", "Späicheren")]),
         ];
-        let ids: Vec<_> = dedupe_parallel(g, &Lang::LB).into_iter().map(|g| g.id).collect();
+        let ids: Vec<_> = dedupe_parallel(g, &Lang::LB)
+            .into_iter()
+            .map(|g| g.id)
+            .collect();
         assert_eq!(ids, ["1", "3"]);
     }
 }
@@ -266,7 +308,9 @@ pub fn build_corpus(
     let mut groups = Vec::new();
     for source in &config.sources {
         for item in source.open(&ctx)? {
-            let lux_core::Seed::Parallel(mut g) = item? else { continue };
+            let lux_core::Seed::Parallel(mut g) = item? else {
+                continue;
+            };
             g.texts.retain(|l, _| config.langs.contains(l));
             if g.texts.contains_key(&config.native) && g.texts.len() >= 2 {
                 // Ids must be unique across sources in the merged file.
@@ -280,7 +324,10 @@ pub fn build_corpus(
 
     let mut report = CorpusReport {
         groups: groups.len(),
-        complete_groups: groups.iter().filter(|g| config.langs.iter().all(|l| g.texts.contains_key(l))).count(),
+        complete_groups: groups
+            .iter()
+            .filter(|g| config.langs.iter().all(|l| g.texts.contains_key(l)))
+            .count(),
         dictionary_entries: dictionary.len(),
         entries_with_examples: dictionary.iter().filter(|e| !e.examples.is_empty()).count(),
         ..Default::default()
@@ -288,7 +335,10 @@ pub fn build_corpus(
     for g in &groups {
         *report
             .per_source
-            .entry(format!("{} ({})", g.provenance.source, g.provenance.license))
+            .entry(format!(
+                "{} ({})",
+                g.provenance.source, g.provenance.license
+            ))
             .or_default() += 1;
     }
     crate::sources::write_parallel_jsonl(out_dir.join("parallel.jsonl"), &groups)?;
@@ -304,7 +354,12 @@ pub fn build_corpus(
          `license` field lists the licenses of the groups it was mined from.\n",
         report.groups,
         report.complete_groups,
-        config.langs.iter().map(Lang::code).collect::<Vec<_>>().join("/"),
+        config
+            .langs
+            .iter()
+            .map(Lang::code)
+            .collect::<Vec<_>>()
+            .join("/"),
         report.dictionary_entries,
         report.entries_with_examples,
     ));

@@ -59,7 +59,12 @@ pub struct TaskRegistry {
 impl TaskRegistry {
     /// LuxInstruct's seven task types.
     pub fn builtin() -> TaskRegistry {
-        let t = |kind: TaskKind, description: &str, seed, sources: &str, offline: Option<&str>, llm: Option<&str>| {
+        let t = |kind: TaskKind,
+                 description: &str,
+                 seed,
+                 sources: &str,
+                 offline: Option<&str>,
+                 llm: Option<&str>| {
             TaskInfo {
                 kind,
                 description: description.to_string(),
@@ -69,15 +74,66 @@ impl TaskRegistry {
                 llm_generator: llm.map(str::to_string),
             }
         };
-        let mut r = TaskRegistry { tasks: BTreeMap::new() };
+        let mut r = TaskRegistry {
+            tasks: BTreeMap::new(),
+        };
         for info in [
-            t(TaskKind::OPEN_GENERATION, "write native text that answers an instruction about a span of an article", SeedKind::Document, "Wikipedia", Some("open_generation"), Some("reverse_instruction")),
-            t(TaskKind::ARTICLE_TO_TITLE, "give the native title of a native article", SeedKind::Document, "news, Wikipedia", Some("article_to_title"), None),
-            t(TaskKind::TITLE_TO_ARTICLE, "write a native article for a title", SeedKind::Document, "news", Some("title_to_article"), None),
-            t(TaskKind::WORD_TRANSLATION, "translate a word into the native language", SeedKind::Lexeme, "dictionary, aligned single-word catalogue entries", Some("word_translation"), None),
-            t(TaskKind::SENTENCE_TRANSLATION, "translate a sentence into the native language", SeedKind::Parallel, "localisation catalogues (human translations)", Some("sentence_translation"), None),
-            t(TaskKind::USAGE_IN_CONTEXT, "use a native word in a sentence", SeedKind::Lexeme, "dictionary example sentences", Some("usage_in_context"), None),
-            t(TaskKind::PARAPHRASE, "give native synonyms of a native word", SeedKind::Lexeme, "dictionary synonyms", Some("paraphrase"), None),
+            t(
+                TaskKind::OPEN_GENERATION,
+                "write native text that answers an instruction about a span of an article",
+                SeedKind::Document,
+                "Wikipedia",
+                Some("open_generation"),
+                Some("reverse_instruction"),
+            ),
+            t(
+                TaskKind::ARTICLE_TO_TITLE,
+                "give the native title of a native article",
+                SeedKind::Document,
+                "news, Wikipedia",
+                Some("article_to_title"),
+                None,
+            ),
+            t(
+                TaskKind::TITLE_TO_ARTICLE,
+                "write a native article for a title",
+                SeedKind::Document,
+                "news",
+                Some("title_to_article"),
+                None,
+            ),
+            t(
+                TaskKind::WORD_TRANSLATION,
+                "translate a word into the native language",
+                SeedKind::Lexeme,
+                "dictionary, aligned single-word catalogue entries",
+                Some("word_translation"),
+                None,
+            ),
+            t(
+                TaskKind::SENTENCE_TRANSLATION,
+                "translate a sentence into the native language",
+                SeedKind::Parallel,
+                "localisation catalogues (human translations)",
+                Some("sentence_translation"),
+                None,
+            ),
+            t(
+                TaskKind::USAGE_IN_CONTEXT,
+                "use a native word in a sentence",
+                SeedKind::Lexeme,
+                "dictionary example sentences",
+                Some("usage_in_context"),
+                None,
+            ),
+            t(
+                TaskKind::PARAPHRASE,
+                "give native synonyms of a native word",
+                SeedKind::Lexeme,
+                "dictionary synonyms",
+                Some("paraphrase"),
+                None,
+            ),
         ] {
             r.tasks.insert(info.kind.to_string(), info);
         }
@@ -88,7 +144,10 @@ impl TaskRegistry {
     pub fn register(&mut self, info: TaskInfo) -> Result<()> {
         let name = info.kind.to_string();
         if self.tasks.contains_key(&name) {
-            return Err(Error::invalid("task", format!("`{name}` is already registered")));
+            return Err(Error::invalid(
+                "task",
+                format!("`{name}` is already registered"),
+            ));
         }
         self.tasks.insert(name, info);
         Ok(())
@@ -106,7 +165,10 @@ impl TaskRegistry {
 
     /// The offline generators of all tasks, with default settings, as recipe tables.
     pub fn offline_generator_types(&self) -> Vec<&str> {
-        self.tasks.values().filter_map(|t| t.offline_generator.as_deref()).collect()
+        self.tasks
+            .values()
+            .filter_map(|t| t.offline_generator.as_deref())
+            .collect()
     }
 }
 
@@ -121,7 +183,11 @@ mod tests {
         for ty in r.offline_generator_types() {
             let g: std::result::Result<Box<dyn lux_core::InstructionGenerator>, _> =
                 toml::from_str(&format!("type = \"{ty}\""));
-            assert!(g.is_ok(), "generator `{ty}` is not registered: {:?}", g.err());
+            assert!(
+                g.is_ok(),
+                "generator `{ty}` is not registered: {:?}",
+                g.err()
+            );
         }
     }
 

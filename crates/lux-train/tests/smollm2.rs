@@ -38,10 +38,8 @@ fn greedy_continuation_is_coherent_and_logits_match_transformers() {
     assert_eq!(ids, [504, 3575, 282, 4649, 314]);
 
     // Logits of the last prompt position against transformers (fixture).
-    let reference: serde_json::Value = serde_json::from_str(include_str!(
-        "fixtures/smollm2/logits_reference.json"
-    ))
-    .unwrap();
+    let reference: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/smollm2/logits_reference.json")).unwrap();
     let logits = model.forward(ids_tensor(&ids), None);
     let [_, s, v] = logits.dims();
     let last: Vec<f32> = logits
@@ -50,18 +48,32 @@ fn greedy_continuation_is_coherent_and_logits_match_transformers() {
         .try_into_vec::<f32>()
         .unwrap();
     let mut max_err = 0f32;
-    for (i, want) in reference["last_logits_head"].as_array().unwrap().iter().enumerate() {
+    for (i, want) in reference["last_logits_head"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
         max_err = max_err.max((last[i] - want.as_f64().unwrap() as f32).abs());
     }
     for pair in reference["last_logits_top"].as_array().unwrap() {
-        let (id, want) = (pair[0].as_u64().unwrap() as usize, pair[1].as_f64().unwrap() as f32);
+        let (id, want) = (
+            pair[0].as_u64().unwrap() as usize,
+            pair[1].as_f64().unwrap() as f32,
+        );
         max_err = max_err.max((last[id] - want).abs());
     }
     assert!(max_err < 1e-3, "max |logit - transformers| = {max_err}");
 
     // Greedy continuation with the KV cache.
     let mut cache = model.new_cache();
-    let mut next = argmax(&model.forward_step_last(ids_tensor(&ids), None, &mut cache).into_data().try_into_vec::<f32>().unwrap());
+    let mut next = argmax(
+        &model
+            .forward_step_last(ids_tensor(&ids), None, &mut cache)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap(),
+    );
     let mut out = vec![next];
     for _ in 0..7 {
         let logits = model.forward_step_last(ids_tensor(&[next]), None, &mut cache);

@@ -57,7 +57,10 @@ impl Journal {
                     path.display(),
                     bytes.len() - complete
                 );
-                let f = OpenOptions::new().write(true).open(&path).with_path(&path)?;
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .with_path(&path)?;
                 f.set_len(complete as u64).with_path(&path)?;
             }
             for (i, line) in bytes[..complete].split(|&b| b == b'\n').enumerate() {
@@ -69,8 +72,19 @@ impl Journal {
                 entries.push(entry);
             }
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path).with_path(&path)?;
-        Ok((Journal { path, out: BufWriter::new(file), unsynced: 0 }, entries))
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_path(&path)?;
+        Ok((
+            Journal {
+                path,
+                out: BufWriter::new(file),
+                unsynced: 0,
+            },
+            entries,
+        ))
     }
 
     /// Appends one entry and flushes it to the OS, so a killed process keeps it.

@@ -107,7 +107,10 @@ impl PipelineConfig {
             return Err(Error::invalid("concurrency", "must be at least 1"));
         }
         if self.instruction_langs.is_empty() {
-            return Err(Error::invalid("instruction_langs", "name at least one language"));
+            return Err(Error::invalid(
+                "instruction_langs",
+                "name at least one language",
+            ));
         }
         if self.sources.is_empty() {
             return Err(Error::invalid("sources", "name at least one seed source"));
@@ -134,7 +137,12 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { base_dir: PathBuf::from("."), progress: false, retry_failed: false, fresh: false }
+        RunOptions {
+            base_dir: PathBuf::from("."),
+            progress: false,
+            retry_failed: false,
+            fresh: false,
+        }
     }
 }
 
@@ -196,7 +204,8 @@ impl Pipeline {
         let mut ctx = GenerateContext::new(c.seed, c.native.clone(), c.instruction_langs.clone());
         for (in_lang, names) in &c.language_names {
             for (of, name) in names {
-                ctx.language_names.insert((in_lang.clone(), of.clone()), name.clone());
+                ctx.language_names
+                    .insert((in_lang.clone(), of.clone()), name.clone());
             }
         }
         ctx
@@ -229,7 +238,11 @@ impl Pipeline {
     }
 
     /// Generates (resuming from `out_dir/journal.jsonl`), filters and writes the dataset.
-    pub async fn run(&mut self, out_dir: impl AsRef<Path>, opts: &RunOptions) -> Result<RunSummary> {
+    pub async fn run(
+        &mut self,
+        out_dir: impl AsRef<Path>,
+        opts: &RunOptions,
+    ) -> Result<RunSummary> {
         let out = out_dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&out).with_path(&out)?;
         let journal_path = out.join("journal.jsonl");
@@ -253,7 +266,13 @@ impl Pipeline {
                 ));
             }
         }
-        fs::write_json_atomic(&manifest_path, &Manifest { fingerprint, recipe })?;
+        fs::write_json_atomic(
+            &manifest_path,
+            &Manifest {
+                fingerprint,
+                recipe,
+            },
+        )?;
 
         let (mut journal, mut entries) = Journal::open(&journal_path)?;
         let done: HashSet<String> = entries
@@ -263,14 +282,24 @@ impl Pipeline {
             .collect();
         let seeds_resumed = done.len();
         if seeds_resumed > 0 {
-            tracing::info!("resuming: {seeds_resumed} seeds already in {}", journal_path.display());
+            tracing::info!(
+                "resuming: {seeds_resumed} seeds already in {}",
+                journal_path.display()
+            );
         }
 
-        let generated_now = self.generate(&mut journal, &done, opts, &mut entries).await?;
+        let generated_now = self
+            .generate(&mut journal, &done, opts, &mut entries)
+            .await?;
         journal.sync()?;
 
         let stats = self.filter_and_write(&out, entries, opts)?;
-        Ok(RunSummary { out_dir: out, seeds_generated_now: generated_now, seeds_resumed, stats })
+        Ok(RunSummary {
+            out_dir: out,
+            seeds_generated_now: generated_now,
+            seeds_resumed,
+            stats,
+        })
     }
 
     async fn generate(
@@ -286,7 +315,8 @@ impl Pipeline {
         let sources = Arc::clone(&self.sources);
         let source_ctx = SourceContext::new(&opts.base_dir);
         let limit = self.config.max_seeds_per_source;
-        let reader = tokio::task::spawn_blocking(move || read_seeds(&sources, &source_ctx, limit, &tx));
+        let reader =
+            tokio::task::spawn_blocking(move || read_seeds(&sources, &source_ctx, limit, &tx));
 
         let bar = progress_bar(opts.progress, "generating");
         let started = Instant::now();
@@ -320,7 +350,10 @@ impl Pipeline {
                             }
                             Err(e) => {
                                 tracing::warn!("{}: seed {}: {e}", g.name(), entry.key);
-                                entry.failures.push(Rejection { generator: g.name(), reason: e.to_string() });
+                                entry.failures.push(Rejection {
+                                    generator: g.name(),
+                                    reason: e.to_string(),
+                                });
                             }
                         }
                     }
@@ -372,7 +405,8 @@ impl Pipeline {
             seed: self.config.seed,
         };
         for f in &mut self.config.filters {
-            f.prepare(&fctx).map_err(|e| Error::plugin(f.name(), format!("preparing: {e}")))?;
+            f.prepare(&fctx)
+                .map_err(|e| Error::plugin(f.name(), format!("preparing: {e}")))?;
         }
         let total: usize = entries.iter().map(|e| e.examples.len()).sum();
         let bar = progress_bar(opts.progress, "filtering");
@@ -424,7 +458,11 @@ impl Pipeline {
                             .or_default()
                             .entry(stats::reason_head(&reason))
                             .or_default() += 1;
-                        dropped.push(DroppedExample { filter, reason, example: ex });
+                        dropped.push(DroppedExample {
+                            filter,
+                            reason,
+                            example: ex,
+                        });
                     }
                 }
             }
@@ -434,7 +472,10 @@ impl Pipeline {
         fs::write_jsonl_atomic(out.join("dropped.jsonl"), &dropped)?;
         fs::write_jsonl_atomic(out.join("rejected.jsonl"), &rejected)?;
         fs::write_json_atomic(out.join("stats.json"), &stats)?;
-        fs::write_atomic(out.join("stats.md"), stats.to_markdown("Dataset statistics").as_bytes())?;
+        fs::write_atomic(
+            out.join("stats.md"),
+            stats.to_markdown("Dataset statistics").as_bytes(),
+        )?;
         Ok(stats)
     }
 }
@@ -462,7 +503,10 @@ fn read_seeds(
                 if !seen.insert(seed.id().to_string()) {
                     return Err(Error::plugin(
                         &name,
-                        format!("item id `{}` occurs twice; ids must be unique per source", seed.id()),
+                        format!(
+                            "item id `{}` occurs twice; ids must be unique per source",
+                            seed.id()
+                        ),
                     ));
                 }
                 Ok((seq, key, seed))

@@ -47,7 +47,12 @@ pub struct RunStats {
 
 /// The head of a reason: `output too short: 3 < 20` → `output too short`.
 pub(crate) fn reason_head(reason: &str) -> String {
-    reason.split(':').next().unwrap_or(reason).trim().to_string()
+    reason
+        .split(':')
+        .next()
+        .unwrap_or(reason)
+        .trim()
+        .to_string()
 }
 
 impl RunStats {
@@ -59,7 +64,12 @@ impl RunStats {
                 .or_default(),
             kept,
         );
-        bump(self.per_instruction_lang.entry(ex.instruction_lang.to_string()).or_default(), kept);
+        bump(
+            self.per_instruction_lang
+                .entry(ex.instruction_lang.to_string())
+                .or_default(),
+            kept,
+        );
         bump(self.per_source.entry(ex.source.clone()).or_default(), kept);
         self.generated += 1;
         if kept {
@@ -77,23 +87,35 @@ impl RunStats {
             md,
             "{} seeds processed ({} with a generator failure); {} examples generated, \
              **{} kept**, {} dropped by filters, {} candidates rejected by generators.\n",
-            self.seeds_done, self.seeds_failed, self.generated, self.kept, self.dropped, self.rejected
+            self.seeds_done,
+            self.seeds_failed,
+            self.generated,
+            self.kept,
+            self.dropped,
+            self.rejected
         );
         for (heading, table) in [
             ("Per task", &self.per_task),
-            ("Per language pair (instruction → output)", &self.per_lang_pair),
+            (
+                "Per language pair (instruction → output)",
+                &self.per_lang_pair,
+            ),
             ("Per instruction language", &self.per_instruction_lang),
             ("Per source", &self.per_source),
         ] {
-            let _ = writeln!(md, "## {heading}\n\n| | generated | kept |\n|---|---:|---:|");
+            let _ = writeln!(
+                md,
+                "## {heading}\n\n| | generated | kept |\n|---|---:|---:|"
+            );
             for (k, c) in table {
                 let _ = writeln!(md, "| {k} | {} | {} |", c.generated, c.kept);
             }
             md.push('\n');
         }
-        for (heading, table) in
-            [("Drops per filter and reason", &self.drops), ("Generator rejections", &self.rejections)]
-        {
+        for (heading, table) in [
+            ("Drops per filter and reason", &self.drops),
+            ("Generator rejections", &self.rejections),
+        ] {
             let _ = writeln!(md, "## {heading}\n");
             if table.is_empty() {
                 md.push_str("none\n\n");

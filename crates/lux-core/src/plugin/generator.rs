@@ -27,9 +27,17 @@ impl GenerateContext {
     pub fn new(seed: u64, native: Lang, instruction_langs: Vec<Lang>) -> GenerateContext {
         let mut names = BTreeMap::new();
         for (in_lang, of, name) in BUILTIN_NAMES {
-            names.insert((Lang::new(in_lang).unwrap(), Lang::new(of).unwrap()), name.to_string());
+            names.insert(
+                (Lang::new(in_lang).unwrap(), Lang::new(of).unwrap()),
+                name.to_string(),
+            );
         }
-        GenerateContext { seed, native, instruction_langs, language_names: names }
+        GenerateContext {
+            seed,
+            native,
+            instruction_langs,
+            language_names: names,
+        }
     }
 
     /// The name of `of` written in `in_lang` ("Luxembourgish", "luxembourgeois",
@@ -80,7 +88,10 @@ pub struct Generation {
 impl Generation {
     /// A generation of just these examples.
     pub fn of(examples: Vec<Example>) -> Generation {
-        Generation { examples, rejected: Vec::new() }
+        Generation {
+            examples,
+            rejected: Vec::new(),
+        }
     }
 }
 

@@ -31,15 +31,24 @@ pub struct ChatMessage {
 impl ChatMessage {
     /// A system message.
     pub fn system(content: impl Into<String>) -> ChatMessage {
-        ChatMessage { role: Role::System, content: content.into() }
+        ChatMessage {
+            role: Role::System,
+            content: content.into(),
+        }
     }
     /// A user message.
     pub fn user(content: impl Into<String>) -> ChatMessage {
-        ChatMessage { role: Role::User, content: content.into() }
+        ChatMessage {
+            role: Role::User,
+            content: content.into(),
+        }
     }
     /// An assistant message.
     pub fn assistant(content: impl Into<String>) -> ChatMessage {
-        ChatMessage { role: Role::Assistant, content: content.into() }
+        ChatMessage {
+            role: Role::Assistant,
+            content: content.into(),
+        }
     }
 }
 
@@ -77,7 +86,10 @@ pub struct ChatRequest {
 impl ChatRequest {
     /// A request of these messages with server defaults.
     pub fn new(messages: Vec<ChatMessage>) -> ChatRequest {
-        ChatRequest { messages, ..ChatRequest::default() }
+        ChatRequest {
+            messages,
+            ..ChatRequest::default()
+        }
     }
 }
 

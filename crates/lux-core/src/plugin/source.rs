@@ -18,13 +18,19 @@ pub struct SourceContext {
 impl SourceContext {
     /// A context resolving paths against `base_dir`.
     pub fn new(base_dir: impl Into<PathBuf>) -> SourceContext {
-        SourceContext { base_dir: base_dir.into() }
+        SourceContext {
+            base_dir: base_dir.into(),
+        }
     }
 
     /// `path` if absolute, else `base_dir/path`.
     pub fn resolve(&self, path: impl AsRef<Path>) -> PathBuf {
         let p = path.as_ref();
-        if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
     }
 }
 

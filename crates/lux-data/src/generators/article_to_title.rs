@@ -1,7 +1,9 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use lux_core::{Document, GenerateContext, Generation, InstructionGenerator, Lang, Result, Seed, TaskKind};
+use lux_core::{
+    Document, GenerateContext, Generation, InstructionGenerator, Lang, Result, Seed, TaskKind,
+};
 use serde::{Deserialize, Serialize};
 
 use super::Draft;
@@ -51,7 +53,11 @@ pub struct DocumentSelection {
 
 impl Default for DocumentSelection {
     fn default() -> Self {
-        DocumentSelection { sources: Vec::new(), min_chars: default_min_chars(), max_chars: default_max_chars() }
+        DocumentSelection {
+            sources: Vec::new(),
+            min_chars: default_min_chars(),
+            max_chars: default_max_chars(),
+        }
     }
 }
 
@@ -65,11 +71,17 @@ fn default_max_chars() -> usize {
 
 impl DocumentSelection {
     /// The document and its title, when `seed` is a usable titled document in `native`.
-    pub(crate) fn select<'a>(&self, seed: &'a Seed, native: &Lang) -> Option<(&'a Document, &'a str)> {
+    pub(crate) fn select<'a>(
+        &self,
+        seed: &'a Seed,
+        native: &Lang,
+    ) -> Option<(&'a Document, &'a str)> {
         let Seed::Document(d) = seed else { return None };
         let title = d.title.as_deref().filter(|t| !t.trim().is_empty())?;
-        let source_ok = self.sources.is_empty() || self.sources.iter().any(|s| *s == d.provenance.source);
-        (d.lang == *native && source_ok && d.text.chars().count() >= self.min_chars).then_some((d, title))
+        let source_ok =
+            self.sources.is_empty() || self.sources.iter().any(|s| *s == d.provenance.source);
+        (d.lang == *native && source_ok && d.text.chars().count() >= self.min_chars)
+            .then_some((d, title))
     }
 
     /// Whether `seed` could be selected (without knowing the run's native language).
@@ -107,9 +119,15 @@ impl InstructionGenerator for ArticleToTitle {
         let Some((doc, title)) = self.selection.select(seed, &ctx.native) else {
             return Ok(Generation::default());
         };
-        let Some(chosen) =
-            choose("article_to_title", seed.id(), "", ctx, &ctx.instruction_langs, TEMPLATES, &self.templates)
-        else {
+        let Some(chosen) = choose(
+            "article_to_title",
+            seed.id(),
+            "",
+            ctx,
+            &ctx.instruction_langs,
+            TEMPLATES,
+            &self.templates,
+        ) else {
             return Ok(Generation::default());
         };
         let instruction = render(
@@ -153,7 +171,8 @@ mod tests {
         let g = ArticleToTitle::default();
         assert!(run(&g, &article("Titel", "Ze kuerz.")).examples.is_empty());
         let g2: Box<dyn InstructionGenerator> =
-            toml::from_str("type = \"article_to_title\"\nsources = [\"rtl\"]\nmin_chars = 10").unwrap();
+            toml::from_str("type = \"article_to_title\"\nsources = [\"rtl\"]\nmin_chars = 10")
+                .unwrap();
         assert!(!g2.accepts(&article("Titel", "Laang genuch fir den Test hei.")));
     }
 }

@@ -79,22 +79,29 @@ impl Draft<'_> {
 pub(crate) mod testing {
     use std::collections::BTreeMap;
 
-    use lux_core::{Document, GenerateContext, Generation, InstructionGenerator, Lang, LexEntry,
-        Parallel, Provenance, Seed};
+    use lux_core::{
+        Document, GenerateContext, Generation, InstructionGenerator, Lang, LexEntry, Parallel,
+        Provenance, Seed,
+    };
 
     pub(crate) fn ctx() -> GenerateContext {
         GenerateContext::new(1729, Lang::LB, vec![Lang::EN, Lang::FR, Lang::DE])
     }
 
     pub(crate) fn run(g: &dyn InstructionGenerator, seed: &Seed) -> Generation {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(g.generate(seed, &ctx())).unwrap()
     }
 
     pub(crate) fn parallel(id: &str, texts: &[(&str, &str)]) -> Seed {
         Seed::Parallel(Parallel {
             id: id.into(),
-            texts: texts.iter().map(|(l, t)| (Lang::new(l).unwrap(), t.to_string())).collect(),
+            texts: texts
+                .iter()
+                .map(|(l, t)| (Lang::new(l).unwrap(), t.to_string()))
+                .collect(),
             provenance: Provenance::new("test", "MIT"),
         })
     }
@@ -107,7 +114,9 @@ pub(crate) mod testing {
     ) -> Seed {
         let mut tr: BTreeMap<Lang, Vec<String>> = BTreeMap::new();
         for (l, w) in translations {
-            tr.entry(Lang::new(l).unwrap()).or_default().push(w.to_string());
+            tr.entry(Lang::new(l).unwrap())
+                .or_default()
+                .push(w.to_string());
         }
         Seed::Lexeme(LexEntry {
             id: headword.into(),

@@ -56,7 +56,8 @@ fn lead(text: &str) -> String {
     let mut out = Vec::new();
     for para in text.split("\n\n") {
         let p = para.trim();
-        let heading_like = !p.contains('\n') && p.chars().count() < 80
+        let heading_like = !p.contains('\n')
+            && p.chars().count() < 80
             && !p.ends_with(['.', '!', '?', ':', '»', '"']);
         if heading_like && !out.is_empty() {
             break;
@@ -83,15 +84,24 @@ impl InstructionGenerator for OpenGeneration {
         if lead.chars().count() < self.selection.min_chars.min(200) {
             return Ok(Generation::default());
         }
-        let Some(chosen) =
-            choose("open_generation", seed.id(), "", ctx, &ctx.instruction_langs, TEMPLATES, &self.templates)
-        else {
+        let Some(chosen) = choose(
+            "open_generation",
+            seed.id(),
+            "",
+            ctx,
+            &ctx.instruction_langs,
+            TEMPLATES,
+            &self.templates,
+        ) else {
             return Ok(Generation::default());
         };
         let instruction = render(
             "open_generation",
             chosen.template,
-            &[("native", &ctx.language_name(&chosen.lang, &ctx.native)), ("title", title.trim())],
+            &[
+                ("native", &ctx.language_name(&chosen.lang, &ctx.native)),
+                ("title", title.trim()),
+            ],
         )?;
         Ok(Generation::of(vec![
             Draft {

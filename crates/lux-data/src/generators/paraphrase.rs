@@ -50,7 +50,9 @@ impl InstructionGenerator for Paraphrase {
     }
 
     async fn generate(&self, seed: &Seed, ctx: &GenerateContext) -> Result<Generation> {
-        let Seed::Lexeme(entry) = seed else { return Ok(Generation::default()) };
+        let Seed::Lexeme(entry) = seed else {
+            return Ok(Generation::default());
+        };
         let synonyms: Vec<&str> = entry
             .synonyms
             .iter()
@@ -60,15 +62,24 @@ impl InstructionGenerator for Paraphrase {
         if entry.lang != ctx.native || synonyms.is_empty() {
             return Ok(Generation::default());
         }
-        let Some(chosen) =
-            choose("paraphrase", seed.id(), "", ctx, &ctx.instruction_langs, TEMPLATES, &self.templates)
-        else {
+        let Some(chosen) = choose(
+            "paraphrase",
+            seed.id(),
+            "",
+            ctx,
+            &ctx.instruction_langs,
+            TEMPLATES,
+            &self.templates,
+        ) else {
             return Ok(Generation::default());
         };
         let instruction = render(
             "paraphrase",
             chosen.template,
-            &[("native", &ctx.language_name(&chosen.lang, &ctx.native)), ("word", &entry.headword)],
+            &[
+                ("native", &ctx.language_name(&chosen.lang, &ctx.native)),
+                ("word", &entry.headword),
+            ],
         )?;
         Ok(Generation::of(vec![
             Draft {
@@ -93,10 +104,19 @@ mod tests {
 
     #[test]
     fn lists_synonyms_without_the_headword() {
-        let seed = lexeme("séier", &[("en", "fast")], &[], &["séier", "flott", "gëschwënn"]);
+        let seed = lexeme(
+            "séier",
+            &[("en", "fast")],
+            &[],
+            &["séier", "flott", "gëschwënn"],
+        );
         let ex = &run(&Paraphrase::default(), &seed).examples[0];
         assert_eq!(ex.output, "flott, gëschwënn");
         assert!(ex.instruction.contains("séier"));
-        assert!(run(&Paraphrase::default(), &lexeme("x", &[], &[], &["x"])).examples.is_empty());
+        assert!(
+            run(&Paraphrase::default(), &lexeme("x", &[], &[], &["x"]))
+                .examples
+                .is_empty()
+        );
     }
 }

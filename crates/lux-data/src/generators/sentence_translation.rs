@@ -1,7 +1,9 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use lux_core::{GenerateContext, Generation, InstructionGenerator, Lang, Result, Seed, TaskKind, rng};
+use lux_core::{
+    GenerateContext, Generation, InstructionGenerator, Lang, Result, Seed, TaskKind, rng,
+};
 use serde::{Deserialize, Serialize};
 
 use super::Draft;
@@ -57,7 +59,10 @@ pub struct SentenceTranslation {
 
 impl Default for SentenceTranslation {
     fn default() -> Self {
-        SentenceTranslation { min_words: default_min_words(), templates: BTreeMap::new() }
+        SentenceTranslation {
+            min_words: default_min_words(),
+            templates: BTreeMap::new(),
+        }
     }
 }
 
@@ -73,17 +78,26 @@ impl InstructionGenerator for SentenceTranslation {
     }
 
     async fn generate(&self, seed: &Seed, ctx: &GenerateContext) -> Result<Generation> {
-        let Seed::Parallel(p) = seed else { return Ok(Generation::default()) };
-        let Some(native) = p.get(&ctx.native) else { return Ok(Generation::default()) };
+        let Seed::Parallel(p) = seed else {
+            return Ok(Generation::default());
+        };
+        let Some(native) = p.get(&ctx.native) else {
+            return Ok(Generation::default());
+        };
         let native_key = dedup_key(native);
         // Source texts: real translations (not copies of the native text), long enough.
         let sources = langs_with(ctx, |l| {
-            p.get(l).is_some_and(|t| word_count(t) >= self.min_words && dedup_key(t) != native_key)
+            p.get(l)
+                .is_some_and(|t| word_count(t) >= self.min_words && dedup_key(t) != native_key)
         });
         if sources.is_empty() {
             return Ok(Generation::default());
         }
-        let source_lang = &sources[rng::pick(ctx.seed, &format!("sentence_translation/{}/src", p.id), sources.len())];
+        let source_lang = &sources[rng::pick(
+            ctx.seed,
+            &format!("sentence_translation/{}/src", p.id),
+            sources.len(),
+        )];
         let Some(chosen) = choose(
             "sentence_translation",
             seed.id(),
@@ -138,17 +152,34 @@ mod tests {
         let ex = &run(&g, &seed).examples[0];
         assert_eq!(ex.output, "Är Ännerunge goufe gespäichert.");
         let input = ex.input.as_deref().unwrap();
-        assert!(["Your changes", "Vos modif", "Deine Änd"].iter().any(|p| input.starts_with(p)));
+        assert!(
+            ["Your changes", "Vos modif", "Deine Änd"]
+                .iter()
+                .any(|p| input.starts_with(p))
+        );
         assert_eq!(ex.task, TaskKind::SENTENCE_TRANSLATION);
     }
 
     #[test]
     fn skips_short_and_copied_and_non_native() {
         let g = SentenceTranslation::default();
-        assert!(run(&g, &parallel("a", &[("en", "Save"), ("lb", "Späicheren")])).examples.is_empty());
-        let copy = parallel("b", &[("en", "Open Street Map data"), ("lb", "Open Street Map data")]);
+        assert!(
+            run(&g, &parallel("a", &[("en", "Save"), ("lb", "Späicheren")]))
+                .examples
+                .is_empty()
+        );
+        let copy = parallel(
+            "b",
+            &[
+                ("en", "Open Street Map data"),
+                ("lb", "Open Street Map data"),
+            ],
+        );
         assert!(run(&g, &copy).examples.is_empty());
-        let no_native = parallel("c", &[("en", "One two three four"), ("fr", "Un deux trois quatre")]);
+        let no_native = parallel(
+            "c",
+            &[("en", "One two three four"), ("fr", "Un deux trois quatre")],
+        );
         assert!(run(&g, &no_native).examples.is_empty());
     }
 }

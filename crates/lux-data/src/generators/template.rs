@@ -88,7 +88,10 @@ pub(crate) fn render(generator: &str, template: &str, vars: &[(&str, &str)]) -> 
                     format!(
                         "template `{template}` uses {{{name}}}, which this generator does not \
                          provide (it provides: {})",
-                        vars.iter().map(|(k, _)| format!("{{{k}}}")).collect::<Vec<_>>().join(", ")
+                        vars.iter()
+                            .map(|(k, _)| format!("{{{k}}}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             }
@@ -101,7 +104,11 @@ pub(crate) fn render(generator: &str, template: &str, vars: &[(&str, &str)]) -> 
 
 /// The languages among `ctx.instruction_langs` for which `has_text` holds.
 pub(crate) fn langs_with(ctx: &GenerateContext, has_text: impl Fn(&Lang) -> bool) -> Vec<Lang> {
-    ctx.instruction_langs.iter().filter(|l| has_text(l)).cloned().collect()
+    ctx.instruction_langs
+        .iter()
+        .filter(|l| has_text(l))
+        .cloned()
+        .collect()
 }
 
 /// Cuts `text` to at most `max_chars` characters at a paragraph, else sentence, else word
@@ -130,8 +137,13 @@ mod tests {
 
     #[test]
     fn render_fills_and_rejects_unknown() {
-        assert_eq!(render("g", "Say {x}!", &[("x", "moien")]).unwrap(), "Say moien!");
-        let e = render("g", "Say {y}", &[("x", "1")]).unwrap_err().to_string();
+        assert_eq!(
+            render("g", "Say {x}!", &[("x", "moien")]).unwrap(),
+            "Say moien!"
+        );
+        let e = render("g", "Say {y}", &[("x", "1")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("{y}") && e.contains("{x}"), "{e}");
         assert_eq!(render("g", "a { b", &[]).unwrap(), "a { b");
     }
@@ -156,7 +168,15 @@ mod tests {
         let none = BTreeMap::new();
         let mut fr = 0;
         for i in 0..200 {
-            let c = choose("g", &i.to_string(), "", &ctx, &ctx.instruction_langs, BUILTIN, &none);
+            let c = choose(
+                "g",
+                &i.to_string(),
+                "",
+                &ctx,
+                &ctx.instruction_langs,
+                BUILTIN,
+                &none,
+            );
             if c.unwrap().lang == Lang::FR {
                 fr += 1;
             }

@@ -57,15 +57,24 @@ impl InstructionGenerator for TitleToArticle {
         let Some((doc, title)) = self.selection.select(seed, &ctx.native) else {
             return Ok(Generation::default());
         };
-        let Some(chosen) =
-            choose("title_to_article", seed.id(), "", ctx, &ctx.instruction_langs, TEMPLATES, &self.templates)
-        else {
+        let Some(chosen) = choose(
+            "title_to_article",
+            seed.id(),
+            "",
+            ctx,
+            &ctx.instruction_langs,
+            TEMPLATES,
+            &self.templates,
+        ) else {
             return Ok(Generation::default());
         };
         let instruction = render(
             "title_to_article",
             chosen.template,
-            &[("native", &ctx.language_name(&chosen.lang, &ctx.native)), ("title", title.trim())],
+            &[
+                ("native", &ctx.language_name(&chosen.lang, &ctx.native)),
+                ("title", title.trim()),
+            ],
         )?;
         Ok(Generation::of(vec![
             Draft {
@@ -93,7 +102,10 @@ mod tests {
         let para = "Um Samschdeg ass an der Stad e grousse Maart. Vill Leit sinn komm.";
         let text = format!("{para}\n\n{}", "Nach méi Text. ".repeat(200));
         let g = TitleToArticle {
-            selection: DocumentSelection { max_chars: 100, ..Default::default() },
+            selection: DocumentSelection {
+                max_chars: 100,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let ex = &run(&g, &article("Maart an der Stad", &text)).examples[0];

@@ -1,7 +1,9 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use lux_core::{GenerateContext, Generation, InstructionGenerator, Lang, Result, Seed, TaskKind, rng};
+use lux_core::{
+    GenerateContext, Generation, InstructionGenerator, Lang, Result, Seed, TaskKind, rng,
+};
 use serde::{Deserialize, Serialize};
 
 use super::Draft;
@@ -59,19 +61,30 @@ impl InstructionGenerator for UsageInContext {
     }
 
     async fn generate(&self, seed: &Seed, ctx: &GenerateContext) -> Result<Generation> {
-        let Seed::Lexeme(entry) = seed else { return Ok(Generation::default()) };
+        let Seed::Lexeme(entry) = seed else {
+            return Ok(Generation::default());
+        };
         if entry.lang != ctx.native || entry.examples.is_empty() {
             return Ok(Generation::default());
         }
         let mut order: Vec<usize> = (0..entry.examples.len()).collect();
-        rng::SplitMix64::new(rng::hash(ctx.seed, &format!("usage_in_context/{}", entry.id)))
-            .shuffle(&mut order);
+        rng::SplitMix64::new(rng::hash(
+            ctx.seed,
+            &format!("usage_in_context/{}", entry.id),
+        ))
+        .shuffle(&mut order);
         let mut examples = Vec::new();
         for (k, &i) in order.iter().take(self.per_entry.max(1)).enumerate() {
             let salt = k.to_string();
-            let Some(chosen) =
-                choose("usage_in_context", seed.id(), &salt, ctx, &ctx.instruction_langs, TEMPLATES, &self.templates)
-            else {
+            let Some(chosen) = choose(
+                "usage_in_context",
+                seed.id(),
+                &salt,
+                ctx,
+                &ctx.instruction_langs,
+                TEMPLATES,
+                &self.templates,
+            ) else {
                 break;
             };
             let gloss = entry
@@ -118,9 +131,16 @@ mod tests {
 
     #[test]
     fn output_is_an_example_sentence() {
-        let sentences = ["D'Haus ass grouss.", "Mir wunnen an engem Haus.", "Den Haus-Schlëssel."];
+        let sentences = [
+            "D'Haus ass grouss.",
+            "Mir wunnen an engem Haus.",
+            "Den Haus-Schlëssel.",
+        ];
         let seed = lexeme("Haus", &[("en", "house")], &sentences, &[]);
-        let g = UsageInContext { per_entry: 2, ..Default::default() };
+        let g = UsageInContext {
+            per_entry: 2,
+            ..Default::default()
+        };
         let out = run(&g, &seed).examples;
         assert_eq!(out.len(), 2);
         assert_ne!(out[0].output, out[1].output);

@@ -62,11 +62,20 @@ impl WordTranslation {
             Seed::Lexeme(e) if e.lang == ctx.native => e
                 .translations
                 .iter()
-                .filter_map(|(l, ws)| ws.first().map(|w| (l.clone(), w.clone(), e.headword.clone())))
+                .filter_map(|(l, ws)| {
+                    ws.first()
+                        .map(|w| (l.clone(), w.clone(), e.headword.clone()))
+                })
                 .collect(),
             Seed::Parallel(p) => {
-                let Some(native) = p.get(&ctx.native) else { return Vec::new() };
-                let max = if self.max_words == 0 { default_max_words() } else { self.max_words };
+                let Some(native) = p.get(&ctx.native) else {
+                    return Vec::new();
+                };
+                let max = if self.max_words == 0 {
+                    default_max_words()
+                } else {
+                    self.max_words
+                };
                 if crate::text::word_count(native) == 0 || crate::text::word_count(native) > max {
                     return Vec::new();
                 }
@@ -89,14 +98,22 @@ impl WordTranslation {
 #[async_trait]
 impl InstructionGenerator for WordTranslation {
     fn accepts(&self, seed: &Seed) -> bool {
-        matches!(seed, Seed::Lexeme(e) if !e.translations.is_empty()) || matches!(seed, Seed::Parallel(_))
+        matches!(seed, Seed::Lexeme(e) if !e.translations.is_empty())
+            || matches!(seed, Seed::Parallel(_))
     }
 
     async fn generate(&self, seed: &Seed, ctx: &GenerateContext) -> Result<Generation> {
         let pairs = self.pairs(seed, ctx);
         let langs = langs_with(ctx, |l| pairs.iter().any(|(pl, _, _)| pl == l));
-        let Some(chosen) = choose("word_translation", seed.id(), "", ctx, &langs, TEMPLATES, &self.templates)
-        else {
+        let Some(chosen) = choose(
+            "word_translation",
+            seed.id(),
+            "",
+            ctx,
+            &langs,
+            TEMPLATES,
+            &self.templates,
+        ) else {
             return Ok(Generation::default());
         };
         let Some((_, word, native_word)) = pairs.iter().find(|(l, _, _)| *l == chosen.lang) else {
@@ -108,7 +125,10 @@ impl InstructionGenerator for WordTranslation {
             &[
                 ("word", word),
                 ("native", &ctx.language_name(&chosen.lang, &ctx.native)),
-                ("source_lang", &ctx.language_name(&chosen.lang, &chosen.lang)),
+                (
+                    "source_lang",
+                    &ctx.language_name(&chosen.lang, &chosen.lang),
+                ),
             ],
         )?;
         let ex = Draft {
@@ -134,7 +154,12 @@ mod tests {
     #[test]
     fn lexeme_gives_native_headword() {
         let g = WordTranslation::default();
-        let seed = lexeme("Haus", &[("en", "house"), ("fr", "maison"), ("de", "Haus")], &[], &[]);
+        let seed = lexeme(
+            "Haus",
+            &[("en", "house"), ("fr", "maison"), ("de", "Haus")],
+            &[],
+            &[],
+        );
         let out = run(&g, &seed).examples;
         assert_eq!(out.len(), 1);
         let ex = &out[0];
@@ -155,13 +180,26 @@ mod tests {
     #[test]
     fn parallel_single_words_only_and_not_copies() {
         let g = WordTranslation::default();
-        let long = parallel("k", &[("en", "Save the file now please"), ("lb", "Späichert de Fichier elo w.e.g.")]);
+        let long = parallel(
+            "k",
+            &[
+                ("en", "Save the file now please"),
+                ("lb", "Späichert de Fichier elo w.e.g."),
+            ],
+        );
         assert!(run(&g, &long).examples.is_empty());
         let copy = parallel("k2", &[("en", "Internet"), ("lb", "Internet")]);
         assert!(run(&g, &copy).examples.is_empty());
-        let ok = parallel("k3", &[("en", "File"), ("lb", "Fichier"), ("fr", "Fichier")]);
+        let ok = parallel(
+            "k3",
+            &[("en", "File"), ("lb", "Fichier"), ("fr", "Fichier")],
+        );
         let ex = run(&g, &ok).examples;
         assert_eq!(ex.len(), 1);
-        assert_eq!(ex[0].instruction_lang, Lang::EN, "fr copies lb, so only en qualifies");
+        assert_eq!(
+            ex[0].instruction_lang,
+            Lang::EN,
+            "fr copies lb, so only en qualifies"
+        );
     }
 }

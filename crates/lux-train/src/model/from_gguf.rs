@@ -28,7 +28,9 @@ impl LlamaConfig {
             Some(v) => v,
             None => m.get_str_array("tokenizer.ggml.tokens")?.len(),
         };
-        let head_dim = m.get_opt::<usize>(&key("rope.dimension_count"))?.unwrap_or(hidden / heads.max(1));
+        let head_dim = m
+            .get_opt::<usize>(&key("rope.dimension_count"))?
+            .unwrap_or(hidden / heads.max(1));
         let config = serde_json::json!({
             "model_type": arch,
             "hidden_size": hidden,

@@ -18,18 +18,31 @@ impl ChatTemplate {
         let mut env = Environment::new();
         // HF templates call Python string methods (`.strip()`, `.startswith()`…).
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_function("raise_exception", |msg: String| -> std::result::Result<Value, minijinja::Error> {
-            Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
-        });
+        env.add_function(
+            "raise_exception",
+            |msg: String| -> std::result::Result<Value, minijinja::Error> {
+                Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    msg,
+                ))
+            },
+        );
         env.add_template_owned("chat", source.to_string())
             .map_err(|e| Error::invalid("chat_template", format!("does not compile: {e}")))?;
-        Ok(ChatTemplate { env, bos_token: bos_token.to_string(), eos_token: eos_token.to_string() })
+        Ok(ChatTemplate {
+            env,
+            bos_token: bos_token.to_string(),
+            eos_token: eos_token.to_string(),
+        })
     }
 
     /// Renders a conversation; with `add_generation_prompt` the text ends where the
     /// assistant's answer begins.
     pub fn render(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String> {
-        let tmpl = self.env.get_template("chat").map_err(|e| Error::invalid("chat_template", e.to_string()))?;
+        let tmpl = self
+            .env
+            .get_template("chat")
+            .map_err(|e| Error::invalid("chat_template", e.to_string()))?;
         let messages: Vec<Value> = messages
             .iter()
             .map(|m| {
@@ -75,8 +88,14 @@ mod tests {
             "",
         )
         .unwrap();
-        assert_eq!(t.render(&[ChatMessage::user("  hi  ")], false).unwrap(), "hi");
-        let e = t.render(&[ChatMessage::assistant("x")], false).unwrap_err().to_string();
+        assert_eq!(
+            t.render(&[ChatMessage::user("  hi  ")], false).unwrap(),
+            "hi"
+        );
+        let e = t
+            .render(&[ChatMessage::assistant("x")], false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("must start with user"), "{e}");
         assert!(ChatTemplate::new("{% if %}", "", "").is_err());
     }

@@ -71,7 +71,14 @@ impl Tokenizer {
         let bytes = std::fs::read(path).with_path(path)?;
         let inner = tokenizers::Tokenizer::from_bytes(&bytes)
             .map_err(|e| Error::parse(path, None, format!("not a tokenizer.json: {e}")))?;
-        let mut tok = Tokenizer { inner, bos: None, eos: None, pad: None, add_bos: false, chat_template: None };
+        let mut tok = Tokenizer {
+            inner,
+            bos: None,
+            eos: None,
+            pad: None,
+            add_bos: false,
+            chat_template: None,
+        };
         let config_path = path.with_file_name("tokenizer_config.json");
         if config_path.exists() {
             let text = std::fs::read_to_string(&config_path).with_path(&config_path)?;
@@ -80,7 +87,10 @@ impl Tokenizer {
             let token = |key: &str| -> Option<String> {
                 match &cfg[key] {
                     serde_json::Value::String(s) => Some(s.clone()),
-                    serde_json::Value::Object(o) => o.get("content").and_then(|c| c.as_str()).map(str::to_string),
+                    serde_json::Value::Object(o) => o
+                        .get("content")
+                        .and_then(|c| c.as_str())
+                        .map(str::to_string),
                     _ => None,
                 }
             };
@@ -106,21 +116,35 @@ impl Tokenizer {
         if meta.model != "gpt2" {
             return Err(Error::invalid(
                 "tokenizer.ggml.model",
-                format!("`{}` is not supported (only byte-level BPE, `gpt2`)", meta.model),
+                format!(
+                    "`{}` is not supported (only byte-level BPE, `gpt2`)",
+                    meta.model
+                ),
             ));
         }
         if !meta.token_types.is_empty() && meta.token_types.len() != meta.tokens.len() {
             return Err(Error::invalid(
                 "tokenizer.ggml.token_type",
-                format!("has {} entries for {} tokens", meta.token_types.len(), meta.tokens.len()),
+                format!(
+                    "has {} entries for {} tokens",
+                    meta.token_types.len(),
+                    meta.tokens.len()
+                ),
             ));
         }
-        let vocab: tokenizers::models::bpe::Vocab =
-            meta.tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let vocab: tokenizers::models::bpe::Vocab = meta
+            .tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
         let mut merges = Vec::with_capacity(meta.merges.len());
         for (rank, m) in meta.merges.iter().enumerate() {
             let Some((a, b)) = m.split_once(' ') else {
-                return Err(Error::invalid("tokenizer.ggml.merges", format!("entry {rank} `{m}` is not `a b`")));
+                return Err(Error::invalid(
+                    "tokenizer.ggml.merges",
+                    format!("entry {rank} `{m}` is not `a b`"),
+                ));
             };
             merges.push((a.to_string(), b.to_string()));
         }
@@ -140,7 +164,11 @@ impl Tokenizer {
             .map(|(t, ty)| AddedToken::from(t.clone(), *ty == 3))
             .collect();
         inner.add_special_tokens(&specials);
-        let name = |id: Option<u32>| id.and_then(|i| meta.tokens.get(i as usize)).cloned().unwrap_or_default();
+        let name = |id: Option<u32>| {
+            id.and_then(|i| meta.tokens.get(i as usize))
+                .cloned()
+                .unwrap_or_default()
+        };
         let chat_template = meta
             .chat_template
             .as_deref()
@@ -170,11 +198,17 @@ impl Tokenizer {
 
     /// Text of `ids`; special tokens are dropped when `skip_special`.
     pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String> {
-        self.inner.decode(ids, skip_special).map_err(tk_err("decoding"))
+        self.inner
+            .decode(ids, skip_special)
+            .map_err(tk_err("decoding"))
     }
 
     /// Renders a conversation with the model's chat template.
-    pub fn apply_chat_template(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String> {
+    pub fn apply_chat_template(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<String> {
         self.chat_template
             .as_ref()
             .ok_or_else(|| Error::invalid("chat_template", "this tokenizer has no chat template"))?
@@ -213,26 +247,39 @@ impl Tokenizer {
 }
 
 fn split(regex: &str) -> Result<PreTokenizerWrapper> {
-    let split = Split::new(SplitPattern::Regex(regex.to_string()), SplitDelimiterBehavior::Isolated, false)
-        .map_err(|e| Error::invalid("tokenizer.ggml.pre", format!("bad regex: {e}")))?;
+    let split = Split::new(
+        SplitPattern::Regex(regex.to_string()),
+        SplitDelimiterBehavior::Isolated,
+        false,
+    )
+    .map_err(|e| Error::invalid("tokenizer.ggml.pre", format!("bad regex: {e}")))?;
     Ok(split.into())
 }
 
 /// The pre-tokenizer llama.cpp names by `tokenizer.ggml.pre`.
 fn pre_tokenizer(pre: Option<&str>) -> Result<PreTokenizerWrapper> {
     let byte_level = |use_regex: bool| -> PreTokenizerWrapper {
-        ByteLevel::default().add_prefix_space(false).use_regex(use_regex).into()
+        ByteLevel::default()
+            .add_prefix_space(false)
+            .use_regex(use_regex)
+            .into()
     };
     Ok(match pre.unwrap_or("gpt2") {
         "gpt2" | "default" => byte_level(true),
         // SmolLM: GPT-2's regex with every digit its own token.
-        "smollm" | "starcoder" => Sequence::new(vec![Digits::new(true).into(), byte_level(true)]).into(),
-        "llama-bpe" | "llama3" | "smaug-bpe" => Sequence::new(vec![split(LLAMA3_REGEX)?, byte_level(false)]).into(),
+        "smollm" | "starcoder" => {
+            Sequence::new(vec![Digits::new(true).into(), byte_level(true)]).into()
+        }
+        "llama-bpe" | "llama3" | "smaug-bpe" => {
+            Sequence::new(vec![split(LLAMA3_REGEX)?, byte_level(false)]).into()
+        }
         "qwen2" => Sequence::new(vec![split(QWEN2_REGEX)?, byte_level(false)]).into(),
         other => {
             return Err(Error::invalid(
                 "tokenizer.ggml.pre",
-                format!("pre-tokenizer `{other}` is not supported (gpt2, smollm, starcoder, llama-bpe, qwen2)"),
+                format!(
+                    "pre-tokenizer `{other}` is not supported (gpt2, smollm, starcoder, llama-bpe, qwen2)"
+                ),
             ));
         }
     })
@@ -274,7 +321,11 @@ mod tests {
         assert_eq!(ids[0], 1);
         assert_eq!(ids[1], ab);
         assert_eq!(t.decode(&ids, true).unwrap(), "ab c");
-        assert_eq!(t.apply_chat_template(&[ChatMessage::user("x")], false).unwrap(), "<|im_start|>x");
+        assert_eq!(
+            t.apply_chat_template(&[ChatMessage::user("x")], false)
+                .unwrap(),
+            "<|im_start|>x"
+        );
         assert_eq!(t.pad_id(), Some(0));
     }
 
@@ -283,12 +334,25 @@ mod tests {
         let mut m = toy();
         m.merges.push("nospace".into());
         let e = Tokenizer::from_gguf_metadata(&m).unwrap_err().to_string();
-        assert!(e.contains("tokenizer.ggml.merges") && e.contains("nospace"), "{e}");
+        assert!(
+            e.contains("tokenizer.ggml.merges") && e.contains("nospace"),
+            "{e}"
+        );
         let mut m = toy();
         m.pre = Some("mystery".into());
-        assert!(Tokenizer::from_gguf_metadata(&m).unwrap_err().to_string().contains("mystery"));
+        assert!(
+            Tokenizer::from_gguf_metadata(&m)
+                .unwrap_err()
+                .to_string()
+                .contains("mystery")
+        );
         let mut m = toy();
         m.model = "llama".into();
-        assert!(Tokenizer::from_gguf_metadata(&m).unwrap_err().to_string().contains("tokenizer.ggml.model"));
+        assert!(
+            Tokenizer::from_gguf_metadata(&m)
+                .unwrap_err()
+                .to_string()
+                .contains("tokenizer.ggml.model")
+        );
     }
 }
