@@ -6,8 +6,8 @@ use lux_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::Draft;
-use super::template::{Builtin, choose, render, truncate_text};
+use super::single_example;
+use super::template::{Builtin, truncate_text};
 
 const TEMPLATES: Builtin = &[
     (
@@ -119,35 +119,16 @@ impl InstructionGenerator for ArticleToTitle {
         let Some((doc, title)) = self.selection.select(seed, &ctx.native) else {
             return Ok(Generation::default());
         };
-        let Some(chosen) = choose(
+        single_example(
             "article_to_title",
-            seed.id(),
-            "",
+            TaskKind::ARTICLE_TO_TITLE,
+            (TEMPLATES, &self.templates),
+            seed,
             ctx,
-            &ctx.instruction_langs,
-            TEMPLATES,
-            &self.templates,
-        ) else {
-            return Ok(Generation::default());
-        };
-        let instruction = render(
-            "article_to_title",
-            chosen.template,
-            &[("native", &ctx.language_name(&chosen.lang, &ctx.native))],
-        )?;
-        Ok(Generation::of(vec![
-            Draft {
-                generator: "article_to_title",
-                task: TaskKind::ARTICLE_TO_TITLE,
-                instruction,
-                instruction_lang: chosen.lang.clone(),
-                input: Some(self.selection.cut(&doc.text)),
-                output: title.trim().to_string(),
-                template: chosen.name,
-                salt: String::new(),
-            }
-            .finish(seed, ctx),
-        ]))
+            &[],
+            Some(self.selection.cut(&doc.text)),
+            title.trim().to_string(),
+        )
     }
 }
 

@@ -30,7 +30,51 @@ pub use title_to_article::*;
 pub use usage_in_context::*;
 pub use word_translation::*;
 
-use lux_core::{Example, GenerateContext, Lang, Seed, TaskKind, rng};
+use std::collections::BTreeMap;
+
+use lux_core::{Example, GenerateContext, Generation, Lang, Result, Seed, TaskKind, rng};
+
+/// The common shape of generators that make one example per seed: choose an instruction
+/// language and template, fill `{native}` plus the generator's own placeholders, and attach
+/// the given input and output.
+pub(crate) fn single_example(
+    generator: &'static str,
+    task: TaskKind,
+    (builtin, overrides): (template::Builtin, &BTreeMap<Lang, Vec<String>>),
+    seed: &Seed,
+    ctx: &GenerateContext,
+    vars: &[(&str, &str)],
+    input: Option<String>,
+    output: String,
+) -> Result<Generation> {
+    let Some(chosen) = template::choose(
+        generator,
+        seed.id(),
+        "",
+        ctx,
+        &ctx.instruction_langs,
+        builtin,
+        overrides,
+    ) else {
+        return Ok(Generation::default());
+    };
+    let native = ctx.language_name(&chosen.lang, &ctx.native);
+    let mut all = vec![("native", native.as_str())];
+    all.extend_from_slice(vars);
+    let instruction = template::render(generator, chosen.template, &all)?;
+    let example = Draft {
+        generator,
+        task,
+        instruction,
+        instruction_lang: chosen.lang.clone(),
+        input,
+        output,
+        template: chosen.name,
+        salt: String::new(),
+    }
+    .finish(seed, ctx);
+    Ok(Generation::of(vec![example]))
+}
 
 /// The parts of an example that differ between generators.
 pub(crate) struct Draft<'a> {

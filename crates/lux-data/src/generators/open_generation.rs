@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use lux_core::{GenerateContext, Generation, InstructionGenerator, Lang, Result, Seed, TaskKind};
 use serde::{Deserialize, Serialize};
 
-use super::Draft;
 use super::article_to_title::DocumentSelection;
-use super::template::{Builtin, choose, render};
+use super::single_example;
+use super::template::Builtin;
 
 const TEMPLATES: Builtin = &[
     (
@@ -84,38 +84,16 @@ impl InstructionGenerator for OpenGeneration {
         if lead.chars().count() < self.selection.min_chars.min(200) {
             return Ok(Generation::default());
         }
-        let Some(chosen) = choose(
+        single_example(
             "open_generation",
-            seed.id(),
-            "",
+            TaskKind::OPEN_GENERATION,
+            (TEMPLATES, &self.templates),
+            seed,
             ctx,
-            &ctx.instruction_langs,
-            TEMPLATES,
-            &self.templates,
-        ) else {
-            return Ok(Generation::default());
-        };
-        let instruction = render(
-            "open_generation",
-            chosen.template,
-            &[
-                ("native", &ctx.language_name(&chosen.lang, &ctx.native)),
-                ("title", title.trim()),
-            ],
-        )?;
-        Ok(Generation::of(vec![
-            Draft {
-                generator: "open_generation",
-                task: TaskKind::OPEN_GENERATION,
-                instruction,
-                instruction_lang: chosen.lang.clone(),
-                input: None,
-                output: self.selection.cut(&lead),
-                template: chosen.name,
-                salt: String::new(),
-            }
-            .finish(seed, ctx),
-        ]))
+            &[("title", title.trim())],
+            None,
+            self.selection.cut(&lead),
+        )
     }
 }
 

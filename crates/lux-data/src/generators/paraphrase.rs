@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use lux_core::{GenerateContext, Generation, InstructionGenerator, Lang, Result, Seed, TaskKind};
 use serde::{Deserialize, Serialize};
 
-use super::Draft;
-use super::template::{Builtin, choose, render};
+use super::single_example;
+use super::template::Builtin;
 
 const TEMPLATES: Builtin = &[
     (
@@ -62,38 +62,16 @@ impl InstructionGenerator for Paraphrase {
         if entry.lang != ctx.native || synonyms.is_empty() {
             return Ok(Generation::default());
         }
-        let Some(chosen) = choose(
+        single_example(
             "paraphrase",
-            seed.id(),
-            "",
+            TaskKind::PARAPHRASE,
+            (TEMPLATES, &self.templates),
+            seed,
             ctx,
-            &ctx.instruction_langs,
-            TEMPLATES,
-            &self.templates,
-        ) else {
-            return Ok(Generation::default());
-        };
-        let instruction = render(
-            "paraphrase",
-            chosen.template,
-            &[
-                ("native", &ctx.language_name(&chosen.lang, &ctx.native)),
-                ("word", &entry.headword),
-            ],
-        )?;
-        Ok(Generation::of(vec![
-            Draft {
-                generator: "paraphrase",
-                task: TaskKind::PARAPHRASE,
-                instruction,
-                instruction_lang: chosen.lang.clone(),
-                input: None,
-                output: synonyms.join(", "),
-                template: chosen.name,
-                salt: String::new(),
-            }
-            .finish(seed, ctx),
-        ]))
+            &[("word", &entry.headword)],
+            None,
+            synonyms.join(", "),
+        )
     }
 }
 

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use lux_core::{GenerateContext, Generation, InstructionGenerator, Lang, Result, Seed, TaskKind};
 use serde::{Deserialize, Serialize};
 
-use super::Draft;
 use super::article_to_title::DocumentSelection;
-use super::template::{Builtin, choose, render};
+use super::single_example;
+use super::template::Builtin;
 
 const TEMPLATES: Builtin = &[
     (
@@ -57,38 +57,16 @@ impl InstructionGenerator for TitleToArticle {
         let Some((doc, title)) = self.selection.select(seed, &ctx.native) else {
             return Ok(Generation::default());
         };
-        let Some(chosen) = choose(
+        single_example(
             "title_to_article",
-            seed.id(),
-            "",
+            TaskKind::TITLE_TO_ARTICLE,
+            (TEMPLATES, &self.templates),
+            seed,
             ctx,
-            &ctx.instruction_langs,
-            TEMPLATES,
-            &self.templates,
-        ) else {
-            return Ok(Generation::default());
-        };
-        let instruction = render(
-            "title_to_article",
-            chosen.template,
-            &[
-                ("native", &ctx.language_name(&chosen.lang, &ctx.native)),
-                ("title", title.trim()),
-            ],
-        )?;
-        Ok(Generation::of(vec![
-            Draft {
-                generator: "title_to_article",
-                task: TaskKind::TITLE_TO_ARTICLE,
-                instruction,
-                instruction_lang: chosen.lang.clone(),
-                input: None,
-                output: self.selection.cut(&doc.text),
-                template: chosen.name,
-                salt: String::new(),
-            }
-            .finish(seed, ctx),
-        ]))
+            &[("title", title.trim())],
+            None,
+            self.selection.cut(&doc.text),
+        )
     }
 }
 
