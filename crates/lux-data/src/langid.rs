@@ -51,7 +51,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -698,23 +697,7 @@ pub struct LabelledSplit {
     pub held_out: Vec<(Lang, String)>,
 }
 
-/// Reads a parallel JSONL file (one [`Parallel`] group per line; blank lines are skipped).
-/// Errors name the file and line.
-pub fn read_parallel_jsonl(path: impl AsRef<Path>) -> Result<Vec<Parallel>> {
-    let path = path.as_ref();
-    let file = std::fs::File::open(path).with_path(path)?;
-    let mut groups = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.with_path(path)?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let group: Parallel = serde_json::from_str(&line)
-            .map_err(|e| Error::at_line(path, i + 1, format!("not a parallel group: {e}")))?;
-        groups.push(group);
-    }
-    Ok(groups)
-}
+pub use crate::sources::read_parallel_jsonl;
 
 /// The labelled texts of parallel groups, split by a hash of each group's id: a group goes
 /// to `held_out` when `rng::unit(seed, id) < held_out_fraction`, so the split is the same

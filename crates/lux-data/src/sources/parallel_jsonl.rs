@@ -111,6 +111,22 @@ impl Iterator for GroupLines {
     }
 }
 
+/// Reads a whole parallel JSONL file into memory (for tools that need every group, such as
+/// training the language identifier); errors name the file and line.
+pub fn read_parallel_jsonl(path: impl AsRef<Path>) -> Result<Vec<Parallel>> {
+    let source = ParallelJsonl {
+        path: path.as_ref().to_path_buf(),
+    };
+    source
+        .open(&SourceContext::default())?
+        .filter_map(|item| match item {
+            Ok(Seed::Parallel(p)) => Some(Ok(p)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect()
+}
+
 /// Writes `groups` to `path` as JSON Lines, one group per line, atomically.
 pub fn write_parallel_jsonl(path: impl AsRef<Path>, groups: &[Parallel]) -> Result<()> {
     lux_core::fs::write_atomic_with(path, |w| {
