@@ -82,6 +82,17 @@ enum Command {
     Tasks,
 }
 
+/// `println!` that stops quietly when stdout is closed (`lux tasks | head`) instead of
+/// panicking: a closed pipe is the reader's choice, not an error of lux.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -122,12 +133,17 @@ async fn run(cli: Cli) -> lux::core::Result<()> {
             };
             let summary = recipe.run_data(&out, &opts).await?;
             let s = &summary.stats;
-            println!(
+            out!(
                 "{} seeds ({} resumed), {} examples generated, {} kept, {} dropped, {} rejected",
-                s.seeds_done, summary.seeds_resumed, s.generated, s.kept, s.dropped, s.rejected
+                s.seeds_done,
+                summary.seeds_resumed,
+                s.generated,
+                s.kept,
+                s.dropped,
+                s.rejected
             );
-            println!("dataset: {}", out.join("dataset.jsonl").display());
-            println!("report:  {}", out.join("stats.md").display());
+            out!("dataset: {}", out.join("dataset.jsonl").display());
+            out!("report:  {}", out.join("stats.md").display());
         }
         Command::Corpus {
             config,
@@ -148,7 +164,7 @@ async fn run(cli: Cli) -> lux::core::Result<()> {
                     .join("packages")
             });
             let report = lux::data::corpus::build_corpus(&cfg, &packages, &out)?;
-            println!(
+            out!(
                 "{}",
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             );
@@ -183,7 +199,7 @@ async fn run(cli: Cli) -> lux::core::Result<()> {
             md.push_str(&model.evaluate(&split.held_out).to_markdown());
             md.push_str("\n# Held-out texts of at least 20 letters (what the filters judge)\n\n");
             md.push_str(&model.evaluate(&long).to_markdown());
-            println!("{md}");
+            out!("{md}");
             if let Some(path) = report {
                 lux::core::fs::write_atomic(&path, md.as_bytes())?;
             }
@@ -193,7 +209,7 @@ async fn run(cli: Cli) -> lux::core::Result<()> {
         }
         Command::Tasks => {
             for t in lux::data::tasks::TaskRegistry::builtin().iter() {
-                println!(
+                out!(
                     "{:<22} {:<9} {:<50} offline: {}",
                     t.kind.to_string(),
                     format!("{:?}", t.seed).to_lowercase(),
