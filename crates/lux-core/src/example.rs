@@ -122,17 +122,6 @@ impl Example {
         self.license = p.license.clone();
         self
     }
-
-    /// All text of the example (instruction, input, output), for filters that look at all.
-    pub fn texts(&self) -> impl Iterator<Item = &str> {
-        [
-            Some(self.instruction.as_str()),
-            self.input.as_deref(),
-            Some(self.output.as_str()),
-        ]
-        .into_iter()
-        .flatten()
-    }
 }
 
 fn serialize_input<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {

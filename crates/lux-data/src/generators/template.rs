@@ -112,7 +112,7 @@ pub(crate) fn langs_with(ctx: &GenerateContext, has_text: impl Fn(&Lang) -> bool
 }
 
 /// Cuts `text` to at most `max_chars` characters at a paragraph, else sentence, else word
-/// boundary; `None` when even the first paragraph-free cut is empty.
+/// boundary (a hard cut when no boundary lies past a third of the limit).
 pub(crate) fn truncate_text(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         return text.trim().to_string();
