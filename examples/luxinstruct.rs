@@ -9,9 +9,12 @@
 //! The data stage reads `recipes/luxinstruct.toml`: the embedded corpus in `data/` (aligned
 //! localisation strings and a dictionary mined from them), the offline generators of the
 //! seven task types, and the filters. It writes `out/luxinstruct/data/` (dataset.jsonl,
-//! dropped.jsonl, stats.md…) and resumes if interrupted. Configure an LLM endpoint in the
-//! recipe (a `reverse_instruction` generator) to add LLM-written instructions for Wikipedia
-//! text.
+//! dropped.jsonl, stats.md…) and resumes if interrupted.
+//!
+//! With an LLM endpoint (`LUX_LLM_BASE_URL` + `LUX_LLM_MODEL`, or an `[llm]` table in the
+//! recipe), LuxInstruct's reverse instructions replace the offline open generation for
+//! native documents (add a Wikipedia dump or news JSONL source to the recipe), and the run
+//! goes to `out/luxinstruct/data-llm/`.
 
 use std::path::PathBuf;
 
@@ -29,7 +32,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("recipes/luxinstruct.toml"));
     let recipe = Recipe::load(&recipe_path)?;
-    let out = root.join("out").join(&recipe.name).join("data");
+    let stage = if recipe.uses_llm() {
+        "data-llm"
+    } else {
+        "data"
+    };
+    let out = root.join("out").join(&recipe.name).join(stage);
     println!(
         "LuxInstruct data stage: {} → {}",
         recipe_path.display(),

@@ -35,4 +35,4 @@ pub use lux_eval as eval;
 pub use lux_plugins as plugins;
 #[cfg(feature = "train")]
 pub use lux_train as train;
-pub use recipe::{DataRunOptions, Recipe};
+pub use recipe::{DataRunOptions, Recipe, llm_env};

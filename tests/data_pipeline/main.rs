@@ -1,6 +1,7 @@
 //! The data stage end to end through the `lux` CLI: real-format seed files written by the
 //! test → generators → filters → dataset, plus the bundled LuxInstruct recipe.
 
+mod llm_endpoint;
 mod support;
 
 use std::collections::BTreeSet;

@@ -199,9 +199,10 @@ impl Pipeline {
         &self.config
     }
 
-    fn generate_context(&self) -> GenerateContext {
+    fn generate_context(&self, base_dir: &Path) -> GenerateContext {
         let c = &self.config;
-        let mut ctx = GenerateContext::new(c.seed, c.native.clone(), c.instruction_langs.clone());
+        let mut ctx = GenerateContext::new(c.seed, c.native.clone(), c.instruction_langs.clone())
+            .with_base_dir(base_dir);
         for (in_lang, names) in &c.language_names {
             for (of, name) in names {
                 ctx.language_names
@@ -288,6 +289,11 @@ impl Pipeline {
             );
         }
 
+        let ctx = self.generate_context(&opts.base_dir);
+        for g in &mut self.config.generators {
+            g.prepare(&ctx)
+                .map_err(|e| Error::plugin(g.name(), format!("preparing: {e}")))?;
+        }
         let generated_now = self
             .generate(&mut journal, &done, opts, &mut entries)
             .await?;
@@ -309,7 +315,7 @@ impl Pipeline {
         opts: &RunOptions,
         entries: &mut Vec<JournalEntry>,
     ) -> Result<usize> {
-        let ctx = self.generate_context();
+        let ctx = self.generate_context(&opts.base_dir);
         let generators = &self.config.generators;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(u64, String, Seed)>>(1024);
         let sources = Arc::clone(&self.sources);

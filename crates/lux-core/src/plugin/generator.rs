@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,9 @@ pub struct GenerateContext {
     /// Names of languages as written in other languages: `names[(en, lb)] = "Luxembourgish"`,
     /// `names[(fr, lb)] = "luxembourgeois"`. Templates say "translate into {native}".
     pub language_names: BTreeMap<(Lang, Lang), String>,
+    /// Directory that relative paths in a generator's settings (prompt files, models) are
+    /// resolved against: the recipe's directory in a pipeline run, `.` by default.
+    pub base_dir: PathBuf,
 }
 
 impl GenerateContext {
@@ -37,7 +41,19 @@ impl GenerateContext {
             native,
             instruction_langs,
             language_names: names,
+            base_dir: PathBuf::from("."),
         }
+    }
+
+    /// The same context resolving relative paths against `base_dir`.
+    pub fn with_base_dir(mut self, base_dir: impl Into<PathBuf>) -> GenerateContext {
+        self.base_dir = base_dir.into();
+        self
+    }
+
+    /// `path` if absolute, else `base_dir/path`.
+    pub fn resolve(&self, path: impl AsRef<Path>) -> PathBuf {
+        self.base_dir.join(path)
     }
 
     /// The name of `of` written in `in_lang` ("Luxembourgish", "luxembourgeois",
@@ -108,6 +124,14 @@ impl Generation {
 pub trait InstructionGenerator: Send + Sync + Debug {
     /// Makes examples from one seed.
     async fn generate(&self, seed: &Seed, ctx: &GenerateContext) -> Result<Generation>;
+
+    /// Called once before the first seed of a run: read prompt files, load or train models.
+    /// Failures here stop the run before any work is done (a missing file is found at once,
+    /// not after an hour of paid requests).
+    fn prepare(&mut self, ctx: &GenerateContext) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
 
     /// Cheap check whether this generator can use `seed` at all; seeds no generator accepts
     /// are skipped without being journaled.

@@ -1,7 +1,7 @@
 //! [`ReverseInstruction`]: LuxInstruct's reverse-instruction generator.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use lux_core::{
@@ -134,6 +134,8 @@ pub struct ReverseInstruction {
     system: PromptTemplate,
     user: PromptTemplate,
     prompt_hash: String,
+    /// Relative prompt paths from a recipe, waiting for `prepare` to know the recipe's directory.
+    prompts_pending: bool,
 }
 
 impl fmt::Debug for ReverseInstruction {
@@ -168,8 +170,16 @@ impl ReverseInstruction {
         "min_span_chars",
     ];
 
-    /// A generator of these settings: checks them and loads the prompts.
+    /// A generator of these settings: checks them and loads the prompts (relative prompt
+    /// paths: from the working directory).
     pub fn new(config: ReverseInstructionConfig) -> Result<ReverseInstruction> {
+        let mut generator = Self::unloaded(config)?;
+        generator.load_prompts(Some(Path::new("")))?;
+        Ok(generator)
+    }
+
+    /// Checks the settings; loads absolute prompt paths, leaves relative ones to `prepare`.
+    fn unloaded(config: ReverseInstructionConfig) -> Result<ReverseInstruction> {
         let c = &config;
         if !(1..=16).contains(&c.spans_per_document) {
             return Err(Error::invalid(
@@ -189,14 +199,39 @@ impl ReverseInstruction {
         if c.max_document_chars < 100 {
             return Err(Error::invalid("max_document_chars", "must be at least 100"));
         }
+        let mut generator = ReverseInstruction {
+            config,
+            system: PromptTemplate::builtin("", ""),
+            user: PromptTemplate::builtin("", ""),
+            prompt_hash: String::new(),
+            prompts_pending: false,
+        };
+        generator.load_prompts(None)?;
+        Ok(generator)
+    }
+
+    /// Loads the prompt files. With `base_dir`, relative paths are resolved against it; without,
+    /// relative paths are left for [`InstructionGenerator::prepare`] (a recipe's paths are
+    /// relative to the recipe, which deserialisation does not know) and absolute ones load now.
+    fn load_prompts(&mut self, base_dir: Option<&Path>) -> Result<()> {
+        let c = &self.config;
+        let deferred = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| p.is_relative());
+        if base_dir.is_none() && (deferred(&c.system_prompt) || deferred(&c.user_prompt)) {
+            self.prompts_pending = true;
+            return Ok(());
+        }
+        let resolve = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| base_dir.map_or_else(|| p.clone(), |b| b.join(p)))
+        };
         let system = PromptTemplate::load_or(
-            c.system_prompt.as_deref(),
+            resolve(&c.system_prompt).as_deref(),
             "reverse_instruction.system (built in)",
             Self::SYSTEM_PROMPT,
             Self::PLACEHOLDERS,
         )?;
         let user = PromptTemplate::load_or(
-            c.user_prompt.as_deref(),
+            resolve(&c.user_prompt).as_deref(),
             "reverse_instruction.user (built in)",
             Self::USER_PROMPT,
             Self::PLACEHOLDERS,
@@ -207,13 +242,11 @@ impl ReverseInstruction {
                 "the prompts must show the document: use {text} in one of them",
             ));
         }
-        let prompt_hash = prompt_hash(&[&system, &user]);
-        Ok(ReverseInstruction {
-            config,
-            system,
-            user,
-            prompt_hash,
-        })
+        self.prompt_hash = prompt_hash(&[&system, &user]);
+        self.system = system;
+        self.user = user;
+        self.prompts_pending = false;
+        Ok(())
     }
 
     /// The settings.
@@ -380,7 +413,7 @@ impl Serialize for ReverseInstruction {
 
 impl<'de> Deserialize<'de> for ReverseInstruction {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        ReverseInstruction::new(ReverseInstructionConfig::deserialize(d)?)
+        ReverseInstruction::unloaded(ReverseInstructionConfig::deserialize(d)?)
             .map_err(serde::de::Error::custom)
     }
 }
@@ -392,10 +425,24 @@ impl InstructionGenerator for ReverseInstruction {
         matches!(seed, Seed::Document(d) if d.text.trim().chars().count() >= self.config.min_document_chars)
     }
 
+    fn prepare(&mut self, ctx: &GenerateContext) -> Result<()> {
+        if self.prompts_pending {
+            self.load_prompts(Some(&ctx.base_dir))?;
+        }
+        self.config.language_check.prepare(&ctx.base_dir)
+    }
+
     async fn generate(&self, seed: &Seed, ctx: &GenerateContext) -> Result<Generation> {
         let Seed::Document(doc) = seed else {
             return Ok(Generation::default());
         };
+        if self.prompts_pending {
+            return Err(Error::invalid(
+                "system_prompt",
+                "relative prompt paths are resolved against the recipe's directory by \
+                 `prepare`, which was not called",
+            ));
+        }
         if doc.lang.primary() != ctx.native.primary()
             || ctx.instruction_langs.is_empty()
             || doc.text.trim().chars().count() < self.config.min_document_chars

@@ -3,19 +3,24 @@
 //!
 //! | `type` | check |
 //! |---|---|
+//! | `langid` | [`LangIdCheck`]: the character n-gram model of `lux_data::langid` (the same model as the `lang_id` filter) |
 //! | `stopwords` | [`StopwordCheck`]: counts function words of en, fr, de, lb, nl, es, it, pt |
 //! | `none` | [`NoLanguageCheck`]: accepts everything |
 //!
-//! TODO: add a check backed by `lux_data::langid` (character n-gram identification, being
-//! written alongside this crate) and make it the default once it lands.
+//! The default is `stopwords`: it needs no file, so a generator works from any directory.
+//! Recipes that ship a corpus (the bundled `luxinstruct`) choose `langid`, which is far more
+//! accurate and covers any language it was trained on.
 
+mod langid;
 mod none;
 mod stopwords;
 
 use std::fmt::Debug;
+use std::path::Path;
 
-use lux_core::Lang;
+use lux_core::{Lang, Result};
 
+pub use langid::LangIdCheck;
 pub use none::NoLanguageCheck;
 pub use stopwords::StopwordCheck;
 
@@ -41,6 +46,13 @@ pub enum LangVerdict {
 pub trait LanguageCheck: Send + Sync + Debug {
     /// Checks `text` against `expected`.
     fn check(&self, text: &str, expected: &Lang) -> LangVerdict;
+
+    /// Loads what the check needs (a model), resolving relative paths against `base_dir`;
+    /// called by the generator's `prepare`, before any request is sent.
+    fn prepare(&mut self, base_dir: &Path) -> Result<()> {
+        let _ = base_dir;
+        Ok(())
+    }
 }
 
 /// The default check of generators: [`StopwordCheck`] with its default settings.
