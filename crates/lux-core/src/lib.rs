@@ -43,6 +43,7 @@ mod lang;
 pub mod pipeline;
 pub mod plugin;
 pub mod rng;
+pub mod svg;
 mod verdict;
 
 pub use document::{Document, LexEntry, Parallel, Provenance, Seed};

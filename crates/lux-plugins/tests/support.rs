@@ -566,3 +566,32 @@ pub fn read_jsonl(path: &std::path::Path) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// A 200 chat completion whose answer is `content`, with OpenAI-style log-probs for one
+/// generated token: `top[0]` is the chosen token, all of `top` its alternatives.
+pub fn chat_with_logprobs(content: &str, top: &[(&str, f32)]) -> Reply {
+    let alternatives: Vec<Value> = top
+        .iter()
+        .map(|(t, l)| json!({ "token": t, "logprob": l, "bytes": t.as_bytes() }))
+        .collect();
+    Reply::json(
+        200,
+        json!({
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "model": "test-model-2025",
+            "choices": [{
+                "index": 0,
+                "message": { "role": "assistant", "content": content },
+                "logprobs": { "content": [{
+                    "token": top[0].0,
+                    "logprob": top[0].1,
+                    "bytes": top[0].0.as_bytes(),
+                    "top_logprobs": alternatives
+                }] },
+                "finish_reason": "stop"
+            }],
+            "usage": { "prompt_tokens": 100, "completion_tokens": 1, "total_tokens": 101 }
+        }),
+    )
+}
