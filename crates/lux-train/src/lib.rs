@@ -6,5 +6,6 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod gguf;
+pub mod lora;
 pub mod model;
 pub mod tokenizer;

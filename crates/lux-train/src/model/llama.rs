@@ -441,11 +441,11 @@ mod tests {
         let device = Device::flex().autodiff();
         device.seed(5);
         let mut model = tiny(false).init(&device).unwrap().no_grad();
-        let pair = LowRank {
-            a: Param::from_data(TensorData::new(vec![0.01f32; 16 * 2], [16, 2]), &device),
-            b: Param::from_data(TensorData::new(vec![0.0f32; 2 * 16], [2, 16]), &device),
-            scale: 2.0,
-        };
+        let pair = LowRank::new(
+            Param::from_data(TensorData::new(vec![0.01f32; 16 * 2], [16, 2]), &device),
+            Param::from_data(TensorData::new(vec![0.0f32; 2 * 16], [2, 16]), &device),
+            2.0,
+        );
         let q = model
             .projection_mut("model.layers.1.self_attn.q_proj")
             .unwrap();

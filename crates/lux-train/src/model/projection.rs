@@ -76,16 +76,35 @@ pub struct LowRank {
     pub b: Param<Tensor<2>>,
     /// Factor applied to the pair's output (LoRA's `alpha / rank`).
     pub scale: f64,
+    /// Dropout on the pair's input, applied only on an autodiff (training) device.
+    pub dropout: f64,
 }
 
 impl LowRank {
-    /// Applies the pair: `scale·(x·A)·B`.
+    /// A pair with no dropout.
+    pub fn new(a: Param<Tensor<2>>, b: Param<Tensor<2>>, scale: f64) -> LowRank {
+        LowRank {
+            a,
+            b,
+            scale,
+            dropout: 0.0,
+        }
+    }
+
+    /// Applies the pair: `scale·(dropout(x)·A)·B`.
     ///
     /// # Shapes
     ///
     /// - input: `[..., d_input]`
     /// - output: `[..., d_output]`
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        let input = if self.dropout > 0.0 && input.device().is_autodiff() {
+            let keep = 1.0 - self.dropout;
+            let mask = input.random_like(burn::tensor::Distribution::Bernoulli(keep));
+            (input * mask).mul_scalar(1.0 / keep)
+        } else {
+            input
+        };
         let down = linear(input, self.a.val(), None);
         linear(down, self.b.val(), None).mul_scalar(self.scale)
     }
@@ -158,11 +177,11 @@ mod tests {
             Tolerance::default(),
         );
 
-        let pair = LowRank {
-            a: Param::from_data([[1.0f32], [1.0]], &device),
-            b: Param::from_data([[1.0f32, 0.0, -1.0]], &device),
-            scale: 0.5,
-        };
+        let pair = LowRank::new(
+            Param::from_data([[1.0f32], [1.0]], &device),
+            Param::from_data([[1.0f32, 0.0, -1.0]], &device),
+            0.5,
+        );
         assert!(p.set_low_rank(Some(pair)).is_none());
         // x·A = 3, ·B = [3, 0, -3], ·0.5 = [1.5, 0, -1.5]
         p.forward(x).into_data().assert_approx_eq::<f32>(
