@@ -8,4 +8,5 @@
 pub mod gguf;
 pub mod lora;
 pub mod model;
+pub mod sft;
 pub mod tokenizer;

@@ -1,0 +1,180 @@
+//! [`SftSample`]: an instruction example as token ids with the positions the loss covers.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use lux_core::{ChatMessage, Example, Result, rng};
+
+use crate::tokenizer::Tokenizer;
+
+/// One tokenised example: the chat-formatted conversation and which tokens are targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SftSample {
+    /// Token ids of the whole conversation (prompt, answer, end-of-turn).
+    pub ids: Vec<u32>,
+    /// Index of the first target token: the loss covers `ids[prompt_len..]`.
+    pub prompt_len: usize,
+}
+
+impl SftSample {
+    /// Number of target tokens.
+    pub fn targets(&self) -> usize {
+        self.ids.len() - self.prompt_len
+    }
+}
+
+/// Formats examples with the model's chat template (user: instruction, and the input after a
+/// blank line; assistant: output) and tokenises them.
+///
+/// The prompt (up to the assistant's turn) and the rest are tokenised separately and
+/// concatenated, so the boundary between what the model is given and what it must produce is
+/// exact, whatever the tokenizer would merge across it. With `completion_only` the targets are
+/// the answer and its end-of-turn tokens; otherwise every token after the first.
+/// Conversations longer than `max_len` are cut at the end (their targets shrink); an example
+/// left with no target is dropped and counted in the second value.
+pub fn tokenize_examples(
+    tokenizer: &Tokenizer,
+    examples: &[Example],
+    max_len: usize,
+    completion_only: bool,
+) -> Result<(Vec<SftSample>, usize)> {
+    let mut samples = Vec::with_capacity(examples.len());
+    let mut dropped = 0;
+    for e in examples {
+        let user = match &e.input {
+            Some(input) => format!("{}\n\n{input}", e.instruction),
+            None => e.instruction.clone(),
+        };
+        let prompt_msgs = [ChatMessage::user(user.clone())];
+        let prompt = tokenizer.apply_chat_template(&prompt_msgs, true)?;
+        let full = tokenizer.apply_chat_template(
+            &[ChatMessage::user(user), ChatMessage::assistant(&e.output)],
+            false,
+        )?;
+        let rest = full.strip_prefix(prompt.as_str()).ok_or_else(|| {
+            lux_core::Error::invalid(
+                "chat_template",
+                "the rendered conversation does not start with the rendered prompt; \
+                 completion-only targets cannot be located",
+            )
+        })?;
+        let mut ids = tokenizer.encode(&prompt, true)?;
+        let prompt_len = ids.len();
+        ids.extend(tokenizer.encode(rest, false)?);
+        ids.truncate(max_len);
+        let prompt_len = if completion_only { prompt_len } else { 1 };
+        if ids.len() <= prompt_len {
+            dropped += 1;
+            continue;
+        }
+        samples.push(SftSample { ids, prompt_len });
+    }
+    Ok((samples, dropped))
+}
+
+/// A padded micro-batch on a device, with its target positions and labels.
+#[derive(Debug, Clone)]
+pub struct SftBatch {
+    /// `[batch, seq]` token ids, right-padded.
+    pub ids: Tensor<2, Int>,
+    /// `[batch, seq]`: 1 for tokens, 0 for padding.
+    pub mask: Tensor<2, Int>,
+    /// `[n]` flat positions `b·seq + t` whose logits predict a target token.
+    pub positions: Tensor<1, Int>,
+    /// `[n]` the target token at each position (the token at `t + 1`).
+    pub labels: Tensor<1, Int>,
+    /// `n`.
+    pub target_tokens: usize,
+    /// Non-padding tokens in the batch.
+    pub tokens: usize,
+}
+
+impl SftBatch {
+    /// Pads `samples` to their longest length with `pad_id`.
+    pub fn new(samples: &[&SftSample], pad_id: u32, device: &Device) -> SftBatch {
+        let seq = samples.iter().map(|s| s.ids.len()).max().unwrap_or(1);
+        let mut ids = Vec::with_capacity(samples.len() * seq);
+        let mut mask = Vec::with_capacity(samples.len() * seq);
+        let mut positions = Vec::new();
+        let mut labels = Vec::new();
+        let mut tokens = 0;
+        for (b, s) in samples.iter().enumerate() {
+            tokens += s.ids.len();
+            for t in 0..seq {
+                let real = t < s.ids.len();
+                ids.push(if real { s.ids[t] } else { pad_id } as i64);
+                mask.push(real as i64);
+                // The logits at t predict token t + 1.
+                if t + 1 < s.ids.len() && t + 1 >= s.prompt_len {
+                    positions.push((b * seq + t) as i64);
+                    labels.push(s.ids[t + 1] as i64);
+                }
+            }
+        }
+        let n = positions.len();
+        SftBatch {
+            ids: Tensor::from_data(TensorData::new(ids, [samples.len(), seq]), device),
+            mask: Tensor::from_data(TensorData::new(mask, [samples.len(), seq]), device),
+            positions: Tensor::from_data(TensorData::new(positions, [n]), device),
+            labels: Tensor::from_data(TensorData::new(labels, [n]), device),
+            target_tokens: n,
+            tokens,
+        }
+    }
+}
+
+/// The sample indices of each micro-batch of epoch `epoch`: a seeded shuffle, cut into
+/// batches of `batch_size` (the last may be shorter).
+pub fn batches(n: usize, batch_size: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..n).collect();
+    rng::SplitMix64::new(rng::hash(seed, &format!("sft/epoch/{epoch}"))).shuffle(&mut order);
+    order
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_targets_are_the_completion_shifted_by_one() {
+        let a = SftSample {
+            ids: vec![1, 2, 3, 4, 5],
+            prompt_len: 3,
+        };
+        let b = SftSample {
+            ids: vec![6, 7, 8],
+            prompt_len: 2,
+        };
+        let batch = SftBatch::new(&[&a, &b], 0, &Device::flex());
+        let v = |t: Tensor<1, Int>| {
+            t.into_data()
+                .convert::<i64>()
+                .try_into_vec::<i64>()
+                .unwrap()
+        };
+        // a: positions 2, 3 predict 4, 5; b: position 1 (flat 5 + 1) predicts 8.
+        assert_eq!(v(batch.positions), [2, 3, 6]);
+        assert_eq!(v(batch.labels), [4, 5, 8]);
+        assert_eq!(batch.target_tokens, a.targets() + b.targets());
+        assert_eq!(batch.tokens, 8);
+        let ids = batch
+            .ids
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .unwrap();
+        assert_eq!(ids, [1, 2, 3, 4, 5, 6, 7, 8, 0, 0]);
+    }
+
+    #[test]
+    fn shuffles_are_seeded_and_cover_everything() {
+        let a = batches(10, 4, 1, 0);
+        assert_eq!(a, batches(10, 4, 1, 0));
+        assert_ne!(a, batches(10, 4, 1, 1));
+        let mut all: Vec<usize> = a.concat();
+        all.sort();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_eq!(a.iter().map(Vec::len).collect::<Vec<_>>(), [4, 4, 2]);
+    }
+}

@@ -1,0 +1,463 @@
+//! [`SftTrainer`]: the training loop — accumulation, schedule, evaluation, metrics, checkpoints.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams};
+use burn::tensor::Tensor;
+use burn::tensor::activation::log_softmax;
+use lux_core::svg::{LineChart, Series};
+use lux_core::{Error, IoContext, Result, fs};
+use serde::{Deserialize, Serialize};
+
+use super::data::{SftBatch, SftSample, batches};
+use super::schedule::{LrSchedule, Warmup};
+use crate::lora::{LoraConfig, TargetModules, save_peft};
+use crate::model::Llama;
+
+/// Settings of an SFT run (TRL `SFTConfig` names where they exist).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftConfig {
+    /// Peak learning rate.
+    pub learning_rate: f64,
+    /// Passes over the training set.
+    #[serde(default = "one")]
+    pub num_train_epochs: usize,
+    /// Stop after this many optimizer steps (overrides the epochs).
+    #[serde(default)]
+    pub max_steps: Option<usize>,
+    /// Examples per micro-batch.
+    #[serde(default = "four")]
+    pub per_device_train_batch_size: usize,
+    /// Micro-batches per optimizer step.
+    #[serde(default = "one")]
+    pub gradient_accumulation_steps: usize,
+    /// Warmup, in steps or as a ratio of all steps.
+    #[serde(default = "no_warmup")]
+    pub warmup: Warmup,
+    /// The decay after warmup.
+    #[serde(default = "linear")]
+    pub lr_scheduler: LrSchedule,
+    /// AdamW's decoupled weight decay.
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Clip each gradient tensor to this norm; none: no clipping.
+    #[serde(default = "default_clip")]
+    pub max_grad_norm: Option<f64>,
+    /// Evaluate on the validation set every this many steps (and at the end).
+    #[serde(default)]
+    pub eval_steps: Option<usize>,
+    /// Write a checkpoint every this many steps.
+    #[serde(default)]
+    pub save_steps: Option<usize>,
+    /// Seed of the data order.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Conversations are cut to this many tokens.
+    #[serde(default = "default_max_len")]
+    pub max_seq_length: usize,
+    /// Loss on the assistant's tokens only (default) or on every token.
+    #[serde(default = "yes")]
+    pub completion_only_loss: bool,
+    /// Show a progress bar.
+    #[serde(default)]
+    pub progress: bool,
+}
+
+fn one() -> usize {
+    1
+}
+fn four() -> usize {
+    4
+}
+fn no_warmup() -> Warmup {
+    Warmup::Steps(0)
+}
+fn linear() -> LrSchedule {
+    LrSchedule::Linear
+}
+fn default_clip() -> Option<f64> {
+    Some(1.0)
+}
+fn default_seed() -> u64 {
+    1729
+}
+fn default_max_len() -> usize {
+    512
+}
+fn yes() -> bool {
+    true
+}
+
+impl SftConfig {
+    /// Defaults around a learning rate.
+    pub fn new(learning_rate: f64) -> SftConfig {
+        SftConfig {
+            learning_rate,
+            num_train_epochs: 1,
+            max_steps: None,
+            per_device_train_batch_size: 4,
+            gradient_accumulation_steps: 1,
+            warmup: no_warmup(),
+            lr_scheduler: linear(),
+            weight_decay: 0.0,
+            max_grad_norm: default_clip(),
+            eval_steps: None,
+            save_steps: None,
+            seed: default_seed(),
+            max_seq_length: default_max_len(),
+            completion_only_loss: true,
+            progress: false,
+        }
+    }
+
+    /// The LuxLlama model card's setting: LoRA r = 256, alpha = 256, dropout 0 on the seven
+    /// projections; lr 5e-5, warmup ratio 0.02, cosine with restarts, weight decay 0.01,
+    /// batch 4 × accumulation 8, one epoch, seed 1729. (The card does not give `num_cycles`;
+    /// transformers' default, 1, is a plain cosine: lux uses it.)
+    pub fn luxllama() -> (SftConfig, LoraConfig) {
+        let sft = SftConfig {
+            learning_rate: 5e-5,
+            num_train_epochs: 1,
+            per_device_train_batch_size: 4,
+            gradient_accumulation_steps: 8,
+            warmup: Warmup::Ratio(0.02),
+            lr_scheduler: LrSchedule::CosineWithRestarts { num_cycles: 1 },
+            weight_decay: 0.01,
+            seed: 1729,
+            ..SftConfig::new(5e-5)
+        };
+        let lora = LoraConfig::new(
+            256,
+            256.0,
+            TargetModules::names([
+                "q_proj",
+                "k_proj",
+                "v_proj",
+                "o_proj",
+                "gate_proj",
+                "up_proj",
+                "down_proj",
+            ]),
+        );
+        (sft, lora)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(Error::invalid("learning_rate", "must be a positive number"));
+        }
+        if self.per_device_train_batch_size == 0 || self.gradient_accumulation_steps == 0 {
+            return Err(Error::invalid(
+                "per_device_train_batch_size",
+                "batch size and accumulation steps must be at least 1",
+            ));
+        }
+        if self.max_seq_length < 2 {
+            return Err(Error::invalid("max_seq_length", "must be at least 2"));
+        }
+        Ok(())
+    }
+}
+
+/// What one optimizer step did (a line of `metrics.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    /// Optimizer step, from 1.
+    pub step: usize,
+    /// Mean token loss of the step's accumulated batch.
+    pub loss: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Target tokens of the step.
+    pub target_tokens: usize,
+    /// Tokens (prompt and target, no padding) per second over the step.
+    pub tokens_per_s: f64,
+    /// Validation loss, when evaluated at this step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_loss: Option<f64>,
+    /// Validation perplexity, `exp(eval_loss)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_perplexity: Option<f64>,
+}
+
+/// The outcome of [`SftTrainer::train`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SftReport {
+    /// Validation loss before the first step.
+    pub initial_eval_loss: Option<f64>,
+    /// Validation loss after the last step.
+    pub final_eval_loss: Option<f64>,
+    /// Every step.
+    pub steps: Vec<StepMetrics>,
+    /// Where the adapter was written.
+    pub adapter_dir: PathBuf,
+}
+
+/// Runs SFT of a LoRA-adapted [`Llama`] and writes into `output_dir`: `metrics.jsonl`,
+/// `loss.svg`, `checkpoint-N/` (PEFT adapter + `trainer_state.json`) every `save_steps`, and
+/// the final adapter in `adapter/`.
+#[derive(Debug)]
+pub struct SftTrainer {
+    config: SftConfig,
+    lora: LoraConfig,
+    output_dir: PathBuf,
+}
+
+impl SftTrainer {
+    /// A trainer; `lora` is the config the model's adapters were applied with (it is written
+    /// with each adapter).
+    pub fn new(
+        config: SftConfig,
+        lora: LoraConfig,
+        output_dir: impl Into<PathBuf>,
+    ) -> Result<Self> {
+        config.validate()?;
+        Ok(SftTrainer {
+            config,
+            lora,
+            output_dir: output_dir.into(),
+        })
+    }
+
+    /// Number of optimizer steps a run over `n` training samples takes.
+    pub fn total_steps(&self, n: usize) -> usize {
+        let c = &self.config;
+        let micro = n.div_ceil(c.per_device_train_batch_size);
+        let per_epoch = micro.div_ceil(c.gradient_accumulation_steps);
+        let all = per_epoch * c.num_train_epochs;
+        c.max_steps.unwrap_or(all)
+    }
+
+    /// Trains `model` (on an autodiff device, adapters attached) on `train`, evaluating on
+    /// `validation`; `pad_id` pads micro-batches.
+    ///
+    /// A non-finite loss stops the run with an error naming the step; the checkpoints already
+    /// written stay as they are.
+    pub fn train(
+        &self,
+        mut model: Llama,
+        train: &[SftSample],
+        validation: &[SftSample],
+        pad_id: u32,
+    ) -> Result<(Llama, SftReport)> {
+        let c = &self.config;
+        if train.is_empty() {
+            return Err(Error::invalid("train", "no training samples"));
+        }
+        let out = &self.output_dir;
+        std::fs::create_dir_all(out).with_path(out)?;
+        let device = model.model.embed_tokens.weight.val().device();
+        let total = self.total_steps(train.len());
+        let warmup = c.warmup.steps(total);
+        let mut optim = AdamWConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(c.weight_decay as f32)
+            .with_grad_clipping(
+                c.max_grad_norm
+                    .map(|n| GradientClippingConfig::Norm(n as f32)),
+            )
+            .init();
+        let metrics_path = out.join("metrics.jsonl");
+        let mut metrics_file = std::fs::File::create(&metrics_path).with_path(&metrics_path)?;
+        let bar = progress_bar(c.progress, total);
+
+        let mut report = SftReport {
+            initial_eval_loss: None,
+            final_eval_loss: None,
+            steps: Vec::new(),
+            adapter_dir: out.join("adapter"),
+        };
+        if !validation.is_empty() {
+            report.initial_eval_loss = Some(evaluate(
+                &model,
+                validation,
+                c.per_device_train_batch_size,
+                pad_id,
+            )?);
+        }
+        let mut step = 0;
+        'epochs: for epoch in 0.. {
+            let micro = batches(train.len(), c.per_device_train_batch_size, c.seed, epoch);
+            for group in micro.chunks(c.gradient_accumulation_steps) {
+                if step >= total {
+                    break 'epochs;
+                }
+                let started = Instant::now();
+                let samples: Vec<Vec<&SftSample>> = group
+                    .iter()
+                    .map(|idx| idx.iter().map(|&i| &train[i]).collect())
+                    .collect();
+                let targets: usize = samples.iter().flatten().map(|s| s.targets()).sum();
+                let tokens: usize = samples.iter().flatten().map(|s| s.ids.len()).sum();
+                let mut accumulator = GradientsAccumulator::<Llama>::new();
+                let mut loss_sum = 0.0;
+                for micro_batch in &samples {
+                    let batch = SftBatch::new(micro_batch, pad_id, &device);
+                    if batch.target_tokens == 0 {
+                        continue;
+                    }
+                    // Σ token losses / targets of the whole accumulated batch.
+                    let loss = token_loss_sum(&model, &batch).div_scalar(targets as f64);
+                    loss_sum += loss.clone().into_scalar::<f32>() as f64;
+                    let grads = GradientsParams::from_grads(loss.backward(), &model);
+                    accumulator.accumulate(&model, grads);
+                }
+                if !loss_sum.is_finite() {
+                    return Err(Error::Numeric(format!(
+                        "loss is {loss_sum} at step {}; training stopped, the last checkpoint \
+                         in {} is the last good state (lower the learning rate?)",
+                        step + 1,
+                        out.display()
+                    )));
+                }
+                let lr = c.learning_rate * c.lr_scheduler.factor(step, total, warmup);
+                model = optim.step(lr, model, accumulator.grads());
+                step += 1;
+
+                let mut m = StepMetrics {
+                    step,
+                    loss: loss_sum,
+                    lr,
+                    target_tokens: targets,
+                    tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                    eval_loss: None,
+                    eval_perplexity: None,
+                };
+                let eval_now = c.eval_steps.is_some_and(|n| step % n == 0) || step == total;
+                if eval_now && !validation.is_empty() {
+                    let l = evaluate(&model, validation, c.per_device_train_batch_size, pad_id)?;
+                    m.eval_loss = Some(l);
+                    m.eval_perplexity = Some(l.exp());
+                    report.final_eval_loss = Some(l);
+                }
+                let line = serde_json::to_string(&m).map_err(|e| Error::other("metrics", e))?;
+                writeln!(metrics_file, "{line}").with_path(&metrics_path)?;
+                bar.set_message(format!(
+                    "loss {:.4}  lr {:.2e}  {:.0} tok/s",
+                    m.loss, m.lr, m.tokens_per_s
+                ));
+                bar.inc(1);
+                report.steps.push(m);
+                if c.save_steps.is_some_and(|n| step % n == 0) {
+                    self.checkpoint(&model, step, epoch, &report)?;
+                }
+            }
+            if epoch + 1 >= c.num_train_epochs && c.max_steps.is_none() {
+                break;
+            }
+        }
+        bar.finish();
+        write_loss_curve(&report, &out.join("loss.svg"))?;
+        save_peft(&model, &self.lora, &report.adapter_dir)?;
+        fs::write_json_atomic(out.join("sft_report.json"), &report)?;
+        Ok((model, report))
+    }
+
+    fn checkpoint(
+        &self,
+        model: &Llama,
+        step: usize,
+        epoch: usize,
+        report: &SftReport,
+    ) -> Result<()> {
+        let dir = self.output_dir.join(format!("checkpoint-{step}"));
+        save_peft(model, &self.lora, &dir)?;
+        fs::write_json_atomic(
+            dir.join("trainer_state.json"),
+            &serde_json::json!({
+                "global_step": step,
+                "epoch": epoch,
+                "seed": self.config.seed,
+                "log_history": report.steps,
+            }),
+        )
+    }
+}
+
+/// `Σ −log p(label)` over the batch's target positions (a scalar tensor).
+fn token_loss_sum(model: &Llama, batch: &SftBatch) -> Tensor<1> {
+    let logits = model.forward_selected(
+        batch.ids.clone(),
+        Some(batch.mask.clone()),
+        batch.positions.clone(),
+    );
+    let n = batch.target_tokens;
+    log_softmax(logits, 1)
+        .gather(1, batch.labels.clone().reshape([n, 1]))
+        .sum()
+        .neg()
+}
+
+/// Mean token loss over `samples` (no gradient kept).
+pub(crate) fn evaluate(
+    model: &Llama,
+    samples: &[SftSample],
+    batch_size: usize,
+    pad_id: u32,
+) -> Result<f64> {
+    let device = model.model.embed_tokens.weight.val().device();
+    let mut sum = 0.0;
+    let mut count = 0usize;
+    for chunk in samples.chunks(batch_size.max(1)) {
+        let refs: Vec<&SftSample> = chunk.iter().collect();
+        let batch = SftBatch::new(&refs, pad_id, &device);
+        if batch.target_tokens == 0 {
+            continue;
+        }
+        sum += token_loss_sum(model, &batch).detach().into_scalar::<f32>() as f64;
+        count += batch.target_tokens;
+    }
+    if count == 0 {
+        return Err(Error::invalid("validation", "no target tokens"));
+    }
+    Ok(sum / count as f64)
+}
+
+fn write_loss_curve(report: &SftReport, path: &Path) -> Result<()> {
+    let train = Series {
+        name: "train loss".into(),
+        points: report
+            .steps
+            .iter()
+            .map(|m| (m.step as f64, m.loss))
+            .collect(),
+    };
+    let mut eval: Vec<(f64, f64)> = report
+        .steps
+        .iter()
+        .filter_map(|m| m.eval_loss.map(|l| (m.step as f64, l)))
+        .collect();
+    if let Some(l) = report.initial_eval_loss {
+        eval.insert(0, (0.0, l));
+    }
+    let chart = LineChart {
+        title: "SFT loss".into(),
+        x_label: "optimizer step".into(),
+        y_label: "mean token loss (nats)".into(),
+        series: vec![
+            train,
+            Series {
+                name: "validation loss".into(),
+                points: eval,
+            },
+        ],
+    };
+    fs::write_atomic(path, chart.to_svg().as_bytes())
+}
+
+fn progress_bar(show: bool, total: usize) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "training {bar:30} {pos}/{len} {msg} [{elapsed}<{eta}]",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
