@@ -6,6 +6,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod gguf;
+pub mod hidden_states;
 pub mod lora;
 pub mod model;
 pub mod sft;
