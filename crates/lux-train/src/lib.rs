@@ -5,8 +5,10 @@
 //! hidden-state extraction.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+pub mod generate;
 pub mod gguf;
 pub mod hidden_states;
+pub mod local_llm;
 pub mod lora;
 pub mod model;
 pub mod sft;

@@ -1,0 +1,300 @@
+//! [`generate`]: batched autoregressive decoding with a KV cache.
+
+use std::collections::HashSet;
+
+use burn::tensor::{Int, Tensor, TensorData};
+use lux_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use super::sampler::{Sampler, SamplingConfig, log_softmax, top_n};
+use super::stop::StopStrings;
+use crate::model::Llama;
+use crate::tokenizer::Tokenizer;
+
+/// Why a sequence ended (OpenAI's `finish_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FinishReason {
+    /// A stop token or stop string was generated.
+    Stop,
+    /// `max_new_tokens` were generated.
+    Length,
+}
+
+impl FinishReason {
+    /// `"stop"` or `"length"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+        }
+    }
+}
+
+/// A generated token's log-probability and the most likely alternatives at its position.
+///
+/// Log-probabilities are those of the model's own distribution, `log_softmax(logits)`, before
+/// temperature, top-k or top-p (what OpenAI and vLLM return by default), so they do not
+/// depend on the sampling settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenLogprobs {
+    /// The chosen token.
+    pub token: u32,
+    /// Its natural-log probability.
+    pub logprob: f32,
+    /// The `n` most likely tokens at this position with their log-probabilities, best first
+    /// (`n` = [`SamplingConfig::logprobs`]).
+    pub top: Vec<(u32, f32)>,
+}
+
+/// One generated continuation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generated {
+    /// The generated token ids, without the stop token. When a stop string ended the sequence,
+    /// the tokens up to the one that completed the returned text (that token may carry the
+    /// start of the stop string).
+    pub tokens: Vec<u32>,
+    /// The decoded text, special tokens skipped, cut before the first stop string. Empty from
+    /// [`generate_ids`].
+    pub text: String,
+    /// Why the sequence ended.
+    pub finish_reason: FinishReason,
+    /// One entry per element of [`tokens`](Self::tokens) when
+    /// [`SamplingConfig::logprobs`] is set; empty otherwise.
+    pub logprobs: Vec<TokenLogprobs>,
+    /// Length of the prompt, in tokens.
+    pub prompt_tokens: usize,
+    /// Tokens the model generated for this sequence, the stop token included.
+    pub completion_tokens: usize,
+}
+
+/// Continues each prompt with the model, decoding text with `tokenizer`.
+///
+/// All prompts run as one batch: they are left-padded to the longest, the prompt is processed
+/// in one pass, then one token per sequence per step with a KV cache. A sequence ends on the
+/// tokenizer's end-of-sequence token, a token of [`SamplingConfig::stop_token_ids`], a stop
+/// string, or after `max_new_tokens`; finished sequences idle until the whole batch is done.
+/// Sequence `i` samples from its own seeded stream, so a sequence's output does not depend on
+/// its batch (up to floating-point differences in the padded forward pass).
+///
+/// Errors: an invalid config, an empty prompt, or a token id outside the vocabulary (naming
+/// `prompts[i]`).
+///
+/// ```no_run
+/// use burn::tensor::Device;
+/// use lux_train::generate::{SamplingConfig, generate};
+/// use lux_train::model::Llama;
+///
+/// # fn main() -> lux_core::Result<()> {
+/// let (model, tok) = Llama::from_gguf("SmolLM2-135M-Instruct.Q4_1.gguf", &Device::flex())?;
+/// let prompt = tok.encode("The capital of France is", true)?;
+/// let out = generate(&model, &tok, &[prompt], &SamplingConfig::greedy(8))?;
+/// println!("{}", out[0].text);
+/// # Ok(())
+/// # }
+/// ```
+pub fn generate(
+    model: &Llama,
+    tokenizer: &Tokenizer,
+    prompts: &[Vec<u32>],
+    config: &SamplingConfig,
+) -> Result<Vec<Generated>> {
+    run(
+        model,
+        Some(tokenizer),
+        tokenizer.eos_id(),
+        tokenizer.pad_id(),
+        prompts,
+        config,
+    )
+}
+
+/// [`generate`] without a tokenizer: token ids only (`text` stays empty), `eos` as the
+/// end-of-sequence token. Stop strings need a tokenizer and are rejected.
+pub fn generate_ids(
+    model: &Llama,
+    prompts: &[Vec<u32>],
+    config: &SamplingConfig,
+    eos: Option<u32>,
+) -> Result<Vec<Generated>> {
+    if !config.stop.is_empty() {
+        return Err(Error::invalid(
+            "stop",
+            "stop strings are matched on decoded text and need a tokenizer (use `generate`)",
+        ));
+    }
+    run(model, None, eos, None, prompts, config)
+}
+
+/// The state of one sequence of the batch.
+struct Sequence {
+    sampler: Sampler,
+    tokens: Vec<u32>,
+    logprobs: Vec<TokenLogprobs>,
+    text: String,
+    /// Text length at the previous stop-string check.
+    checked: usize,
+    /// Where a stop string cut the text.
+    cut: Option<usize>,
+    completion: usize,
+    done: Option<FinishReason>,
+}
+
+fn run(
+    model: &Llama,
+    tokenizer: Option<&Tokenizer>,
+    eos: Option<u32>,
+    pad: Option<u32>,
+    prompts: &[Vec<u32>],
+    config: &SamplingConfig,
+) -> Result<Vec<Generated>> {
+    config.validate()?;
+    let vocab = model.config().vocab_size;
+    for (i, p) in prompts.iter().enumerate() {
+        if p.is_empty() {
+            return Err(Error::invalid(
+                format!("prompts[{i}]"),
+                "the prompt is empty",
+            ));
+        }
+        if let Some(t) = p.iter().find(|&&t| t as usize >= vocab) {
+            return Err(Error::invalid(
+                format!("prompts[{i}]"),
+                format!("token id {t} is not below the vocabulary size {vocab}"),
+            ));
+        }
+    }
+    let batch = prompts.len();
+    let mut stop_ids: HashSet<u32> = config.stop_token_ids.iter().copied().collect();
+    stop_ids.extend(eos);
+    let stops = StopStrings::new(&config.stop);
+    let mut seqs: Vec<Sequence> = (0..batch)
+        .map(|i| Sequence {
+            sampler: Sampler::new(config, i),
+            tokens: Vec::new(),
+            logprobs: Vec::new(),
+            text: String::new(),
+            checked: 0,
+            cut: None,
+            completion: 0,
+            done: (config.max_new_tokens == 0).then_some(FinishReason::Length),
+        })
+        .collect();
+
+    if batch > 0 && config.max_new_tokens > 0 {
+        let device = model.model.embed_tokens.weight.val().device();
+        let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+        let pad = pad.filter(|&p| (p as usize) < vocab).unwrap_or(0);
+        let mut ids = Vec::with_capacity(batch * longest);
+        let mut mask = Vec::with_capacity(batch * longest);
+        for p in prompts {
+            let padding = longest - p.len();
+            ids.extend(std::iter::repeat_n(i64::from(pad), padding));
+            mask.extend(std::iter::repeat_n(0i64, padding));
+            ids.extend(p.iter().map(|&t| i64::from(t)));
+            mask.extend(std::iter::repeat_n(1i64, p.len()));
+        }
+        let padded = prompts.iter().any(|p| p.len() < longest);
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, longest]), &device);
+        let mask = padded
+            .then(|| Tensor::<2, Int>::from_data(TensorData::new(mask, [batch, longest]), &device));
+
+        let mut cache = model.new_cache();
+        let mut logits = model.forward_step_last(ids, mask, &mut cache);
+        loop {
+            let rows = logits
+                .into_data()
+                .try_into_vec::<f32>()
+                .map_err(|e| Error::Numeric(format!("reading logits: {e:?}")))?;
+            let mut next = Vec::with_capacity(batch);
+            for (seq, row) in seqs.iter_mut().zip(rows.chunks_exact(vocab)) {
+                if seq.done.is_none() {
+                    step(seq, row, config, &stop_ids, &stops, tokenizer)?;
+                }
+                next.push(i64::from(seq.tokens.last().copied().unwrap_or(pad)));
+            }
+            if seqs.iter().all(|s| s.done.is_some()) {
+                break;
+            }
+            let ids = Tensor::<2, Int>::from_data(TensorData::new(next, [batch, 1]), &device);
+            logits = model.forward_step_last(ids, None, &mut cache);
+        }
+    }
+
+    seqs.into_iter()
+        .zip(prompts)
+        .map(|(seq, prompt)| finish(seq, prompt.len(), tokenizer))
+        .collect()
+}
+
+/// Chooses the next token of one sequence and checks whether it ends the sequence.
+fn step(
+    seq: &mut Sequence,
+    row: &[f32],
+    config: &SamplingConfig,
+    stop_ids: &HashSet<u32>,
+    stops: &StopStrings,
+    tokenizer: Option<&Tokenizer>,
+) -> Result<()> {
+    let token = seq.sampler.sample(row);
+    seq.completion += 1;
+    if stop_ids.contains(&token) {
+        seq.done = Some(FinishReason::Stop);
+        return Ok(());
+    }
+    seq.tokens.push(token);
+    if let Some(n) = config.logprobs {
+        let logp = log_softmax(row);
+        seq.logprobs.push(TokenLogprobs {
+            token,
+            logprob: logp[token as usize],
+            top: top_n(&logp, n),
+        });
+    }
+    if let (Some(tok), false) = (tokenizer, stops.is_empty()) {
+        seq.text = tok.decode(&seq.tokens, true)?;
+        if let Some(cut) = stops.find(&seq.text, seq.checked) {
+            seq.cut = Some(cut);
+            seq.done = Some(FinishReason::Stop);
+            return Ok(());
+        }
+        seq.checked = seq.text.len();
+    }
+    if seq.completion >= config.max_new_tokens {
+        seq.done = Some(FinishReason::Length);
+    }
+    Ok(())
+}
+
+fn finish(
+    mut seq: Sequence,
+    prompt_tokens: usize,
+    tokenizer: Option<&Tokenizer>,
+) -> Result<Generated> {
+    let text = match (tokenizer, seq.cut) {
+        (Some(tok), Some(cut)) => {
+            // Keep the shortest token prefix whose text covers what is returned.
+            let mut keep = seq.tokens.len();
+            for m in 0..seq.tokens.len() {
+                if tok.decode(&seq.tokens[..m], true)?.len() >= cut {
+                    keep = m;
+                    break;
+                }
+            }
+            seq.tokens.truncate(keep);
+            seq.logprobs.truncate(keep.min(seq.logprobs.len()));
+            seq.text.truncate(cut);
+            seq.text
+        }
+        (Some(tok), None) => tok.decode(&seq.tokens, true)?,
+        (None, _) => String::new(),
+    };
+    Ok(Generated {
+        tokens: seq.tokens,
+        text,
+        finish_reason: seq.done.unwrap_or(FinishReason::Length),
+        logprobs: seq.logprobs,
+        prompt_tokens,
+        completion_tokens: seq.completion,
+    })
+}

@@ -1,0 +1,458 @@
+//! [`LocalLlm`]: the `local` LLM client, a model run in this process with [`generate`].
+//!
+//! Generator and judge plugins talk to language models through [`LlmClient`]; with this
+//! client they run offline, e.g. on SmolLM2-135M-Instruct fetched by
+//! `scripts/fetch-models.sh`:
+//!
+//! ```toml
+//! llm = { type = "local", model = "smollm2", max_tokens = 256 }
+//! # or a GGUF file / a Hugging Face model directory:
+//! llm = { type = "local", path = "models/SmolLM2-135M-Instruct.Q4_1.gguf" }
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use burn::tensor::Device;
+use lux_core::{
+    ChatChoice, ChatRequest, ChatResponse, Error, LlmClient, Result, TokenLogprob, TopLogprob,
+    Usage,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::generate::{SamplingConfig, generate};
+use crate::gguf::find_smollm2;
+use crate::model::Llama;
+use crate::tokenizer::Tokenizer;
+
+/// Model names [`LocalLlmConfig::model`] knows, found in the models cache.
+pub const KNOWN_MODELS: &[&str] = &["smollm2"];
+
+/// Tokens that end an assistant turn in common chat templates; those in the vocabulary stop
+/// generation besides the tokenizer's end-of-sequence token.
+const TURN_END_TOKENS: &[&str] = &[
+    "<|im_end|>",
+    "<|eot_id|>",
+    "<|end_of_text|>",
+    "<|endoftext|>",
+    "</s>",
+];
+
+/// Settings of a [`LocalLlm`], as written in a recipe: exactly one of `path` and `model`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalLlmConfig {
+    /// A GGUF file (weights and tokenizer), or a Hugging Face model directory
+    /// (`config.json`, `model.safetensors`, `tokenizer.json`, and `tokenizer_config.json` for
+    /// the chat template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// A model fetched into the models cache by `scripts/fetch-models.sh`: `smollm2`
+    /// (SmolLM2-135M-Instruct; `$LUX_MODELS`, `$LUX_CACHE/models` or `~/.cache/lux/models`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Completion limit for requests that set no `max_tokens`. Default 256.
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: u32,
+    /// Temperature for requests that set none; without either, 1 (OpenAI's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// Nucleus mass for requests that set none; without either, 1 (off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// Seed for requests that set none; without either, 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// CPU threads for the model (a dedicated pool); default: the global pool (all cores).
+    /// Operational, so not serialised into the recipe fingerprint.
+    #[serde(default, skip_serializing)]
+    pub threads: Option<usize>,
+}
+
+fn default_max_tokens() -> u32 {
+    256
+}
+
+impl LocalLlmConfig {
+    /// Settings for the model at `path` (GGUF file or HF directory), with the defaults.
+    pub fn from_path(path: impl Into<PathBuf>) -> LocalLlmConfig {
+        LocalLlmConfig {
+            path: Some(path.into()),
+            model: None,
+            max_tokens: default_max_tokens(),
+            temperature: None,
+            top_p: None,
+            seed: None,
+            threads: None,
+        }
+    }
+
+    /// Settings for a cached model by name (see [`KNOWN_MODELS`]), with the defaults.
+    pub fn named(model: impl Into<String>) -> LocalLlmConfig {
+        LocalLlmConfig {
+            path: None,
+            model: Some(model.into()),
+            ..LocalLlmConfig::from_path("")
+        }
+    }
+
+    /// Checks that exactly one of `path` and `model` is set, the model is known and the
+    /// numbers are in range; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        match (&self.path, &self.model) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "llm.path",
+                    "set either `path` or `model`, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(Error::invalid(
+                    "llm.model",
+                    "set `path` (a GGUF file or HF model directory) or `model` (e.g. \"smollm2\")",
+                ));
+            }
+            (None, Some(m)) if !KNOWN_MODELS.contains(&m.as_str()) => {
+                return Err(Error::invalid(
+                    "llm.model",
+                    format!(
+                        "unknown local model `{m}` (known: {})",
+                        KNOWN_MODELS.join(", ")
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if self.threads == Some(0) {
+            return Err(Error::invalid("llm.threads", "must be at least 1"));
+        }
+        let defaults = SamplingConfig {
+            temperature: self.temperature.unwrap_or(1.0),
+            top_p: self.top_p.unwrap_or(1.0),
+            ..SamplingConfig::default()
+        };
+        defaults
+            .validate()
+            .map_err(|e| Error::invalid("llm", e.to_string()))
+    }
+
+    /// The file or directory the model is loaded from.
+    pub fn resolve_path(&self) -> Result<PathBuf> {
+        if let Some(path) = &self.path {
+            return Ok(path.clone());
+        }
+        match self.model.as_deref() {
+            Some("smollm2") => find_smollm2().ok_or_else(|| {
+                Error::invalid(
+                    "llm.model",
+                    "SmolLM2 is not in the models cache: run `bash scripts/fetch-models.sh` \
+                     (or set LUX_MODELS to the .gguf file)",
+                )
+            }),
+            other => Err(Error::invalid(
+                "llm.model",
+                format!("unknown local model {other:?}"),
+            )),
+        }
+    }
+}
+
+/// A language model loaded in this process, answering chat requests with [`generate`].
+///
+/// - The model loads on the first request, once, and stays loaded; requests are served one at
+///   a time (one model), each on a blocking thread so the async runtime keeps running.
+/// - The conversation is rendered with the model's chat template (with the generation
+///   prompt); the tokenizer's end-of-sequence token and the template's turn-end token stop it.
+/// - Honoured: `temperature` (0 = greedy), `top_p`, `max_tokens`, `seed`, `stop`, `n` (that
+///   many samples, one batch; choice `i` draws from its own seeded stream), `top_logprobs`
+///   (each token's log-probability under the model, before sampling settings, plus that
+///   many alternatives), and `usage` / `finish_reason` as OpenAI reports them.
+/// - `json_schema` is **not enforced**: there is no constrained decoding, so the answer may
+///   not follow the schema. Callers validate it (lux's judges and generators do, and retry or
+///   reject), as they must with servers that ignore `response_format`.
+pub struct LocalLlm {
+    config: LocalLlmConfig,
+    state: Arc<Mutex<Option<Loaded>>>,
+}
+
+/// A loaded model and what requests need besides it.
+struct Loaded {
+    model: Llama,
+    tokenizer: Tokenizer,
+    stop_ids: Vec<u32>,
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl fmt::Debug for LocalLlm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let loaded = self.state.lock().map(|s| s.is_some()).unwrap_or(false);
+        f.debug_struct("LocalLlm")
+            .field("config", &self.config)
+            .field("loaded", &loaded)
+            .finish()
+    }
+}
+
+impl LocalLlm {
+    /// A client with these settings (validated; the model loads on the first request).
+    pub fn new(config: LocalLlmConfig) -> Result<LocalLlm> {
+        config.validate()?;
+        Ok(LocalLlm {
+            config,
+            state: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &LocalLlmConfig {
+        &self.config
+    }
+
+    /// Loads the model now instead of on the first request (to fail early).
+    pub async fn load(&self) -> Result<()> {
+        let state = Arc::clone(&self.state);
+        let config = self.config.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
+            if guard.is_none() {
+                *guard = Some(Loaded::load(&config)?);
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| Error::Llm(format!("local model loading thread failed: {e}")))?
+    }
+
+    /// Answers `request` on the calling thread (blocking); [`LlmClient::chat`] runs this on a
+    /// blocking thread.
+    pub fn chat_blocking(&self, request: &ChatRequest) -> Result<ChatResponse> {
+        respond(&self.state, &self.config, request, &self.model())
+    }
+}
+
+impl Loaded {
+    fn load(config: &LocalLlmConfig) -> Result<Loaded> {
+        let path = config.resolve_path()?;
+        let pool = config
+            .threads
+            .map(|n| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .map_err(|e| Error::invalid("llm.threads", e.to_string()))
+            })
+            .transpose()?;
+        let load = || load_model(&path);
+        let (model, tokenizer) = match &pool {
+            Some(pool) => pool.install(load)?,
+            None => load()?,
+        };
+        let mut stop_ids: Vec<u32> = TURN_END_TOKENS
+            .iter()
+            .filter_map(|t| tokenizer.token_id(t))
+            .collect();
+        stop_ids.sort_unstable();
+        stop_ids.dedup();
+        tracing::info!(path = %path.display(), "local model loaded");
+        Ok(Loaded {
+            model,
+            tokenizer,
+            stop_ids,
+            pool,
+        })
+    }
+}
+
+/// A GGUF file, or a HF directory with `tokenizer.json`.
+fn load_model(path: &Path) -> Result<(Llama, Tokenizer)> {
+    let device = Device::flex();
+    if path.is_dir() {
+        let model = Llama::from_pretrained(path, &device)?;
+        let tokenizer = Tokenizer::from_file(path.join("tokenizer.json"))?;
+        Ok((model, tokenizer))
+    } else if path.is_file() {
+        Llama::from_gguf(path, &device)
+    } else {
+        Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no GGUF file or model directory here",
+            ),
+        ))
+    }
+}
+
+fn respond(
+    state: &Mutex<Option<Loaded>>,
+    config: &LocalLlmConfig,
+    request: &ChatRequest,
+    model_name: &str,
+) -> Result<ChatResponse> {
+    let n = request.n.unwrap_or(1);
+    if n == 0 {
+        return Err(Error::invalid("n", "at least one choice must be asked for"));
+    }
+    let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
+    if guard.is_none() {
+        *guard = Some(Loaded::load(config)?);
+    }
+    let Some(loaded) = guard.as_ref() else {
+        return Err(Error::Llm("the local model is not loaded".into()));
+    };
+    let tok = &loaded.tokenizer;
+    let text = tok.apply_chat_template(&request.messages, true)?;
+    let prompt = tok.encode(&text, false)?;
+    let sampling = SamplingConfig {
+        temperature: request.temperature.or(config.temperature).unwrap_or(1.0),
+        top_k: 0,
+        top_p: request.top_p.or(config.top_p).unwrap_or(1.0),
+        seed: request.seed.or(config.seed).unwrap_or(0),
+        max_new_tokens: request.max_tokens.unwrap_or(config.max_tokens) as usize,
+        stop: request.stop.clone(),
+        stop_token_ids: loaded.stop_ids.clone(),
+        logprobs: request.top_logprobs.map(usize::from),
+    };
+    let prompts = vec![prompt; n as usize];
+    let run = || generate(&loaded.model, tok, &prompts, &sampling);
+    let generated = match &loaded.pool {
+        Some(pool) => pool.install(run)?,
+        None => run()?,
+    };
+    let token_text = |id: u32| tok.decode(&[id], false);
+    let mut choices = Vec::with_capacity(generated.len());
+    let mut completion_tokens = 0u64;
+    for g in generated {
+        completion_tokens += g.completion_tokens as u64;
+        let logprobs = match request.top_logprobs {
+            None => None,
+            Some(_) => Some(
+                g.logprobs
+                    .iter()
+                    .map(|lp| {
+                        Ok(TokenLogprob {
+                            token: token_text(lp.token)?,
+                            logprob: lp.logprob,
+                            top: lp
+                                .top
+                                .iter()
+                                .map(|&(id, logprob)| {
+                                    Ok(TopLogprob {
+                                        token: token_text(id)?,
+                                        logprob,
+                                    })
+                                })
+                                .collect::<Result<_>>()?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+        };
+        choices.push(ChatChoice {
+            content: g.text,
+            finish_reason: Some(g.finish_reason.as_str().to_owned()),
+            logprobs,
+        });
+    }
+    Ok(ChatResponse {
+        choices,
+        usage: Usage {
+            prompt_tokens: prompts[0].len() as u64,
+            completion_tokens,
+        },
+        model: model_name.to_owned(),
+    })
+}
+
+impl Serialize for LocalLlm {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.config.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for LocalLlm {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        LocalLlm::new(LocalLlmConfig::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+#[typetag::serde(name = "local")]
+#[async_trait]
+impl LlmClient for LocalLlm {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse> {
+        let state = Arc::clone(&self.state);
+        let config = self.config.clone();
+        let request = request.clone();
+        let name = self.model();
+        tokio::task::spawn_blocking(move || respond(&state, &config, &request, &name))
+            .await
+            .map_err(|e| Error::Llm(format!("local generation thread failed: {e}")))?
+    }
+
+    /// `local:<model>` or `local:<file or directory name>`.
+    fn model(&self) -> String {
+        let name = match (&self.config.model, &self.config.path) {
+            (Some(m), _) => m.clone(),
+            (None, Some(p)) => p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.display().to_string()),
+            (None, None) => "unknown".into(),
+        };
+        format!("local:{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let e = LocalLlm::new(LocalLlmConfig::named("gpt-9")).unwrap_err();
+        assert!(e.to_string().contains("llm.model") && e.to_string().contains("gpt-9"));
+        let mut both = LocalLlmConfig::named("smollm2");
+        both.path = Some("x.gguf".into());
+        assert!(
+            LocalLlm::new(both)
+                .unwrap_err()
+                .to_string()
+                .contains("llm.path")
+        );
+        let mut hot = LocalLlmConfig::named("smollm2");
+        hot.top_p = Some(1.5);
+        assert!(
+            LocalLlm::new(hot)
+                .unwrap_err()
+                .to_string()
+                .contains("top_p")
+        );
+    }
+
+    #[test]
+    fn recipe_table_round_trips_and_rejects_unknown_keys() {
+        let client: Box<dyn LlmClient> =
+            serde_json::from_str(r#"{"type": "local", "model": "smollm2", "threads": 2}"#).unwrap();
+        assert_eq!(client.model(), "local:smollm2");
+        let json = serde_json::to_string(&client).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"local","model":"smollm2","max_tokens":256}"#
+        );
+        let bad = serde_json::from_str::<Box<dyn LlmClient>>(
+            r#"{"type": "local", "model": "smollm2", "temprature": 0.5}"#,
+        );
+        assert!(bad.unwrap_err().to_string().contains("temprature"));
+    }
+
+    #[test]
+    fn missing_file_is_an_io_error_naming_it() {
+        let client = LocalLlm::new(LocalLlmConfig::from_path("/nonexistent/m.gguf")).unwrap();
+        let e = client
+            .chat_blocking(&ChatRequest::new(vec![lux_core::ChatMessage::user("hi")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/m.gguf"), "{e}");
+    }
+}
