@@ -57,3 +57,4 @@ pub use projection::*;
 pub use rms_norm::*;
 pub use rope::*;
 pub use weights::{SafetensorsWeights, WeightSource, WeightTensor};
+pub(crate) use weights::{load_param, load_projection};
