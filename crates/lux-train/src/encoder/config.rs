@@ -175,7 +175,7 @@ impl BertConfig {
                 return Err(Error::invalid(key, "must be > 0"));
             }
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(Error::invalid(
                 "num_attention_heads",
                 format!(
@@ -184,7 +184,8 @@ impl BertConfig {
                 ),
             ));
         }
-        if !(self.layer_norm_eps > 0.0) {
+        // Written so that NaN is rejected too.
+        if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
             return Err(Error::invalid("layer_norm_eps", "must be > 0"));
         }
         if self.family == EncoderFamily::Roberta
