@@ -11,6 +11,11 @@
 //!   are folded into the sequence axis (`[b, kv_heads, group·q, d]`, a free reshape), so two
 //!   batched matmuls cover the group; the mask is one additive bias built per forward pass.
 //!
+//! The kernel follows the device of the query tensor at each call, not only the device the
+//! mask was built on: token ids created on a plain `flex` device and fed to a model on an
+//! autodiff device (or moved there with `to_device`) must not reach burn's fused op with
+//! autodiff tensors, whose fallback has no grouped-query support and fails on the batch dims.
+//!
 //! Query positions whose keys are all masked (left padding) give unspecified, finite values.
 
 use burn::config::Config;
@@ -179,6 +184,8 @@ pub struct AttentionMask {
     masked: Option<Tensor<4, Bool>>,
     /// Decomposed kernel: additive bias `[batch or 1, 1, 1, q, k]` (0 or `f32::MIN`).
     bias: Option<Tensor<5>>,
+    seq_q: usize,
+    seq_kv: usize,
 }
 
 impl AttentionMask {
@@ -221,20 +228,34 @@ impl AttentionMask {
                 kernel,
                 masked,
                 bias: None,
+                seq_q,
+                seq_kv,
             },
-            AttentionKernel::Decomposed => {
-                let masked = masked.unwrap_or_else(future);
-                let [b, _, _, _] = masked.dims();
-                let bias = Tensor::<4>::zeros([b, 1, seq_q, seq_kv], device)
-                    .mask_fill(masked, f32::MIN)
-                    .reshape([b, 1, 1, seq_q, seq_kv]);
-                Self {
-                    kernel,
-                    masked: None,
-                    bias: Some(bias),
-                }
-            }
+            AttentionKernel::Decomposed => Self {
+                kernel,
+                bias: Some(additive_bias(
+                    masked.unwrap_or_else(future),
+                    seq_q,
+                    seq_kv,
+                    device,
+                )),
+                masked: None,
+                seq_q,
+                seq_kv,
+            },
         }
+    }
+
+    /// The decomposed kernel's bias for a mask built for the fused kernel (a query on another
+    /// device than the one the mask was built for); built per call, so only a fallback.
+    fn bias_on(&self, device: &Device) -> Tensor<5> {
+        let (seq_q, seq_kv) = (self.seq_q, self.seq_kv);
+        let masked = match &self.masked {
+            Some(masked) => masked.clone().to_device(device),
+            None => Tensor::<2, Bool>::tril_mask([seq_q, seq_kv], (seq_kv - seq_q) as i64, device)
+                .reshape([1, 1, seq_q, seq_kv]),
+        };
+        additive_bias(masked, seq_q, seq_kv, device)
     }
 
     /// `softmax(Q·Kᵀ/√d + mask)·V`, with `n_heads / n_kv_heads` query heads per key/value head.
@@ -245,7 +266,13 @@ impl AttentionMask {
     /// - key, value: `[batch, n_kv_heads, seq_kv, head_dim]`
     /// - output: `[batch, n_heads, seq_q, head_dim]`
     pub fn attend(&self, query: Tensor<4>, key: Tensor<4>, value: Tensor<4>) -> Tensor<4> {
-        match self.kernel {
+        let device = query.device();
+        let kernel = match self.kernel {
+            AttentionKernel::Fused => AttentionKernel::for_device(&device),
+            // Matmuls and softmax run on every device.
+            AttentionKernel::Decomposed => AttentionKernel::Decomposed,
+        };
+        match kernel {
             AttentionKernel::Fused => {
                 let options = AttentionModuleOptions {
                     scale: None,
@@ -259,18 +286,35 @@ impl AttentionMask {
                 let [_, kvh, t, _] = key.dims();
                 let group = h / kvh;
                 let scale = 1.0 / (d as f64).sqrt();
-                let query = query.reshape([b, kvh, group * s, d]);
-                let scores = query.matmul(key.swap_dims(2, 3)).mul_scalar(scale);
+                // Scaling the query (`[.., s, d]`) rather than the scores (`[.., s, t]`) is the
+                // same product on a tensor no larger, and for long keys much smaller.
+                let query = query.mul_scalar(scale).reshape([b, kvh, group * s, d]);
+                let scores = query.matmul(key.swap_dims(2, 3));
                 let scores = scores.reshape([b, kvh, group, s, t]);
-                let scores = match &self.bias {
-                    Some(bias) => scores + bias.clone(),
-                    None => scores,
+                let bias = match &self.bias {
+                    Some(bias) => bias.clone(),
+                    None => self.bias_on(&device),
                 };
+                let scores = scores + bias;
                 let probs = softmax(scores, 4).reshape([b, kvh, group * s, t]);
                 probs.matmul(value).reshape([b, h, s, d])
             }
         }
     }
+}
+
+/// `masked` (`[batch or 1, 1, q, k]`, `true` = masked) as an additive bias
+/// `[batch or 1, 1, 1, q, k]`: 0 where attended, `f32::MIN` where masked.
+fn additive_bias(
+    masked: Tensor<4, Bool>,
+    seq_q: usize,
+    seq_kv: usize,
+    device: &Device,
+) -> Tensor<5> {
+    let [b, _, _, _] = masked.dims();
+    Tensor::<4>::zeros([b, 1, seq_q, seq_kv], device)
+        .mask_fill(masked, f32::MIN)
+        .reshape([b, 1, 1, seq_q, seq_kv])
 }
 
 #[cfg(test)]
@@ -334,6 +378,36 @@ mod tests {
                 let got = mask.attend(q.clone(), k.clone(), v.clone()).into_data();
                 got.assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-5));
             }
+        }
+    }
+
+    /// A mask built on the plain device (where ids often live) used with autodiff tensors and
+    /// grouped-query heads: the decomposed kernel runs, with the same values and gradients.
+    #[test]
+    fn mask_from_plain_device_works_with_autodiff_gqa_tensors() {
+        let plain = Device::flex();
+        plain.seed(11);
+        let (b, h, kvh, s, t, d) = (2, 4, 2, 3, 5, 8);
+        let q = random([b, h, s, d], &plain);
+        let k = random([b, kvh, t, d], &plain);
+        let v = random([b, kvh, t, d], &plain);
+        let pad = [
+            true, false, false, false, false, false, false, false, false, false,
+        ];
+        for padding in [None, Some(&pad[..])] {
+            let expected = reference(q.clone(), k.clone(), v.clone(), padding).into_data();
+            let pad_tensor = padding
+                .map(|p| Tensor::<2, Bool>::from_data(TensorData::new(p.to_vec(), [b, t]), &plain));
+            let mask = AttentionMask::new(pad_tensor, s, t, &plain);
+            assert_eq!(mask.kernel, AttentionKernel::Fused);
+            let qa = q.clone().autodiff().require_grad();
+            assert!(qa.device().is_autodiff());
+            let got = mask.attend(qa.clone(), k.clone().autodiff(), v.clone().autodiff());
+            got.clone()
+                .into_data()
+                .assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-5));
+            let grads = got.sum().backward();
+            assert!(qa.grad(&grads).is_some());
         }
     }
 

@@ -105,8 +105,11 @@ impl LowRank {
         } else {
             input
         };
-        let down = linear(input, self.a.val(), None);
-        linear(down, self.b.val(), None).mul_scalar(self.scale)
+        // The scale multiplies the rank-sized `x·A` (`[rows, r]`), not the `[rows, d_output]`
+        // result: the same product, one small pass instead of a full-width one in the forward
+        // and again in the backward.
+        let down = linear(input, self.a.val(), None).mul_scalar(self.scale);
+        linear(down, self.b.val(), None)
     }
 }
 
