@@ -15,7 +15,8 @@
 //!
 //! Reproduce:
 //! - criterion: `cargo bench -p lux-train --bench lora_vs_burn_lora`
-//! - plain (one JSON line per implementation and the ratio; `LUX_BENCH_REPS`, default 20):
+//! - plain (one JSON line per implementation and the ratio of medians; the two alternate,
+//!   `LUX_BENCH_REPS` times each, default 50):
 //!   `LUX_BENCH_PLAIN=1 RAYON_NUM_THREADS=2 cargo bench -p lux-train --bench lora_vs_burn_lora`
 
 use std::hint::black_box;
@@ -85,19 +86,6 @@ fn check(lux: &Projection, burn: &Projection, x: &Tensor<2>, g: &Tensor<2>) {
     assert!(lux.weight.val().grad(&grads_lux).is_none());
 }
 
-fn time(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut secs: Vec<f64> = (0..reps)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    secs.sort_by(f64::total_cmp);
-    secs[secs.len() / 2]
-}
-
 fn main() {
     let device = Device::flex().autodiff();
     let (lux, burn) = layers(&device);
@@ -108,21 +96,32 @@ fn main() {
         let reps: usize = std::env::var("LUX_BENCH_REPS")
             .ok()
             .and_then(|r| r.parse().ok())
-            .unwrap_or(20)
+            .unwrap_or(50)
             .max(1);
-        let mut secs = Vec::new();
-        for (name, layer) in [("lux_low_rank", &lux), ("burn_apply_lora", &burn)] {
-            let s = time(reps, || {
+        let layers = [("lux_low_rank", &lux), ("burn_apply_lora", &burn)];
+        // Alternate the two every repetition so that a noisy neighbour slows both alike.
+        let mut secs = [Vec::new(), Vec::new()];
+        for rep in 0..=reps {
+            for (i, (_, layer)) in layers.iter().enumerate() {
+                let start = Instant::now();
                 black_box(forward_backward(layer, &x, &g));
-            });
+                if rep > 0 {
+                    secs[i].push(start.elapsed().as_secs_f64());
+                }
+            }
+        }
+        let medians = secs.map(|mut s| {
+            s.sort_by(f64::total_cmp);
+            s[s.len() / 2]
+        });
+        for ((name, _), s) in layers.iter().zip(medians) {
             println!(
                 "{{\"impl\": \"{name}\", \"workload\": \"q_proj_576x576_r16_1024rows_fwd_bwd\", \
                  \"secs\": {s:.6}, \"threads\": {}}}",
                 rayon::current_num_threads()
             );
-            secs.push(s);
         }
-        println!("{{\"burn_over_lux\": {:.2}}}", secs[1] / secs[0]);
+        println!("{{\"burn_over_lux\": {:.2}}}", medians[1] / medians[0]);
         return;
     }
     let mut c = Criterion::default().configure_from_args();

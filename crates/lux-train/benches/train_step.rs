@@ -117,6 +117,9 @@ fn step(model: Llama, optim: &mut ModuleOptimizer, batch: &Batch) -> (Llama, f32
     let value = loss.clone().into_scalar::<f32>();
     let forward = start.elapsed().as_secs_f64();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
+    // Only the adapters train: A and B of 4 projections in each of the 30 layers. A gradient
+    // for a frozen weight would be a full weight-shaped product per layer, wasted.
+    assert_eq!(grads.len(), 2 * 4 * 30, "parameters with a gradient");
     let backward = start.elapsed().as_secs_f64() - forward;
     let model = optim.step(LEARNING_RATE, model, grads);
     if std::env::var_os("LUX_BENCH_BREAKDOWN").is_some() {
