@@ -14,6 +14,18 @@
 //! Tokens/s counts the 1 024 input tokens of a step. The peak resident set (`VmHWM`) is read
 //! after the steps, so it includes the model (≈ 0.5 GB of f32 weights).
 //!
+//! # FLOP bound
+//!
+//! Matmul FLOPs of one step of `lora_qkvo_8x128` (2 per multiply-add):
+//! - forward: frozen projections 2 · 3 538 944 params · 30 layers · 1 024 tokens = 217.4 G;
+//!   tied output head on the 1 016 scored rows 2 · 1 016 · 576 · 49 152 = 57.5 G; attention
+//!   `Q·Kᵀ` and `P·V` (dense, masked entries included) 9.1 G; LoRA pairs 3.8 G: ≈ 288 G;
+//! - backward: the frozen weights get no gradient, so only the input gradients of the frozen
+//!   matmuls (274.9 G, the forward's again), attention's four products (18.1 G) and the
+//!   adapters' (7.6 G): ≈ 301 G — about the forward's, not twice it;
+//! - total ≈ 588 GFLOP, i.e. 2.8 s at the ≈ 210 GFLOP/s that `gemm`'s AVX-512 kernels reach on
+//!   these shapes with 2 threads (2.45 s at OpenBLAS's 240).
+//!
 //! Reproduce:
 //! - criterion: `cargo bench -p lux-train --bench train_step`
 //! - plain (one JSON line per workload, `LUX_BENCH_REPS` timed steps after one warm-up,
