@@ -5,6 +5,7 @@
 //! hidden-state extraction.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+pub mod align;
 pub mod encoder;
 pub mod generate;
 pub mod gguf;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::sampler::{Sampler, SamplingConfig, log_softmax, top_n};
 use super::stop::StopStrings;
-use crate::model::Llama;
+use crate::model::{KvCache, Llama};
 use crate::tokenizer::Tokenizer;
 
 /// Why a sequence ended (OpenAI's `finish_reason`).
@@ -164,7 +164,54 @@ fn run(
             ));
         }
     }
-    let batch = prompts.len();
+    let pad_token = pad.filter(|&p| (p as usize) < vocab).unwrap_or(0);
+    let prompt_lens: Vec<usize> = prompts.iter().map(Vec::len).collect();
+    decode(
+        model,
+        tokenizer,
+        eos,
+        pad,
+        &prompt_lens,
+        config,
+        |cache: &mut KvCache| {
+            let batch = prompts.len();
+            let device = model.model.embed_tokens.weight.val().device();
+            let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+            let mut ids = Vec::with_capacity(batch * longest);
+            let mut mask = Vec::with_capacity(batch * longest);
+            for p in prompts {
+                let padding = longest - p.len();
+                ids.extend(std::iter::repeat_n(i64::from(pad_token), padding));
+                mask.extend(std::iter::repeat_n(0i64, padding));
+                ids.extend(p.iter().map(|&t| i64::from(t)));
+                mask.extend(std::iter::repeat_n(1i64, p.len()));
+            }
+            let padded = prompts.iter().any(|p| p.len() < longest);
+            let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, longest]), &device);
+            let mask = padded.then(|| {
+                Tensor::<2, Int>::from_data(TensorData::new(mask, [batch, longest]), &device)
+            });
+            Ok(model.forward_step_last(ids, mask, cache))
+        },
+    )
+}
+
+/// The decoding loop shared by every way of starting it: `prefill` runs the prompts (token
+/// ids, or vectors such as LinguaLIFT's projected encoder states) into the cache and returns
+/// the last position's logits `[batch, vocab]`; `prompt_lens` are the prompts' lengths (what
+/// [`Generated::prompt_tokens`] reports).
+pub(crate) fn decode(
+    model: &Llama,
+    tokenizer: Option<&Tokenizer>,
+    eos: Option<u32>,
+    pad: Option<u32>,
+    prompt_lens: &[usize],
+    config: &SamplingConfig,
+    prefill: impl FnOnce(&mut KvCache) -> Result<Tensor<2>>,
+) -> Result<Vec<Generated>> {
+    config.validate()?;
+    let vocab = model.config().vocab_size;
+    let batch = prompt_lens.len();
     let mut stop_ids: HashSet<u32> = config.stop_token_ids.iter().copied().collect();
     stop_ids.extend(eos);
     let stops = StopStrings::new(&config.stop);
@@ -183,24 +230,9 @@ fn run(
 
     if batch > 0 && config.max_new_tokens > 0 {
         let device = model.model.embed_tokens.weight.val().device();
-        let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
         let pad = pad.filter(|&p| (p as usize) < vocab).unwrap_or(0);
-        let mut ids = Vec::with_capacity(batch * longest);
-        let mut mask = Vec::with_capacity(batch * longest);
-        for p in prompts {
-            let padding = longest - p.len();
-            ids.extend(std::iter::repeat_n(i64::from(pad), padding));
-            mask.extend(std::iter::repeat_n(0i64, padding));
-            ids.extend(p.iter().map(|&t| i64::from(t)));
-            mask.extend(std::iter::repeat_n(1i64, p.len()));
-        }
-        let padded = prompts.iter().any(|p| p.len() < longest);
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, longest]), &device);
-        let mask = padded
-            .then(|| Tensor::<2, Int>::from_data(TensorData::new(mask, [batch, longest]), &device));
-
         let mut cache = model.new_cache();
-        let mut logits = model.forward_step_last(ids, mask, &mut cache);
+        let mut logits = prefill(&mut cache)?;
         loop {
             let rows = logits
                 .into_data()
@@ -222,8 +254,8 @@ fn run(
     }
 
     seqs.into_iter()
-        .zip(prompts)
-        .map(|(seq, prompt)| finish(seq, prompt.len(), tokenizer))
+        .zip(prompt_lens)
+        .map(|(seq, &len)| finish(seq, len, tokenizer))
         .collect()
 }
 

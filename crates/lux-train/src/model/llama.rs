@@ -151,6 +151,60 @@ impl Llama {
         self.logits(hidden.reshape([b * s, d]).select(0, positions))
     }
 
+    /// The input embeddings of `input_ids` (the rows of `embed_tokens`): what
+    /// [`forward_selected_embeds`](Self::forward_selected_embeds) takes, so that a caller can
+    /// splice other vectors (LinguaLIFT's projected encoder states) between token embeddings.
+    ///
+    /// # Shapes
+    ///
+    /// - input_ids: `[batch, seq]`
+    /// - output: `[batch, seq, d_model]`
+    pub fn embed(&self, input_ids: Tensor<2, Int>) -> Tensor<3> {
+        self.model.embed_tokens.forward(input_ids)
+    }
+
+    /// [`forward_selected`](Self::forward_selected) from input embeddings instead of token
+    /// ids.
+    ///
+    /// # Shapes
+    ///
+    /// - embeds: `[batch, seq, d_model]`
+    /// - attention_mask: `[batch, seq]`
+    /// - positions: `[n]`
+    /// - output: `[n, vocab_size]`
+    pub fn forward_selected_embeds(
+        &self,
+        embeds: Tensor<3>,
+        attention_mask: Option<Tensor<2, Int>>,
+        positions: Tensor<1, Int>,
+    ) -> Tensor<2> {
+        let hidden = self.model.run_embeds(embeds, attention_mask, None, None);
+        let [b, s, d] = hidden.dims();
+        self.logits(hidden.reshape([b * s, d]).select(0, positions))
+    }
+
+    /// [`forward_step_last`](Self::forward_step_last) from input embeddings: prefills (or
+    /// extends) `cache` with positions given as vectors, e.g. a prompt whose middle is
+    /// projected encoder states; generation then goes on with token ids.
+    ///
+    /// # Shapes
+    ///
+    /// - embeds: `[batch, seq, d_model]`
+    /// - attention_mask: `[batch, seq]`
+    /// - output: `[batch, vocab_size]`
+    pub fn forward_step_last_embeds(
+        &self,
+        embeds: Tensor<3>,
+        attention_mask: Option<Tensor<2, Int>>,
+        cache: &mut KvCache,
+    ) -> Tensor<2> {
+        let hidden = self
+            .model
+            .run_embeds(embeds, attention_mask, Some(cache), None);
+        let [b, s, d] = hidden.dims();
+        self.logits(hidden.narrow(1, s - 1, 1).reshape([b, d]))
+    }
+
     /// Applies the output head (`lm_head`, or the transposed embedding when tied) to final
     /// hidden states.
     ///

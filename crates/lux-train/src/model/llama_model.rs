@@ -94,11 +94,24 @@ impl LlamaModel {
         &self,
         input_ids: Tensor<2, Int>,
         attention_mask: Option<Tensor<2, Int>>,
+        cache: Option<&mut KvCache>,
+        hidden_states: Option<&mut Vec<Tensor<3>>>,
+    ) -> Tensor<3> {
+        let embeds = self.embed_tokens.forward(input_ids);
+        self.run_embeds(embeds, attention_mask, cache, hidden_states)
+    }
+
+    /// [`run`](Self::run) from input embeddings `[batch, seq, d_model]` instead of token ids:
+    /// the seam through which LinguaLIFT's aligner feeds encoder states to the decoder.
+    pub(crate) fn run_embeds(
+        &self,
+        embeds: Tensor<3>,
+        attention_mask: Option<Tensor<2, Int>>,
         mut cache: Option<&mut KvCache>,
         mut hidden_states: Option<&mut Vec<Tensor<3>>>,
     ) -> Tensor<3> {
-        let device = input_ids.device();
-        let [batch, seq] = input_ids.dims();
+        let device = embeds.device();
+        let [batch, seq, _] = embeds.dims();
         let padding = attention_mask.map(|m| m.equal_elem(0));
         let (start, padding) = match cache.as_deref_mut() {
             Some(cache) => {
@@ -110,7 +123,7 @@ impl LlamaModel {
         let rope = self.rotary.tables(start, seq, &device);
         let mask = AttentionMask::new(padding, seq, start + seq, &device);
 
-        let mut hidden = self.embed_tokens.forward(input_ids);
+        let mut hidden = embeds;
         for (i, layer) in self.layers.iter().enumerate() {
             if let Some(states) = hidden_states.as_deref_mut() {
                 states.push(hidden.clone());

@@ -1,0 +1,184 @@
+//! LinguaLIFT's alignment layer on tiny random models (the Llama and BERT fixtures): stage 1
+//! lowers the loss with the LLM bit-identical, stage 2 moves only the LoRA weights with the
+//! aligner bit-identical, and generation through an identity aligner equals plain generation.
+
+use std::path::PathBuf;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use lux_train::align::{
+    AlignedSample, AlignerConfig, StageConfig, generate_aligned_ids, token_states, train_aligner,
+    train_llm,
+};
+use lux_train::encoder::Encoder;
+use lux_train::generate::{SamplingConfig, generate_ids};
+use lux_train::lora::{LoraConfig, TargetModules, apply_lora};
+use lux_train::model::Llama;
+
+fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+}
+
+/// Every float parameter of a module, in visiting order, with its path.
+#[derive(Default)]
+struct Snapshot {
+    path: Vec<String>,
+    params: Vec<(String, Vec<f32>)>,
+}
+
+impl ModuleVisitor for Snapshot {
+    fn enter_module(&mut self, name: &str, _container: &str) {
+        self.path.push(name.to_owned());
+    }
+    fn exit_module(&mut self, _name: &str, _container: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let values = param
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap();
+        self.params.push((self.path.join("."), values));
+    }
+}
+
+fn snapshot<M: Module>(module: &M) -> Vec<(String, Vec<f32>)> {
+    let mut s = Snapshot::default();
+    module.visit(&mut s);
+    s.params
+}
+
+/// Encoder ids `e` (4 to 7 tokens below 50); the LLM must answer `3 + (7·e mod 90)` for each.
+fn task(range: std::ops::Range<u64>) -> Vec<(Vec<u32>, Vec<u32>)> {
+    range
+        .map(|i| {
+            let n = 4 + (i % 4) as u32;
+            let ids: Vec<u32> = (0..n).map(|j| 2 + ((i as u32) * 13 + j * 7) % 45).collect();
+            let target = ids.iter().map(|&t| 3 + (7 * t) % 90).collect();
+            (ids, target)
+        })
+        .collect()
+}
+
+fn samples(encoder: &Encoder, data: &[(Vec<u32>, Vec<u32>)]) -> Vec<AlignedSample> {
+    let ids: Vec<Vec<u32>> = data.iter().map(|(e, _)| e.clone()).collect();
+    let states = token_states(encoder, &ids, 4).unwrap();
+    data.iter()
+        .zip(states)
+        .map(|((_, target), encoded)| {
+            let mut suffix = vec![1];
+            suffix.extend(target);
+            AlignedSample {
+                prefix: vec![1, 2],
+                encoded,
+                targets: target.len(),
+                suffix,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn stage_one_trains_only_the_aligner_and_stage_two_only_lora() {
+    let device = Device::flex().autodiff();
+    let plain = Device::flex();
+    let llm = Llama::from_pretrained(fixture("llama/llama_untied"), &device).unwrap();
+    let encoder = Encoder::from_pretrained(fixture("encoder/bert"), &plain).unwrap();
+    let train = samples(&encoder, &task(0..64));
+    let validation = samples(&encoder, &task(100..116));
+
+    let aligner = AlignerConfig::new(16, 32)
+        .with_hidden(64)
+        .init(&device)
+        .unwrap();
+    let llm_before = snapshot(&llm);
+    let mut stage1 = StageConfig::new(1e-2, 60);
+    stage1.batch_size = 8;
+    let (aligner, report) = train_aligner(aligner, &llm, &train, &validation, &stage1).unwrap();
+    let (first, last) = (
+        report.initial_eval_loss.unwrap(),
+        report.final_eval_loss.unwrap(),
+    );
+    assert_eq!(report.steps.len(), 60);
+    assert!(
+        last < first - 0.5,
+        "stage 1 held-out loss {first:.3} → {last:.3}"
+    );
+    assert!(
+        snapshot(&llm) == llm_before,
+        "stage 1 changed the frozen LLM"
+    );
+
+    // Stage 2: LoRA on the LLM, the aligner frozen.
+    let aligner_before = snapshot(&aligner);
+    let lora = LoraConfig::new(4, 8.0, TargetModules::all_linear());
+    let (tuned, _) = apply_lora(llm.clone(), &lora, 7).unwrap();
+    let tuned_before = snapshot(&tuned);
+    let mut stage2 = StageConfig::new(5e-3, 20);
+    stage2.batch_size = 8;
+    let (tuned, report) = train_llm(tuned, &aligner, &train, &validation, &stage2).unwrap();
+    assert!(report.final_eval_loss.unwrap() < report.initial_eval_loss.unwrap());
+    assert!(
+        snapshot(&aligner) == aligner_before,
+        "stage 2 changed the frozen aligner"
+    );
+    let after = snapshot(&tuned);
+    assert_eq!(after.len(), tuned_before.len());
+    let mut moved = 0;
+    for ((name, a), (_, b)) in after.iter().zip(&tuned_before) {
+        // Adapters live under `low_rank` (`…q_proj.low_rank.a`).
+        if name.contains(".low_rank.") {
+            moved += usize::from(a != b);
+        } else {
+            assert!(a == b, "stage 2 changed the frozen base weight {name}");
+        }
+    }
+    assert!(moved > 0, "no LoRA weight moved in stage 2");
+}
+
+#[test]
+fn an_identity_aligner_generates_what_the_plain_model_generates() {
+    let device = Device::flex();
+    let llm = Llama::from_pretrained(fixture("llama/llama_untied"), &device).unwrap();
+    let mut aligner = AlignerConfig::new(32, 32)
+        .with_hidden(0)
+        .init(&device)
+        .unwrap();
+    let eye: Vec<f32> = (0..32 * 32)
+        .map(|i| if i / 32 == i % 32 { 1.0 } else { 0.0 })
+        .collect();
+    aligner.first.weight =
+        Param::from_tensor(Tensor::from_data(TensorData::new(eye, [32, 32]), &device));
+    aligner.first.bias = Some(Param::from_tensor(Tensor::zeros([32], &device)));
+
+    // The "encoder" is the LLM's own embedding of the middle tokens.
+    let parts: [(&[u32], &[u32], &[u32]); 2] = [
+        (&[1, 5], &[20, 21, 22, 23], &[9, 10]),
+        (&[1], &[40, 41], &[11]),
+    ];
+    let config = SamplingConfig::greedy(8);
+    let samples: Vec<AlignedSample> = parts
+        .iter()
+        .map(|(prefix, middle, suffix)| {
+            let ids: Vec<i64> = middle.iter().map(|&t| i64::from(t)).collect();
+            let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, middle.len()]), &device);
+            AlignedSample {
+                prefix: prefix.to_vec(),
+                encoded: llm.embed(ids).squeeze_dim::<2>(0),
+                suffix: suffix.to_vec(),
+                targets: 0,
+            }
+        })
+        .collect();
+    let aligned = generate_aligned_ids(&llm, &aligner, &samples, &config, None).unwrap();
+    for (i, (prefix, middle, suffix)) in parts.iter().enumerate() {
+        let prompt = [*prefix, *middle, *suffix].concat();
+        let plain = generate_ids(&llm, &[prompt.clone()], &config, None).unwrap();
+        assert_eq!(aligned[i].tokens, plain[0].tokens, "sample {i}");
+        assert_eq!(aligned[i].prompt_tokens, prompt.len());
+    }
+}
