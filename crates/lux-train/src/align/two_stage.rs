@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::Tensor;
 use burn::tensor::activation::log_softmax;
@@ -14,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::aligner::Aligner;
 use super::sample::{AlignedBatch, AlignedSample, Padding};
 use crate::model::Llama;
-use crate::sft::{LrSchedule, Warmup};
+use crate::sft::{LrSchedule, Warmup, clip_grad_norm};
 
 /// Settings of one stage (AdamW, as the SFT trainer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,7 +29,8 @@ pub struct StageConfig {
     /// AdamW's decoupled weight decay.
     #[serde(default)]
     pub weight_decay: f64,
-    /// Clip each gradient tensor to this L2 norm (burn's clipping by norm); none: no clipping.
+    /// Clip the gradients to this global L2 norm (as transformers' `max_grad_norm`); none: no
+    /// clipping.
     #[serde(default = "one")]
     pub max_grad_norm: Option<f64>,
     /// Warmup before the schedule.
@@ -240,11 +240,6 @@ where
     let mut optim = AdamWConfig::new()
         .with_epsilon(1e-8)
         .with_weight_decay(config.weight_decay as f32)
-        .with_grad_clipping(
-            config
-                .max_grad_norm
-                .map(|n| GradientClippingConfig::Norm(n as f32)),
-        )
         .init();
     let mut report = StageReport {
         stage: stage.to_string(),
@@ -285,7 +280,10 @@ where
                 step + 1
             )));
         }
-        let grads = GradientsParams::from_grads(l.backward(), &module);
+        let mut grads = GradientsParams::from_grads(l.backward(), &module);
+        if let Some(max) = config.max_grad_norm {
+            clip_grad_norm(&module, &mut grads, max);
+        }
         let lr = config.learning_rate * config.lr_scheduler.factor(step, config.steps, warmup);
         module = optim.step(lr, module, grads);
         report.steps.push(StageStep {

@@ -13,7 +13,7 @@
 //! [`Llama::projections_mut`]: super::Llama::projections_mut
 
 use burn::config::Config;
-use burn::module::{Module, Param};
+use burn::module::{Flag, Module, Param};
 use burn::nn::Initializer;
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Tensor};
@@ -76,8 +76,13 @@ pub struct LowRank {
     pub b: Param<Tensor<2>>,
     /// Factor applied to the pair's output (LoRA's `alpha / rank`).
     pub scale: f64,
-    /// Dropout on the pair's input, applied only on an autodiff (training) device.
+    /// Dropout on the pair's input, applied only while training: on an autodiff device and
+    /// with `training` set.
     pub dropout: f64,
+    /// Whether the pair behaves as during training; [`Module::valid`] clears it (burn's
+    /// `Dropout` has the same flag), so evaluation of a model that is being trained is
+    /// deterministic.
+    pub training: Param<Flag>,
 }
 
 impl LowRank {
@@ -88,6 +93,7 @@ impl LowRank {
             b,
             scale,
             dropout: 0.0,
+            training: Param::from_bool(true),
         }
     }
 
@@ -98,13 +104,14 @@ impl LowRank {
     /// - input: `[..., d_input]`
     /// - output: `[..., d_output]`
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
-        let input = if self.dropout > 0.0 && input.device().is_autodiff() {
-            let keep = 1.0 - self.dropout;
-            let mask = input.random_like(burn::tensor::Distribution::Bernoulli(keep));
-            (input * mask).mul_scalar(1.0 / keep)
-        } else {
-            input
-        };
+        let input =
+            if self.dropout > 0.0 && self.training.is_enabled() && input.device().is_autodiff() {
+                let keep = 1.0 - self.dropout;
+                let mask = input.random_like(burn::tensor::Distribution::Bernoulli(keep));
+                (input * mask).mul_scalar(1.0 / keep)
+            } else {
+                input
+            };
         // The scale multiplies the rank-sized `x·A` (`[rows, r]`), not the `[rows, d_output]`
         // result: the same product, one small pass instead of a full-width one in the forward
         // and again in the backward.

@@ -5,7 +5,8 @@
 //! |---|---|
 //! | `schedule.rs` | [`LrSchedule`], [`Warmup`]: constant, linear, cosine, cosine with hard restarts (HF formulas) |
 //! | `data.rs` | [`SftSample`]: chat-template formatting, completion-only targets, batching |
-//! | `trainer.rs` | [`SftConfig`], [`SftTrainer`]: the loop, evaluation, metrics, checkpoints |
+//! | `trainer.rs` | [`SftConfig`], [`SftTrainer`]: the loop, evaluation, metrics, checkpoints and resume |
+//! | `clip.rs` | [`clip_grad_norm`]: clipping by the global gradient norm |
 //!
 //! Choices, with the peer they follow:
 //! - the loss is on the assistant's tokens only by default (TRL's `completion_only_loss`), and
@@ -16,7 +17,11 @@
 //!   micro-batch with short or long ones (transformers ≥ 4.46 does the same);
 //! - AdamW (burn's) steps only parameters with a gradient: under LoRA these are the `A`/`B`
 //!   matrices, so there are no norms or biases to exempt from weight decay;
-//! - clipping is burn's gradient clipping by norm, applied per parameter tensor.
+//! - `max_grad_norm` clips the global norm of all gradients together (PyTorch's
+//!   `clip_grad_norm_`, what transformers does), not each tensor (burn's `GradientClipping`);
+//! - a checkpoint (`checkpoint-N/`, renamed into place when complete) holds the PEFT adapter,
+//!   AdamW's state, the parameter ids that state is keyed by, and `trainer_state.json` (step,
+//!   epoch and position in it, metrics so far); [`SftTrainer::resume`] continues it exactly.
 //!
 //! Several devices: burn 0.22 runs a model on one device per process; for several GPUs build
 //! with the `cuda` feature and run one process per device on disjoint shards of the data
@@ -25,10 +30,12 @@
 //!
 //! [`Llama::forward_selected`]: crate::model::Llama::forward_selected
 
+mod clip;
 mod data;
 mod schedule;
 mod trainer;
 
+pub use clip::clip_grad_norm;
 pub use data::{SftBatch, SftSample, batches, tokenize_examples};
 pub use schedule::{LrSchedule, Warmup};
 pub use trainer::{SftConfig, SftReport, SftTrainer, StepMetrics};

@@ -4,17 +4,20 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams};
+use std::collections::BTreeMap;
+
+use burn::module::{Module, ParamId};
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 use burn::tensor::activation::log_softmax;
 use lux_core::svg::{LineChart, Series};
-use lux_core::{Error, IoContext, Result, fs};
+use lux_core::{Error, IoContext, Result, fs, rng};
 use serde::{Deserialize, Serialize};
 
+use super::clip::clip_grad_norm;
 use super::data::{SftBatch, SftSample, batches};
 use super::schedule::{LrSchedule, Warmup};
-use crate::lora::{LoraConfig, TargetModules, save_peft};
+use crate::lora::{LoraConfig, TargetModules, load_peft, save_peft};
 use crate::model::Llama;
 
 /// Settings of an SFT run (TRL `SFTConfig` names where they exist).
@@ -44,7 +47,8 @@ pub struct SftConfig {
     /// AdamW's decoupled weight decay.
     #[serde(default)]
     pub weight_decay: f64,
-    /// Clip each gradient tensor to this norm; none: no clipping.
+    /// Clip the gradients to this global L2 norm (all of them together, as transformers'
+    /// `max_grad_norm`); none: no clipping.
     #[serde(default = "default_clip")]
     pub max_grad_norm: Option<f64>,
     /// Evaluate on the validation set every this many steps (and at the end).
@@ -174,6 +178,9 @@ pub struct StepMetrics {
     pub lr: f64,
     /// Target tokens of the step.
     pub target_tokens: usize,
+    /// Global L2 norm of the gradients before clipping (when `max_grad_norm` is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_norm: Option<f64>,
     /// Tokens (prompt and target, no padding) per second over the step.
     pub tokens_per_s: f64,
     /// Validation loss, when evaluated at this step.
@@ -239,10 +246,117 @@ impl SftTrainer {
     /// written stay as they are.
     pub fn train(
         &self,
-        mut model: Llama,
+        model: Llama,
         train: &[SftSample],
         validation: &[SftSample],
         pad_id: u32,
+    ) -> Result<(Llama, SftReport)> {
+        self.run(model, self.optimizer(), train, validation, pad_id, None)
+    }
+
+    /// Continues the run saved in `checkpoint` (a `checkpoint-N/` directory of this trainer's
+    /// output) on `base`, the model *without* adapters: the adapter, the optimizer state
+    /// (AdamW's moments and step counts), the step, the position in the data and the metrics
+    /// so far are restored, so the steps after `N` are those of an uninterrupted run (the
+    /// data order is a function of the seed and the epoch, and the dropout RNG is reseeded
+    /// from the seed and the step).
+    ///
+    /// The trainer's config must be the one the checkpoint was written with where it shapes
+    /// the run (seed, batch size, accumulation): a difference is an error naming the field.
+    /// A missing or unreadable file is an error naming it.
+    pub fn resume(
+        &self,
+        base: Llama,
+        checkpoint: &Path,
+        train: &[SftSample],
+        validation: &[SftSample],
+        pad_id: u32,
+    ) -> Result<(Llama, SftReport)> {
+        let state_path = checkpoint.join(TRAINER_STATE);
+        let text = std::fs::read_to_string(&state_path).with_path(&state_path)?;
+        let state: TrainerState = serde_json::from_str(&text)
+            .map_err(|e| Error::parse(&state_path, None, e.to_string()))?;
+        let c = &self.config;
+        for (field, saved, now) in [
+            ("seed", state.seed, c.seed),
+            (
+                "per_device_train_batch_size",
+                state.per_device_train_batch_size as u64,
+                c.per_device_train_batch_size as u64,
+            ),
+            (
+                "gradient_accumulation_steps",
+                state.gradient_accumulation_steps as u64,
+                c.gradient_accumulation_steps as u64,
+            ),
+        ] {
+            if saved != now {
+                return Err(Error::parse(
+                    &state_path,
+                    None,
+                    format!(
+                        "{field} is {saved} in the checkpoint and {now} in this trainer's config"
+                    ),
+                ));
+            }
+        }
+        let (mut model, _) = load_peft(base, checkpoint)?;
+        // The optimizer's state is keyed by parameter id: give the adapters the ids they had.
+        let ids_path = checkpoint.join(PARAM_IDS);
+        let text = std::fs::read_to_string(&ids_path).with_path(&ids_path)?;
+        let ids: BTreeMap<String, [u64; 2]> = serde_json::from_str(&text)
+            .map_err(|e| Error::parse(&ids_path, None, e.to_string()))?;
+        for (name, projection) in model.projections_mut() {
+            let Some(pair) = projection.low_rank.as_mut() else {
+                continue;
+            };
+            let [a, b] = ids.get(&name).ok_or_else(|| {
+                Error::parse(&ids_path, None, format!("no ids for the adapter of {name}"))
+            })?;
+            pair.a.id = ParamId::from(*a);
+            pair.b.id = ParamId::from(*b);
+        }
+        let optim_path = checkpoint.join(OPTIMIZER_STATE);
+        if !optim_path.exists() {
+            return Err(Error::parse(
+                &optim_path,
+                None,
+                "the optimizer state is missing",
+            ));
+        }
+        let optim = self
+            .optimizer()
+            .load(&optim_path)
+            .map_err(|e| Error::parse(&optim_path, None, format!("{e:?}")))?;
+        let start = Start {
+            step: state.global_step,
+            epoch: state.epoch,
+            group: state.next_group,
+            report: SftReport {
+                initial_eval_loss: state.initial_eval_loss,
+                final_eval_loss: state.log_history.iter().rev().find_map(|m| m.eval_loss),
+                steps: state.log_history,
+                adapter_dir: self.output_dir.join("adapter"),
+            },
+        };
+        self.run(model, optim, train, validation, pad_id, Some(start))
+    }
+
+    fn optimizer(&self) -> ModuleOptimizer {
+        AdamWConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(self.config.weight_decay as f32)
+            .init()
+    }
+
+    fn run(
+        &self,
+        mut model: Llama,
+        mut optim: ModuleOptimizer,
+        train: &[SftSample],
+        validation: &[SftSample],
+        pad_id: u32,
+        start: Option<Start>,
     ) -> Result<(Llama, SftReport)> {
         let c = &self.config;
         if train.is_empty() {
@@ -253,36 +367,46 @@ impl SftTrainer {
         let device = model.model.embed_tokens.weight.val().device();
         let total = self.total_steps(train.len());
         let warmup = c.warmup.steps(total);
-        let mut optim = AdamWConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(c.weight_decay as f32)
-            .with_grad_clipping(
-                c.max_grad_norm
-                    .map(|n| GradientClippingConfig::Norm(n as f32)),
-            )
-            .init();
         let metrics_path = out.join("metrics.jsonl");
         let mut metrics_file = std::fs::File::create(&metrics_path).with_path(&metrics_path)?;
         let bar = progress_bar(c.progress, total);
 
-        let mut report = SftReport {
-            initial_eval_loss: None,
-            final_eval_loss: None,
-            steps: Vec::new(),
-            adapter_dir: out.join("adapter"),
+        let start = match start {
+            Some(start) => start,
+            None => Start {
+                step: 0,
+                epoch: 0,
+                group: 0,
+                report: SftReport {
+                    initial_eval_loss: if validation.is_empty() {
+                        None
+                    } else {
+                        Some(evaluate(
+                            &model,
+                            validation,
+                            c.per_device_train_batch_size,
+                            pad_id,
+                        )?)
+                    },
+                    final_eval_loss: None,
+                    steps: Vec::new(),
+                    adapter_dir: out.join("adapter"),
+                },
+            },
         };
-        if !validation.is_empty() {
-            report.initial_eval_loss = Some(evaluate(
-                &model,
-                validation,
-                c.per_device_train_batch_size,
-                pad_id,
-            )?);
+        let mut report = start.report;
+        for m in &report.steps {
+            let line = serde_json::to_string(m).map_err(|e| Error::other("metrics", e))?;
+            writeln!(metrics_file, "{line}").with_path(&metrics_path)?;
         }
-        let mut step = 0;
-        'epochs: for epoch in 0.. {
+        bar.inc(start.step as u64);
+        let mut step = start.step;
+        'epochs: for epoch in start.epoch.. {
             let micro = batches(train.len(), c.per_device_train_batch_size, c.seed, epoch);
-            for group in micro.chunks(c.gradient_accumulation_steps) {
+            for (g, group) in micro.chunks(c.gradient_accumulation_steps).enumerate() {
+                if epoch == start.epoch && g < start.group {
+                    continue;
+                }
                 if step >= total {
                     break 'epochs;
                 }
@@ -295,11 +419,14 @@ impl SftTrainer {
                 let tokens: usize = samples.iter().flatten().map(|s| s.ids.len()).sum();
                 let mut accumulator = GradientsAccumulator::<Llama>::new();
                 let mut loss_sum = 0.0;
-                for micro_batch in &samples {
+                for (k, micro_batch) in samples.iter().enumerate() {
                     let batch = SftBatch::new(micro_batch, pad_id, &device);
                     if batch.target_tokens == 0 {
                         continue;
                     }
+                    // Dropout masks depend on the seed and the position in the run only, so a
+                    // resumed run draws the same ones.
+                    device.seed(rng::hash(c.seed, &format!("sft/step/{step}/{k}")));
                     // Σ token losses / targets of the whole accumulated batch.
                     let loss = token_loss_sum(&model, &batch).div_scalar(targets as f64);
                     loss_sum += loss.clone().into_scalar::<f32>() as f64;
@@ -314,14 +441,19 @@ impl SftTrainer {
                         out.display()
                     )));
                 }
+                let mut grads = accumulator.grads();
+                let grad_norm = c
+                    .max_grad_norm
+                    .map(|max| clip_grad_norm(&model, &mut grads, max));
                 let lr = c.learning_rate * c.lr_scheduler.factor(step, total, warmup);
-                model = optim.step(lr, model, accumulator.grads());
+                model = optim.step(lr, model, grads);
                 step += 1;
 
                 let mut m = StepMetrics {
                     step,
                     loss: loss_sum,
                     lr,
+                    grad_norm,
                     target_tokens: targets,
                     tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
                     eval_loss: None,
@@ -343,7 +475,7 @@ impl SftTrainer {
                 bar.inc(1);
                 report.steps.push(m);
                 if c.save_steps.is_some_and(|n| step % n == 0) {
-                    self.checkpoint(&model, step, epoch, &report)?;
+                    self.checkpoint(&model, &optim, step, epoch, g + 1, &report)?;
                 }
             }
             if epoch + 1 >= c.num_train_epochs && c.max_steps.is_none() {
@@ -357,26 +489,85 @@ impl SftTrainer {
         Ok((model, report))
     }
 
+    /// Writes `checkpoint-{step}/` atomically: everything goes into a temporary directory
+    /// that is renamed into place, so a run killed mid-write leaves the previous checkpoints
+    /// and no half-written one.
     fn checkpoint(
         &self,
         model: &Llama,
+        optim: &ModuleOptimizer,
         step: usize,
         epoch: usize,
+        next_group: usize,
         report: &SftReport,
     ) -> Result<()> {
         let dir = self.output_dir.join(format!("checkpoint-{step}"));
-        save_peft(model, &self.lora, &dir)?;
+        let tmp = self.output_dir.join(format!(".checkpoint-{step}.tmp"));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).with_path(&tmp)?;
+        }
+        save_peft(model, &self.lora, &tmp)?;
+        let optim_path = tmp.join(OPTIMIZER_STATE);
+        optim
+            .save(&optim_path)
+            .map_err(|e| Error::parse(&optim_path, None, format!("{e:?}")))?;
+        let ids: BTreeMap<String, [u64; 2]> = model
+            .projections()
+            .into_iter()
+            .filter_map(|(name, p)| {
+                p.low_rank
+                    .as_ref()
+                    .map(|pair| (name, [pair.a.id.val(), pair.b.id.val()]))
+            })
+            .collect();
+        fs::write_json_atomic(tmp.join(PARAM_IDS), &ids)?;
+        let c = &self.config;
         fs::write_json_atomic(
-            dir.join("trainer_state.json"),
-            &serde_json::json!({
-                "global_step": step,
-                "epoch": epoch,
-                "seed": self.config.seed,
-                "log_history": report.steps,
-            }),
-        )
+            tmp.join(TRAINER_STATE),
+            &TrainerState {
+                global_step: step,
+                epoch,
+                next_group,
+                seed: c.seed,
+                per_device_train_batch_size: c.per_device_train_batch_size,
+                gradient_accumulation_steps: c.gradient_accumulation_steps,
+                initial_eval_loss: report.initial_eval_loss,
+                log_history: report.steps.clone(),
+            },
+        )?;
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_path(&dir)?;
+        }
+        std::fs::rename(&tmp, &dir).with_path(&dir)
     }
 }
+
+/// `trainer_state.json` of a checkpoint (transformers' names where they exist).
+#[derive(Debug, Serialize, Deserialize)]
+struct TrainerState {
+    global_step: usize,
+    epoch: usize,
+    /// Index of the next accumulation group in `epoch`'s order.
+    next_group: usize,
+    seed: u64,
+    per_device_train_batch_size: usize,
+    gradient_accumulation_steps: usize,
+    initial_eval_loss: Option<f64>,
+    log_history: Vec<StepMetrics>,
+}
+
+/// Where [`SftTrainer::run`] starts.
+struct Start {
+    step: usize,
+    epoch: usize,
+    group: usize,
+    report: SftReport,
+}
+
+/// Files of a checkpoint besides the PEFT adapter.
+const TRAINER_STATE: &str = "trainer_state.json";
+const OPTIMIZER_STATE: &str = "optimizer.bpk";
+const PARAM_IDS: &str = "param_ids.json";
 
 /// `Σ −log p(label)` over the batch's target positions (a scalar tensor).
 fn token_loss_sum(model: &Llama, batch: &SftBatch) -> Tensor<1> {
@@ -392,13 +583,15 @@ fn token_loss_sum(model: &Llama, batch: &SftBatch) -> Tensor<1> {
         .neg()
 }
 
-/// Mean token loss over `samples` (no gradient kept).
+/// Mean token loss over `samples`, in evaluation mode: on the model's plain (non-autodiff)
+/// view, so no graph is kept and LoRA dropout is off.
 pub(crate) fn evaluate(
     model: &Llama,
     samples: &[SftSample],
     batch_size: usize,
     pad_id: u32,
 ) -> Result<f64> {
+    let model = &model.valid();
     let device = model.model.embed_tokens.weight.val().device();
     let mut sum = 0.0;
     let mut count = 0usize;
