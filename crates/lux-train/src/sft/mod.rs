@@ -38,4 +38,4 @@ mod trainer;
 pub use clip::clip_grad_norm;
 pub use data::{SftBatch, SftSample, batches, tokenize_examples};
 pub use schedule::{LrSchedule, Warmup};
-pub use trainer::{SftConfig, SftReport, SftTrainer, StepMetrics};
+pub use trainer::{SftConfig, SftReport, SftTrainer, StepMetrics, mean_token_loss};

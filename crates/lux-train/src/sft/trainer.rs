@@ -381,7 +381,7 @@ impl SftTrainer {
                     initial_eval_loss: if validation.is_empty() {
                         None
                     } else {
-                        Some(evaluate(
+                        Some(mean_token_loss(
                             &model,
                             validation,
                             c.per_device_train_batch_size,
@@ -461,7 +461,8 @@ impl SftTrainer {
                 };
                 let eval_now = c.eval_steps.is_some_and(|n| step % n == 0) || step == total;
                 if eval_now && !validation.is_empty() {
-                    let l = evaluate(&model, validation, c.per_device_train_batch_size, pad_id)?;
+                    let l =
+                        mean_token_loss(&model, validation, c.per_device_train_batch_size, pad_id)?;
                     m.eval_loss = Some(l);
                     m.eval_perplexity = Some(l.exp());
                     report.final_eval_loss = Some(l);
@@ -583,9 +584,9 @@ fn token_loss_sum(model: &Llama, batch: &SftBatch) -> Tensor<1> {
         .neg()
 }
 
-/// Mean token loss over `samples`, in evaluation mode: on the model's plain (non-autodiff)
-/// view, so no graph is kept and LoRA dropout is off.
-pub(crate) fn evaluate(
+/// Mean token loss (nats per target token) over `samples`, in evaluation mode
+/// ([`Module::valid`]: no LoRA dropout, no gradient kept).
+pub fn mean_token_loss(
     model: &Llama,
     samples: &[SftSample],
     batch_size: usize,
