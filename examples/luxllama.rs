@@ -497,7 +497,13 @@ fn train(
     if lora.base_model_name_or_path.is_none() {
         lora.base_model_name_or_path = Some("HuggingFaceTB/SmolLM2-135M-Instruct".into());
     }
-    let (model, adapted) = apply_lora(model, &lora, config.seed)?;
+    let trainer = SftTrainer::new(config.clone(), lora.clone(), out)?;
+    // A run that was interrupted continues from its newest checkpoint.
+    let checkpoint = trainer.latest_checkpoint();
+    let (model, adapted) = match &checkpoint {
+        Some(_) => (model, Vec::new()),
+        None => apply_lora(model, &lora, config.seed)?,
+    };
     let max_len = config.max_seq_length;
     let (train_samples, cut) = tokenize_examples(&tok, train_set, max_len, true)?;
     let (validation_samples, _) = tokenize_examples(&tok, validation_set, max_len, true)?;
@@ -506,14 +512,27 @@ fn train(
          after truncation to {max_len} tokens), {} validation samples",
         lora.r,
         lora.lora_alpha,
-        adapted.len(),
+        if checkpoint.is_some() {
+            "the checkpoint's".to_string()
+        } else {
+            adapted.len().to_string()
+        },
         train_samples.len(),
         validation_samples.len()
     );
-    let trainer = SftTrainer::new(config, lora.clone(), out)?;
     let pad = tok.pad_id().unwrap_or(0);
     let started = Instant::now();
-    let (_, report) = trainer.train(model, &train_samples, &validation_samples, pad)?;
+    let (_, report) = match &checkpoint {
+        Some(dir) => {
+            println!(
+                "  resuming from {} (delete {} to start over)",
+                dir.display(),
+                out.display()
+            );
+            trainer.resume(model, dir, &train_samples, &validation_samples, pad)?
+        }
+        None => trainer.train(model, &train_samples, &validation_samples, pad)?,
+    };
     let seconds = started.elapsed().as_secs_f64();
     let step_tokens_per_s =
         report.steps.iter().map(|m| m.tokens_per_s).sum::<f64>() / report.steps.len().max(1) as f64;

@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use burn::module::{Module, ParamId};
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
-use burn::tensor::activation::log_softmax;
 use lux_core::svg::{LineChart, Series};
 use lux_core::{Error, IoContext, Result, fs, rng};
 use serde::{Deserialize, Serialize};
 
 use super::clip::clip_grad_norm;
+use super::cross_entropy::cross_entropy_sum;
 use super::data::{SftBatch, SftSample, batches};
 use super::schedule::{LrSchedule, Warmup};
 use crate::lora::{LoraConfig, TargetModules, load_peft, save_peft};
@@ -342,6 +342,29 @@ impl SftTrainer {
         self.run(model, optim, train, validation, pad_id, Some(start))
     }
 
+    /// The newest complete `checkpoint-N/` in the output directory (highest `N`), if any:
+    /// what [`resume`](Self::resume) continues after an interruption. Half-written checkpoints
+    /// never have that name (they are renamed into place when complete).
+    pub fn latest_checkpoint(&self) -> Option<PathBuf> {
+        std::fs::read_dir(&self.output_dir)
+            .ok()?
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let step: usize = e
+                    .file_name()
+                    .to_str()?
+                    .strip_prefix("checkpoint-")?
+                    .parse()
+                    .ok()?;
+                e.path()
+                    .join(TRAINER_STATE)
+                    .is_file()
+                    .then(|| (step, e.path()))
+            })
+            .max_by_key(|(step, _)| *step)
+            .map(|(_, path)| path)
+    }
+
     fn optimizer(&self) -> ModuleOptimizer {
         AdamWConfig::new()
             .with_epsilon(1e-8)
@@ -577,11 +600,7 @@ fn token_loss_sum(model: &Llama, batch: &SftBatch) -> Tensor<1> {
         Some(batch.mask.clone()),
         batch.positions.clone(),
     );
-    let n = batch.target_tokens;
-    log_softmax(logits, 1)
-        .gather(1, batch.labels.clone().reshape([n, 1]))
-        .sum()
-        .neg()
+    cross_entropy_sum(logits, batch.labels.clone())
 }
 
 /// Mean token loss (nats per target token) over `samples`, in evaluation mode
