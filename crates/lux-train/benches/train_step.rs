@@ -1,8 +1,8 @@
 //! LoRA training-step throughput of the Llama decoder at SmolLM2-135M's shape (random weights,
 //! f32): LoRA r = 16, α = 32 on `q_proj`/`k_proj`/`v_proj`/`o_proj`, a batch of 8 × 128 tokens,
 //! one forward, backward and AdamW step — what [`SftTrainer`] does per optimizer step with no
-//! gradient accumulation (same loss code: logits only at target positions, `log_softmax`,
-//! gather).
+//! gradient accumulation (same loss code: logits only at target positions,
+//! [`cross_entropy_sum`]).
 //!
 //! Two workloads:
 //! - `lora_qkvo_8x128`: loss on every next-token position (8 × 127 targets), as a causal-LM
@@ -35,17 +35,18 @@
 //!   `bash crates/lux-train/benches/scripts/bench-train-vs-peft.sh`
 //!
 //! [`SftTrainer`]: lux_train::sft::SftTrainer
+//! [`cross_entropy_sum`]: lux_train::sft::cross_entropy_sum
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use criterion::{Criterion, Throughput};
 use lux_core::rng::SplitMix64;
 use lux_train::lora::{LoraConfig, TargetModules, apply_lora};
 use lux_train::model::{Llama, LlamaConfig};
+use lux_train::sft::cross_entropy_sum;
 
 const VOCAB: usize = 49_152;
 const BATCH: usize = 8;
@@ -122,10 +123,7 @@ fn step(model: Llama, optim: &mut ModuleOptimizer, batch: &Batch) -> (Llama, f32
         Some(batch.mask.clone()),
         batch.positions.clone(),
     );
-    let loss = log_softmax(logits, 1)
-        .gather(1, batch.labels.clone().reshape([batch.targets, 1]))
-        .mean()
-        .neg();
+    let loss = cross_entropy_sum(logits, batch.labels.clone()).div_scalar(batch.targets as f64);
     let value = loss.clone().into_scalar::<f32>();
     let forward = start.elapsed().as_secs_f64();
     let grads = GradientsParams::from_grads(loss.backward(), &model);

@@ -6,14 +6,13 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::Tensor;
-use burn::tensor::activation::log_softmax;
 use lux_core::{Error, Result, rng};
 use serde::{Deserialize, Serialize};
 
 use super::aligner::Aligner;
 use super::sample::{AlignedBatch, AlignedSample, Padding};
 use crate::model::Llama;
-use crate::sft::{LrSchedule, Warmup, clip_grad_norm};
+use crate::sft::{LrSchedule, Warmup, clip_grad_norm, cross_entropy_sum};
 
 /// Settings of one stage (AdamW, as the SFT trainer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -196,11 +195,7 @@ fn loss_sum(llm: &Llama, batch: &AlignedBatch) -> Tensor<1> {
         Some(batch.mask.clone()),
         batch.positions.clone(),
     );
-    let n = batch.target_tokens;
-    log_softmax(logits, 1)
-        .gather(1, batch.labels.clone().reshape([n, 1]))
-        .sum()
-        .neg()
+    cross_entropy_sum(logits, batch.labels.clone())
 }
 
 /// The loop both stages share: seeded batches, loss / targets, backward, AdamW on `module`.

@@ -7,6 +7,7 @@
 //! | `data.rs` | [`SftSample`]: chat-template formatting, completion-only targets, batching |
 //! | `trainer.rs` | [`SftConfig`], [`SftTrainer`]: the loop, evaluation, metrics, checkpoints and resume |
 //! | `clip.rs` | [`clip_grad_norm`]: clipping by the global gradient norm |
+//! | `cross_entropy.rs` | [`cross_entropy_sum`]: the token loss, its gradient in closed form |
 //!
 //! Choices, with the peer they follow:
 //! - the loss is on the assistant's tokens only by default (TRL's `completion_only_loss`), and
@@ -31,11 +32,13 @@
 //! [`Llama::forward_selected`]: crate::model::Llama::forward_selected
 
 mod clip;
+mod cross_entropy;
 mod data;
 mod schedule;
 mod trainer;
 
 pub use clip::clip_grad_norm;
+pub use cross_entropy::cross_entropy_sum;
 pub use data::{SftBatch, SftSample, batches, tokenize_examples};
 pub use schedule::{LrSchedule, Warmup};
 pub use trainer::{SftConfig, SftReport, SftTrainer, StepMetrics, mean_token_loss};
