@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use lux_train::align::{
-    AlignedSample, AlignerConfig, StageConfig, generate_aligned_ids, token_states, train_aligner,
-    train_llm,
+    ALIGNER_WEIGHTS_FILE, AlignedSample, AlignerConfig, StageConfig, generate_aligned_ids,
+    load_aligner, save_aligner, token_states, train_aligner, train_llm,
 };
 use lux_train::encoder::Encoder;
 use lux_train::generate::{SamplingConfig, generate_ids};
@@ -181,4 +181,54 @@ fn an_identity_aligner_generates_what_the_plain_model_generates() {
         assert_eq!(aligned[i].tokens, plain[0].tokens, "sample {i}");
         assert_eq!(aligned[i].prompt_tokens, prompt.len());
     }
+}
+
+#[test]
+fn a_saved_aligner_loads_back_identical_and_bad_files_name_the_key() {
+    let device = Device::flex();
+    let aligner = AlignerConfig::new(16, 32)
+        .with_hidden(24)
+        .init(&device)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    save_aligner(&aligner, dir.path()).unwrap();
+    let loaded = load_aligner(dir.path(), &device).unwrap();
+    assert!(snapshot(&loaded) == snapshot(&aligner));
+    let x = Tensor::<2>::from_data(
+        TensorData::new(
+            (0..48).map(|i| i as f32 / 10.0).collect::<Vec<_>>(),
+            [3, 16],
+        ),
+        &device,
+    );
+    let (a, b) = (
+        aligner.forward(x.clone()).into_data(),
+        loaded.forward(x).into_data(),
+    );
+    assert_eq!(a, b);
+
+    // A weight file from a linear aligner does not fit a config with a hidden layer.
+    let other = tempfile::tempdir().unwrap();
+    let linear = AlignerConfig::new(16, 32)
+        .with_hidden(0)
+        .init(&device)
+        .unwrap();
+    save_aligner(&linear, other.path()).unwrap();
+    std::fs::copy(
+        other.path().join(ALIGNER_WEIGHTS_FILE),
+        dir.path().join(ALIGNER_WEIGHTS_FILE),
+    )
+    .unwrap();
+    let err = load_aligner(dir.path(), &device).unwrap_err().to_string();
+    assert!(
+        err.contains("aligner.safetensors") && err.contains("0.weight"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.path().join("aligner_config.json"),
+        "{\"d_encoder\": 16}",
+    )
+    .unwrap();
+    let err = load_aligner(dir.path(), &device).unwrap_err().to_string();
+    assert!(err.contains("aligner_config.json"), "{err}");
 }

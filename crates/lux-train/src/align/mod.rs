@@ -16,6 +16,7 @@
 //! | `encode.rs` | [`token_states`]: the frozen encoder's states, computed once |
 //! | `two_stage.rs` | [`StageConfig`], [`train_aligner`], [`train_llm`], [`aligned_loss`] |
 //! | `generate.rs` | [`generate_aligned`]: KV-cache generation prefilled with vectors |
+//! | `save.rs` | [`save_aligner`], [`load_aligner`]: safetensors in `torch.nn.Sequential` layout |
 //!
 //! The encoder is kept out of training entirely: its states are inputs, computed once on a
 //! plain device, which is what "frozen" means here and is also the cheap way to do it.
@@ -24,10 +25,12 @@ mod aligner;
 mod encode;
 mod generate;
 mod sample;
+mod save;
 mod two_stage;
 
 pub use aligner::{AlignMode, Aligner, AlignerConfig};
 pub use encode::token_states;
 pub use generate::{generate_aligned, generate_aligned_ids};
 pub use sample::{AlignedBatch, AlignedSample, ChatSlots, Padding};
+pub use save::{ALIGNER_CONFIG_FILE, ALIGNER_WEIGHTS_FILE, load_aligner, save_aligner};
 pub use two_stage::{StageConfig, StageReport, StageStep, aligned_loss, train_aligner, train_llm};
