@@ -232,3 +232,44 @@ fn a_saved_aligner_loads_back_identical_and_bad_files_name_the_key() {
     let err = load_aligner(dir.path(), &device).unwrap_err().to_string();
     assert!(err.contains("aligner_config.json"), "{err}");
 }
+
+#[test]
+fn inconsistent_samples_are_errors_naming_the_sample() {
+    let device = Device::flex();
+    let llm = Llama::from_pretrained(fixture("llama/llama_untied"), &device).unwrap();
+    let aligner = AlignerConfig::new(16, 32).init(&device).unwrap();
+    let good = AlignedSample {
+        prefix: vec![1],
+        encoded: Tensor::zeros([2, 16], &device),
+        suffix: vec![5, 6],
+        targets: 1,
+    };
+    let too_many_targets = AlignedSample {
+        targets: 3,
+        ..good.clone()
+    };
+    let bad_token = AlignedSample {
+        suffix: vec![5, 500],
+        ..good.clone()
+    };
+    let wrong_width = AlignedSample {
+        encoded: Tensor::zeros([2, 8], &device),
+        ..good.clone()
+    };
+    for (sample, expect) in [
+        (too_many_targets, "samples[1].targets"),
+        (bad_token, "token id 500"),
+        (wrong_width, "samples[1].encoded"),
+    ] {
+        let err = match lux_train::align::AlignedBatch::new(
+            &llm,
+            &aligner,
+            &[&good, &sample],
+            lux_train::align::Padding::Right,
+        ) {
+            Ok(_) => panic!("{expect}: accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(expect), "{err}");
+    }
+}

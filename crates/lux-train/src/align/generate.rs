@@ -70,7 +70,7 @@ fn run(
         .iter()
         .map(|s| {
             let mut s = s.clone();
-            let keep = s.suffix.len() - s.targets;
+            let keep = s.suffix.len().saturating_sub(s.targets);
             s.suffix.truncate(keep);
             s.targets = 0;
             s

@@ -166,6 +166,28 @@ impl AlignedBatch {
         // One aligner call for every encoder state of the batch.
         let mut encoded = Vec::with_capacity(samples.len());
         for (i, s) in samples.iter().enumerate() {
+            let vocab = llm.config().vocab_size;
+            if let Some(t) = s
+                .prefix
+                .iter()
+                .chain(&s.suffix)
+                .find(|&&t| t as usize >= vocab)
+            {
+                return Err(Error::invalid(
+                    format!("samples[{i}]"),
+                    format!("token id {t} is not below the vocabulary size {vocab}"),
+                ));
+            }
+            if s.targets > s.suffix.len() {
+                return Err(Error::invalid(
+                    format!("samples[{i}].targets"),
+                    format!(
+                        "{} targets but the suffix has {} tokens",
+                        s.targets,
+                        s.suffix.len()
+                    ),
+                ));
+            }
             let [n, d] = s.encoded.dims();
             if d != aligner.d_encoder() {
                 return Err(Error::invalid(
