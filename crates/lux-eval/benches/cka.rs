@@ -11,15 +11,16 @@
 //! `benches/cka_numpy.py` runs the same workloads in numpy (3 GEMMs per pair);
 //! `benches/scripts/bench-cka-vs-numpy.sh` runs both, round after round, and prints the
 //! ratio. `LUX_CKA_BENCH_LAYERS` changes the layer count; `LUX_CKA_BENCH_QUICK=R` skips
-//! criterion and prints one JSON line per workload (median of `R` runs), the format of
-//! `cka_numpy.py`, for that script.
+//! criterion and prints one JSON line per workload (median of `R` runs; wall time as in
+//! `cka_numpy.py`, for that script, and CPU time); `LUX_CKA_BENCH_PHASES=R` times the steps
+//! of one pair instead.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, Throughput};
-use lux_eval::cka::LayerwiseCka;
+use lux_eval::cka::{CenteredFeatures, LayerwiseCka};
 
 const ROWS: usize = 4096;
 const COLS: usize = 576;
@@ -100,29 +101,124 @@ fn criterion_benches() {
     c.final_summary();
 }
 
-/// Median wall time of `repeats` runs of each workload, as JSON lines.
+/// Median wall time of `repeats` runs of each workload, as JSON lines, with the median CPU
+/// time of the process over the same runs (all threads: on a busy machine it tells the work
+/// done apart from the time waited for a core).
 fn quick(repeats: usize) {
     for w in workloads() {
         black_box((w.run)()); // warm-up
-        let mut times: Vec<f64> = (0..repeats.max(1))
+        let (mut times, mut cpu): (Vec<f64>, Vec<f64>) = (0..repeats.max(1))
             .map(|_| {
-                let t = Instant::now();
+                let (t, c) = (Instant::now(), cpu_ms());
                 black_box((w.run)());
-                t.elapsed().as_secs_f64()
+                (t.elapsed().as_secs_f64(), (cpu_ms() - c) / 1e3)
             })
-            .collect();
+            .unzip();
         times.sort_by(f64::total_cmp);
+        cpu.sort_by(f64::total_cmp);
         let seconds = times[times.len() / 2];
+        let cpu_seconds = cpu[cpu.len() / 2];
         println!(
-            "{{\"workload\": \"{}\", \"pairs\": {}, \"seconds\": {seconds}, \"ms_per_pair\": {}}}",
+            "{{\"workload\": \"{}\", \"pairs\": {}, \"seconds\": {seconds}, \"ms_per_pair\": {}, \
+             \"cpu_ms_per_pair\": {}}}",
             w.name,
             w.pairs,
-            1e3 * seconds / w.pairs as f64
+            1e3 * seconds / w.pairs as f64,
+            1e3 * cpu_seconds / w.pairs as f64
         );
     }
 }
 
+#[repr(C)]
+struct Timespec {
+    sec: i64,
+    nsec: i64,
+}
+
+unsafe extern "C" {
+    fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+}
+
+/// CPU time of the whole process (all threads), in ms.
+fn cpu_ms() -> f64 {
+    let mut t = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: `t` is a valid timespec; 2 is CLOCK_PROCESS_CPUTIME_ID on Linux.
+    unsafe { clock_gettime(2, &mut t) };
+    t.sec as f64 * 1e3 + t.nsec as f64 * 1e-6
+}
+
+/// Median wall and CPU time of each step of one pair, `[4096, 576]` each, done with the same
+/// tensor ops as the library: where a pair's time goes. Run with `RAYON_NUM_THREADS=1` on a
+/// busy machine to compare steps by the work they do.
+fn phases(repeats: usize) {
+    let device = Device::flex();
+    let x = Tensor::<2>::random([ROWS, COLS], Distribution::Normal(0.0, 1.0), &device);
+    let y = Tensor::<2>::random([ROWS, COLS], Distribution::Normal(0.0, 1.0), &device);
+    let time = |name: &str, f: &dyn Fn()| {
+        f();
+        let (mut t, mut c): (Vec<f64>, Vec<f64>) = (0..repeats.max(1))
+            .map(|_| {
+                let (s, c) = (Instant::now(), cpu_ms());
+                f();
+                (s.elapsed().as_secs_f64() * 1e3, cpu_ms() - c)
+            })
+            .unzip();
+        t.sort_by(f64::total_cmp);
+        c.sort_by(f64::total_cmp);
+        println!(
+            "{name:<40} {:>8.2} ms wall {:>8.2} ms cpu",
+            t[t.len() / 2],
+            c[c.len() / 2]
+        );
+    };
+    let xc = x.clone().sub(x.clone().mean_dim(0));
+    let yc = y.clone().sub(y.clone().mean_dim(0));
+    time("NaN scan: is_finite().all()", &|| {
+        black_box(x.clone().is_finite().all().into_scalar::<bool>());
+    });
+    time("column means", &|| {
+        black_box(x.clone().mean_dim(0).into_data());
+    });
+    time("centring (means + sub)", &|| {
+        let m = x.clone().mean_dim(0);
+        black_box(x.clone().sub(m).into_data());
+    });
+    time("square().sum() of [n, d]", &|| {
+        black_box(x.clone().square().sum().into_scalar::<f64>());
+    });
+    time("cross product YcᵀXc", &|| {
+        black_box(yc.clone().transpose().matmul(xc.clone()).into_data());
+    });
+    for bands in [1usize, 4, 6, 12, 18, 24] {
+        time(&format!("Gram XcᵀXc in {bands} bands"), &|| {
+            for i in 0..bands {
+                let (s, e) = (i * COLS / bands, (i + 1) * COLS / bands);
+                let band = xc.clone().slice([0..ROWS, s..e]);
+                let rest = xc.clone().slice([0..ROWS, s..COLS]);
+                black_box(band.transpose().matmul(rest).into_data());
+            }
+        });
+    }
+    time("CenteredFeatures::new", &|| {
+        black_box(CenteredFeatures::new(x.clone(), "x").unwrap());
+    });
+    let fx = CenteredFeatures::new(x.clone(), "x").unwrap();
+    let fy = CenteredFeatures::new(y.clone(), "y").unwrap();
+    time("CenteredFeatures::cross_sq", &|| {
+        black_box(fx.cross_sq(&fy).unwrap());
+    });
+    time("LayerwiseCka::pair (1 layer)", &|| {
+        black_box(LayerwiseCka::pair(vec![x.clone()], vec![y.clone()]).unwrap());
+    });
+}
+
 fn main() {
+    if let Some(repeats) = std::env::var("LUX_CKA_BENCH_PHASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return phases(repeats);
+    }
     match std::env::var("LUX_CKA_BENCH_QUICK")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -10,9 +10,24 @@ use super::{host_vec, scalar};
 /// (f32 means over thousands of rows are off by a few dozen ulps).
 const CONSTANT_RELATIVE: f64 = 64.0 * 64.0 * (f32::EPSILON as f64) * (f32::EPSILON as f64);
 
-/// Validates one representation and returns it as a detached float tensor ready for the
-/// estimators: f16/bf16 are widened to f32, f32 and f64 are kept.
-pub(crate) fn input(x: Tensor<2>, label: &str, min_rows: usize) -> Result<Tensor<2>> {
+/// One validated representation, centred: what every estimator starts from.
+///
+/// The input itself is not kept: when the caller hands over the only reference to it, the
+/// centring overwrites it in place instead of allocating a second `[n, d]` buffer.
+pub(crate) struct Centred {
+    /// `x − mean(x)`, column by column, as f32 (f16/bf16 widened) or f64.
+    pub xc: Tensor<2>,
+    /// The column means, on the host.
+    pub mean: Vec<f64>,
+}
+
+/// Validates one representation and centres it: f16/bf16 are widened to f32, f32 and f64
+/// are kept.
+///
+/// NaN and infinities are found through the column means rather than by a pass of their
+/// own: a sum that takes in a NaN or an infinity is never finite, so finite means prove a
+/// finite input, and only an input that fails this scans its values for the first bad one.
+pub(crate) fn centred(x: Tensor<2>, label: &str, min_rows: usize) -> Result<Centred> {
     let [n, d] = x.dims();
     if d == 0 {
         return Err(Error::Numeric(format!("{label} has no columns")));
@@ -27,8 +42,18 @@ pub(crate) fn input(x: Tensor<2>, label: &str, min_rows: usize) -> Result<Tensor
         _ => x.cast(FloatDType::F32),
     }
     .detach();
-    finite(&x, label)?;
-    Ok(x)
+    let mean_t = x.clone().mean_dim(0);
+    let mean = host_vec(mean_t.clone(), label)?;
+    if mean.iter().any(|m| !m.is_finite()) {
+        finite(&x, label)?;
+        // Every value is finite but a column sum is not: it overflowed.
+        return Err(Error::Numeric(format!(
+            "{label} has values too large to sum in {:?} (a column sum overflows)",
+            x.dtype()
+        )));
+    }
+    let xc = x.sub(mean_t);
+    Ok(Centred { xc, mean })
 }
 
 /// Errors when the two inputs describe different numbers of items.
@@ -68,17 +93,22 @@ fn finite(x: &Tensor<2>, label: &str) -> Result<()> {
     )))
 }
 
-/// Errors when `x` is constant: every column holds a single value, or the centred `xc` has a
-/// variance that is only f32 rounding noise of `x`'s magnitude.
-pub(crate) fn not_constant(x: &Tensor<2>, xc: &Tensor<2>, label: &str) -> Result<()> {
-    let variance = scalar(xc.clone().square().sum(), label)?;
-    let magnitude = scalar(x.clone().square().sum(), label)?;
+/// Errors when the input is constant: every column holds a single value, or the centred
+/// `xc` has a variance that is only f32 rounding noise of `x`'s magnitude.
+///
+/// The magnitude `Σx²` is `Σxc² + n·Σmean²`, so it costs no pass over `x`; a column of `x`
+/// holds a single value exactly when its centred column does.
+pub(crate) fn not_constant(c: &Centred, label: &str) -> Result<()> {
+    let variance = scalar(c.xc.clone().square().sum(), label)?;
+    let rows = c.xc.dims()[0] as f64;
+    let magnitude = variance + rows * c.mean.iter().map(|m| m * m).sum::<f64>();
     // The exact test costs two more passes: only run it when the variance is suspiciously small.
     let suspicious = variance <= 1e-6 * magnitude;
     let exact = suspicious
-        && x.clone()
+        && c.xc
+            .clone()
             .max_dim(0)
-            .equal(x.clone().min_dim(0))
+            .equal(c.xc.clone().min_dim(0))
             .all()
             .try_into_scalar::<bool>()
             .map_err(|e| Error::Numeric(format!("checking {label} for variance failed: {e:?}")))?;
@@ -100,10 +130,52 @@ mod tests {
         let device = Device::flex();
         let x =
             Tensor::<2>::from_floats([[1.0, 2.0], [3.0, f32::INFINITY], [f32::NAN, 0.0]], &device);
-        let e = input(x, "lb layer 2", 2).unwrap_err().to_string();
+        let e = centred(x, "lb layer 2", 2).err().unwrap().to_string();
         assert_eq!(
             e,
             "lb layer 2 contains NaN or infinite values (first: inf at row 1, column 1)"
+        );
+        // +inf and -inf in one column sum to NaN; a NaN alone in the last row.
+        let x = Tensor::<2>::from_floats(
+            [
+                [1.0, f32::INFINITY],
+                [2.0, f32::NEG_INFINITY],
+                [3.0, 0.0],
+                [f32::NAN, 1.0],
+            ],
+            &device,
+        );
+        let e = centred(x, "x", 2).err().unwrap().to_string();
+        assert!(e.contains("first: inf at row 0, column 1"), "{e}");
+        let x = Tensor::<2>::from_floats([[1.0, 2.0], [3.0, 4.0], [f32::NAN, 5.0]], &device);
+        let e = centred(x, "x", 2).err().unwrap().to_string();
+        assert!(e.contains("first: NaN at row 2, column 0"), "{e}");
+    }
+
+    #[test]
+    fn finite_values_whose_sum_overflows() {
+        let device = Device::flex();
+        let x = Tensor::<2>::from_floats([[3e38, 1.0], [3e38, 2.0], [0.0, 3.0]], &device);
+        let e = centred(x, "x", 2).err().unwrap().to_string();
+        assert!(e.contains("x has values too large to sum"), "{e}");
+    }
+
+    #[test]
+    fn centres_and_keeps_the_means() {
+        let device = Device::flex();
+        let x = Tensor::<2>::from_floats([[1.0, 10.0], [3.0, 20.0], [5.0, 60.0]], &device);
+        let c = centred(x, "x", 2).ok().unwrap();
+        assert_eq!(c.mean, vec![3.0, 30.0]);
+        let xc: Vec<f32> = c.xc.into_data().try_to_vec().unwrap();
+        assert_eq!(xc, vec![-2.0, -20.0, 0.0, -10.0, 2.0, 30.0]);
+        assert!(
+            not_constant(
+                &centred(Tensor::<2>::from_floats([[1.0], [2.0]], &device), "y", 2)
+                    .ok()
+                    .unwrap(),
+                "y"
+            )
+            .is_ok()
         );
     }
 
@@ -111,15 +183,16 @@ mod tests {
     fn too_few_rows_and_no_columns() {
         let device = Device::flex();
         let x = Tensor::<2>::from_floats([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], &device);
-        let e = input(x, "x", 4).unwrap_err().to_string();
+        let e = centred(x, "x", 4).err().unwrap().to_string();
         assert!(
             e.contains("x has 3 rows; this estimator needs at least 4"),
             "{e}"
         );
         let empty = Tensor::<2>::zeros([5, 0], &device);
         assert!(
-            input(empty, "y", 2)
-                .unwrap_err()
+            centred(empty, "y", 2)
+                .err()
+                .unwrap()
                 .to_string()
                 .contains("no columns")
         );
@@ -129,8 +202,9 @@ mod tests {
     fn constant_up_to_rounding() {
         let device = Device::flex();
         let x = Tensor::<2>::full([100, 3], 0.1f32, &device);
-        let xc = x.clone().sub(x.clone().mean_dim(0));
-        let e = not_constant(&x, &xc, "x").unwrap_err().to_string();
+        let e = not_constant(&centred(x, "x", 2).ok().unwrap(), "x")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("x is constant"), "{e}");
     }
 }

@@ -146,10 +146,9 @@ impl RbfCka {
 
     /// The bandwidth this estimator uses for `x`.
     pub fn sigma(&self, x: Tensor<2>) -> Result<f64> {
-        let x = checks::input(x, "x", 2)?;
-        let xc = x.clone().sub(x.clone().mean_dim(0));
-        checks::not_constant(&x, &xc, "x")?;
-        self.sigma_of(&kernel::squared_distances(&xc), "x")
+        let c = checks::centred(x, "x", 2)?;
+        checks::not_constant(&c, "x")?;
+        self.sigma_of(&kernel::squared_distances(&c.xc), "x")
     }
 
     fn sigma_of(&self, d2: &Tensor<2>, label: &str) -> Result<f64> {
@@ -170,11 +169,10 @@ impl RbfCka {
     }
 
     fn kernel(&self, x: Tensor<2>, label: &str) -> Result<Tensor<2>> {
-        let x = checks::input(x, label, 2)?;
         // Centring changes no distance but keeps the Gram-based distances accurate.
-        let xc = x.clone().sub(x.clone().mean_dim(0));
-        checks::not_constant(&x, &xc, label)?;
-        let d2 = kernel::squared_distances(&xc);
+        let c = checks::centred(x, label, 2)?;
+        checks::not_constant(&c, label)?;
+        let d2 = kernel::squared_distances(&c.xc);
         let sigma = self.sigma_of(&d2, label)?;
         Ok(d2.div_scalar(-2.0 * sigma * sigma).exp())
     }
