@@ -85,12 +85,15 @@ fn main() -> Res<()> {
     Ok(())
 }
 
+/// How a table splits a word into its rows (token ids).
+type WordTokenizer = Box<dyn Fn(&str) -> Vec<u32>>;
+
 /// A model's input-embedding table and how it splits a word into its rows.
 struct Table {
     name: &'static str,
     values: Vec<f32>,
     dim: usize,
-    tokenize: Box<dyn Fn(&str) -> Vec<u32>>,
+    tokenize: WordTokenizer,
 }
 
 fn smollm2_table(gguf: &Path) -> Res<Table> {

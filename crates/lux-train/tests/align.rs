@@ -181,7 +181,7 @@ fn an_identity_aligner_generates_what_the_plain_model_generates() {
     let aligned = generate_aligned_ids(&llm, &aligner, &samples, &config, None).unwrap();
     for (i, (prefix, middle, suffix)) in parts.iter().enumerate() {
         let prompt = [*prefix, *middle, *suffix].concat();
-        let plain = generate_ids(&llm, &[prompt.clone()], &config, None).unwrap();
+        let plain = generate_ids(&llm, std::slice::from_ref(&prompt), &config, None).unwrap();
         assert_eq!(aligned[i].tokens, plain[0].tokens, "sample {i}");
         assert_eq!(aligned[i].prompt_tokens, prompt.len());
     }
