@@ -55,7 +55,7 @@ use lux::train::generate::{SamplingConfig, generate};
 use lux::train::gguf::find_smollm2;
 use lux::train::lora::{LoraConfig, apply_lora, load_peft, save_peft};
 use lux::train::model::Llama;
-use lux::train::sft::{SftSample, mean_token_loss};
+use lux::train::sft::{SftSample, mean_token_loss, tokenize_chat};
 use lux::train::tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -615,19 +615,12 @@ fn answer_nll_text(
 ) -> Result<BTreeMap<String, f64>, BoxError> {
     let mut by_lang: BTreeMap<String, Vec<SftSample>> = BTreeMap::new();
     for p in problems {
-        let user = ChatMessage::user(format!("{}\n{}", p.question, eval.text_instruction));
-        let prompt = tok.apply_chat_template(std::slice::from_ref(&user), true)?;
-        let full = tok.apply_chat_template(&[user, ChatMessage::assistant(gold(p))], false)?;
-        let rest = full
-            .strip_prefix(prompt.as_str())
-            .ok_or("chat template: prompt is not a prefix")?;
-        let mut ids = tok.encode(&prompt, true)?;
-        let prompt_len = ids.len();
-        ids.extend(tok.encode(rest, false)?);
+        let user = format!("{}\n{}", p.question, eval.text_instruction);
+        let sample = tokenize_chat(tok, &user, &gold(p))?;
         by_lang
             .entry(p.lang.code().to_string())
             .or_default()
-            .push(SftSample { ids, prompt_len });
+            .push(sample);
     }
     let pad = tok.pad_id().unwrap_or(0);
     by_lang

@@ -6,6 +6,7 @@ use lux_core::{ChatMessage, Error, Result};
 
 use super::aligner::{AlignMode, Aligner};
 use crate::model::Llama;
+use crate::sft::tokenize_chat;
 use crate::tokenizer::Tokenizer;
 
 /// One input of the aligned model: `prefix` tokens, then the encoder's states of a text
@@ -87,20 +88,10 @@ impl ChatSlots {
         suffix.extend_from_slice(&self.tail);
         let mut targets = 0;
         if let Some(answer) = answer {
-            let prompt = tokenizer.apply_chat_template(&[ChatMessage::user(SLOT)], true)?;
-            let full = tokenizer.apply_chat_template(
-                &[ChatMessage::user(SLOT), ChatMessage::assistant(answer)],
-                false,
-            )?;
-            let rest = full.strip_prefix(prompt.as_str()).ok_or_else(|| {
-                Error::invalid(
-                    "chat_template",
-                    "the rendered conversation does not start with the rendered prompt",
-                )
-            })?;
-            let ids = tokenizer.encode(rest, false)?;
-            targets = ids.len();
-            suffix.extend(ids);
+            // The answer's tokens as SFT makes them (the user's text does not change them).
+            let chat = tokenize_chat(tokenizer, SLOT, answer)?;
+            targets = chat.targets();
+            suffix.extend_from_slice(&chat.ids[chat.prompt_len..]);
         }
         Ok(AlignedSample {
             prefix: self.head.clone(),

@@ -43,22 +43,10 @@ pub fn tokenize_examples(
             Some(input) => format!("{}\n\n{input}", e.instruction),
             None => e.instruction.clone(),
         };
-        let prompt_msgs = [ChatMessage::user(user.clone())];
-        let prompt = tokenizer.apply_chat_template(&prompt_msgs, true)?;
-        let full = tokenizer.apply_chat_template(
-            &[ChatMessage::user(user), ChatMessage::assistant(&e.output)],
-            false,
-        )?;
-        let rest = full.strip_prefix(prompt.as_str()).ok_or_else(|| {
-            lux_core::Error::invalid(
-                "chat_template",
-                "the rendered conversation does not start with the rendered prompt; \
-                 completion-only targets cannot be located",
-            )
-        })?;
-        let mut ids = tokenizer.encode(&prompt, true)?;
-        let prompt_len = ids.len();
-        ids.extend(tokenizer.encode(rest, false)?);
+        let SftSample {
+            mut ids,
+            prompt_len,
+        } = tokenize_chat(tokenizer, &user, &e.output)?;
         ids.truncate(max_len);
         let prompt_len = if completion_only { prompt_len } else { 1 };
         if ids.len() <= prompt_len {
@@ -68,6 +56,31 @@ pub fn tokenize_examples(
         samples.push(SftSample { ids, prompt_len });
     }
     Ok((samples, dropped))
+}
+
+/// One user turn and the assistant's answer, chat-formatted and tokenised, the answer (and its
+/// end-of-turn tokens) as the targets.
+///
+/// The prompt (up to the assistant's turn, with BOS) and the rest are tokenised separately and
+/// concatenated, so the boundary between what the model is given and what it must produce is
+/// exact, whatever the tokenizer would merge across it. No truncation.
+pub fn tokenize_chat(tokenizer: &Tokenizer, user: &str, answer: &str) -> Result<SftSample> {
+    let prompt = tokenizer.apply_chat_template(&[ChatMessage::user(user)], true)?;
+    let full = tokenizer.apply_chat_template(
+        &[ChatMessage::user(user), ChatMessage::assistant(answer)],
+        false,
+    )?;
+    let rest = full.strip_prefix(prompt.as_str()).ok_or_else(|| {
+        lux_core::Error::invalid(
+            "chat_template",
+            "the rendered conversation does not start with the rendered prompt; \
+             completion-only targets cannot be located",
+        )
+    })?;
+    let mut ids = tokenizer.encode(&prompt, true)?;
+    let prompt_len = ids.len();
+    ids.extend(tokenizer.encode(rest, false)?);
+    Ok(SftSample { ids, prompt_len })
 }
 
 /// A padded micro-batch on a device, with its target positions and labels.
