@@ -18,6 +18,8 @@
 //!
 //! Query positions whose keys are all masked (left padding) give unspecified, finite values.
 
+use std::sync::Arc;
+
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::activation::softmax;
@@ -27,6 +29,7 @@ use burn::tensor::{Bool, Device, Tensor};
 use lux_core::Result;
 
 use super::cache::LayerKv;
+use super::fused::{self, Heads};
 use super::projection::{Projection, ProjectionConfig};
 use super::rope::RopeTables;
 use super::weights::{WeightSource, load_projection};
@@ -115,6 +118,19 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, s, _] = input.dims();
         let (h, kvh, d) = (self.n_heads, self.n_kv_heads, self.head_dim);
+        if cache.is_none() && mask.kernel == AttentionKernel::Fused && fused::applies(&input) {
+            let heads = Heads {
+                query: h,
+                key_value: kvh,
+                dim: d,
+            };
+            let q = self.q_proj.forward(input.clone());
+            let k = self.k_proj.forward(input.clone());
+            let v = self.v_proj.forward(input);
+            let padding = mask.host_padding.as_deref();
+            let context = fused::causal_attention(q, k, v, heads, rope.host(), padding);
+            return self.o_proj.forward(context);
+        }
         let q = self
             .q_proj
             .forward(input.clone())
@@ -184,6 +200,9 @@ pub struct AttentionMask {
     masked: Option<Tensor<4, Bool>>,
     /// Decomposed kernel: additive bias `[batch or 1, 1, 1, q, k]` (0 or `f32::MIN`).
     bias: Option<Tensor<5>>,
+    /// Fused kernel: the key-padding flags on the host, `[batch · k]`, for the fused CPU
+    /// attention (which builds the causal part itself).
+    host_padding: Option<Arc<[bool]>>,
     seq_q: usize,
     seq_kv: usize,
 }
@@ -218,6 +237,13 @@ impl AttentionMask {
             Tensor::<2, Bool>::tril_mask([seq_q, seq_kv], (seq_kv - seq_q) as i64, device)
                 .reshape([1, 1, seq_q, seq_kv])
         };
+        let host_padding = match (kernel, &padding) {
+            (AttentionKernel::Fused, Some(pad)) => {
+                pad.clone().into_data().try_to_vec::<bool>().ok()
+            }
+            _ => None,
+        }
+        .map(Arc::from);
         let masked = padding.map(|pad| {
             let [b, _] = pad.dims();
             let pad = pad.reshape([b, 1, 1, seq_kv]).expand([b, 1, seq_q, seq_kv]);
@@ -228,6 +254,7 @@ impl AttentionMask {
                 kernel,
                 masked,
                 bias: None,
+                host_padding,
                 seq_q,
                 seq_kv,
             },
@@ -240,6 +267,7 @@ impl AttentionMask {
                     device,
                 )),
                 masked: None,
+                host_padding: None,
                 seq_q,
                 seq_kv,
             },

@@ -7,6 +7,7 @@ use lux_core::Result;
 
 use super::attention::{Attention, AttentionConfig, AttentionMask};
 use super::cache::LayerKv;
+use super::fused;
 use super::mlp::{Mlp, MlpConfig};
 use super::rms_norm::{RmsNorm, RmsNormConfig};
 use super::rope::RopeTables;
@@ -70,11 +71,11 @@ impl DecoderLayer {
             mask,
             cache,
         );
-        let hidden = input + attended;
+        let hidden = residual(input, attended);
         let fed = self
             .mlp
             .forward(self.post_attention_layernorm.forward(hidden.clone()));
-        hidden + fed
+        residual(hidden, fed)
     }
 
     /// Loads `{prefix}.self_attn.*`, `{prefix}.mlp.*` and both norms from HF-layout tensors.
@@ -101,5 +102,15 @@ impl DecoderLayer {
             false,
             source,
         )
+    }
+}
+
+/// `stream + update`; on the CPU fast path, written into `update`'s buffer (the stream is often
+/// still held, by the caller's list of hidden states).
+fn residual(stream: Tensor<3>, update: Tensor<3>) -> Tensor<3> {
+    if fused::applies(&update) {
+        fused::add(update, stream)
+    } else {
+        stream + update
     }
 }

@@ -6,6 +6,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 use lux_core::Result;
 
+use super::fused;
 use super::projection::{Projection, ProjectionConfig};
 use super::weights::{WeightSource, load_projection};
 
@@ -54,8 +55,14 @@ impl Mlp {
     /// - input: `[..., d_model]`
     /// - output: `[..., d_model]`
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
-        let gate = silu(self.gate_proj.forward(input.clone()));
-        self.down_proj.forward(gate * self.up_proj.forward(input))
+        let gate = self.gate_proj.forward(input.clone());
+        let up = self.up_proj.forward(input);
+        let gated = if fused::applies(&gate) {
+            fused::silu_mul(gate, up)
+        } else {
+            silu(gate) * up
+        };
+        self.down_proj.forward(gated)
     }
 
     /// Loads `{prefix}.{gate,up,down}_proj.{weight,bias}` from HF-layout tensors.

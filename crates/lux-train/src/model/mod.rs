@@ -15,6 +15,7 @@
 //! | `projection.rs` | [`Projection`]: linear layers, with the [`LowRank`] adapter seam |
 //! | `cache.rs` | [`KvCache`] for incremental decoding |
 //! | `weights.rs` | [`WeightSource`]: loading HF-named tensors (safetensors, in memory) |
+//! | `fused.rs` | one-pass parallel CPU kernels the plain `flex` device runs for inference |
 //!
 //! Module paths equal Hugging Face parameter names (`model.layers.0.self_attn.q_proj.weight`),
 //! except that burn stores `Linear` weights as `[in, out]`, the transpose of HF's.
@@ -38,6 +39,7 @@ mod cache;
 mod config;
 mod decoder_layer;
 mod from_gguf;
+mod fused;
 mod llama;
 mod llama_model;
 mod mlp;

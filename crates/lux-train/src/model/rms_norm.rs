@@ -5,6 +5,8 @@ use burn::module::{Module, Param};
 use burn::nn::Initializer;
 use burn::tensor::{DType, Device, Tensor};
 
+use super::fused;
+
 /// Configuration of an [`RmsNorm`], built with [`init`](RmsNormConfig::init).
 #[derive(Config, Debug)]
 pub struct RmsNormConfig {
@@ -46,6 +48,9 @@ impl RmsNorm {
     /// - input: `[..., d_model]`
     /// - output: `[..., d_model]`
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        if fused::applies(&input) {
+            return fused::rms_norm(input, &self.weight.val(), self.epsilon);
+        }
         let dtype = input.dtype();
         let input = input.cast(DType::F32);
         let inv_rms = input

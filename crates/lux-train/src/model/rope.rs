@@ -10,9 +10,12 @@
 //! rows is kept.
 
 use burn::config::Config;
+use std::sync::Arc;
+
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::RopeScaling;
+use super::fused::HostRope;
 
 /// Configuration of a [`RotaryEmbedding`], built with [`init`](RotaryEmbeddingConfig::init).
 #[derive(Config, Debug)]
@@ -106,11 +109,12 @@ impl RotaryEmbedding {
                 sin.push(-s);
             }
         }
-        let cos = Tensor::from_data(TensorData::new(cos, [1, 1, len, d]), device);
-        let sin = Tensor::from_data(TensorData::new(sin, [1, 1, len, d]), device);
+        let (cos, sin): (Arc<[f32]>, Arc<[f32]>) = (cos.into(), sin.into());
         RopeTables {
-            cos,
-            signed_sin: sin,
+            cos: Tensor::from_data(TensorData::new(cos.to_vec(), [1, 1, len, d]), device),
+            signed_sin: Tensor::from_data(TensorData::new(sin.to_vec(), [1, 1, len, d]), device),
+            host_cos: cos,
+            host_signed_sin: sin,
         }
     }
 }
@@ -123,9 +127,21 @@ pub struct RopeTables {
     /// `sin(pos·f)` with the first half negated: `[1, 1, seq, head_dim]`, so that
     /// `rotate_half(x)·sin = swap_halves(x)·signed_sin`.
     signed_sin: Tensor<4>,
+    /// `cos` on the host, `[seq, head_dim]`, for the fused CPU attention.
+    host_cos: Arc<[f32]>,
+    /// `signed_sin` on the host, `[seq, head_dim]`.
+    host_signed_sin: Arc<[f32]>,
 }
 
 impl RopeTables {
+    /// The tables as host slices, for the fused CPU attention.
+    pub(crate) fn host(&self) -> HostRope<'_> {
+        HostRope {
+            cos: &self.host_cos,
+            signed_sin: &self.host_signed_sin,
+        }
+    }
+
     /// Rotates `input` by its positions.
     ///
     /// # Shapes
