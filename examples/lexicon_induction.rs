@@ -41,6 +41,8 @@ use lux_train::tokenizer::Tokenizer;
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> Res<()> {
+    // Reuse freed tensor buffers instead of page-faulting new ones (lux_train::allocator).
+    lux::train::keep_freed_memory();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let ctx = SourceContext::new(root);
     let entries = DictionaryFile::new("data/dictionary.jsonl").read_all(&ctx)?;

@@ -112,6 +112,8 @@ struct EvalSettings {
 }
 
 fn main() -> Result<(), BoxError> {
+    // Reuse freed tensor buffers instead of page-faulting new ones (lux_train::allocator).
+    lux::train::keep_freed_memory();
     let started = Instant::now();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let recipe_path = std::env::args()

@@ -49,6 +49,8 @@ type BoxError = Box<dyn std::error::Error>;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    // Reuse freed tensor buffers instead of page-faulting new ones (lux_train::allocator).
+    lux::train::keep_freed_memory();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let recipe_path = std::env::args()
         .nth(1)

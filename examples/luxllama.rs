@@ -106,6 +106,8 @@ struct LuxellaSettings {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    // Reuse freed tensor buffers instead of page-faulting new ones (lux_train::allocator).
+    lux::train::keep_freed_memory();
     let started = Instant::now();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let recipe_path = std::env::args()

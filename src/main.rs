@@ -95,6 +95,9 @@ macro_rules! out {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Tensor buffers freed by one op are reused by the next (see `lux::train::allocator`).
+    #[cfg(feature = "train")]
+    lux::train::keep_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),

@@ -225,6 +225,7 @@ fn plain() {
 }
 
 fn main() {
+    lux_train::keep_freed_memory();
     if std::env::var_os("LUX_BENCH_PLAIN").is_some() {
         plain();
         return;

@@ -5,7 +5,10 @@
 //! hidden-state extraction.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+pub use allocator::keep_freed_memory;
+
 pub mod align;
+pub mod allocator;
 pub mod encoder;
 pub mod generate;
 pub mod gguf;

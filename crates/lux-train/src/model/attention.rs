@@ -1,7 +1,10 @@
 //! [`Attention`]: grouped-query self-attention with rotary positions, a causal mask and an
 //! optional key-padding mask.
 //!
-//! Key/value heads are never repeated in memory. Two kernels compute
+//! Key/value heads are never repeated in memory. Inference on the plain `flex` device without a
+//! KV cache (hidden states, scoring, prefill-free forwards) goes through
+//! [`fused::causal_attention`](super::fused), which applies the rotary embedding and attends per
+//! (sequence, key/value head) in one parallel pass. Otherwise two kernels compute
 //! `softmax(Q·Kᵀ/√d + mask)·V`:
 //!
 //! - **fused** (plain `flex` device, inference): burn's `attention` op, which on `flex` handles

@@ -18,6 +18,8 @@ use burn::nn::Initializer;
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Tensor};
 
+use super::fused;
+
 /// Configuration of a [`Projection`], built with [`init`](ProjectionConfig::init).
 #[derive(Config, Debug)]
 pub struct ProjectionConfig {
@@ -142,6 +144,9 @@ impl Projection {
 
     fn forward_2d<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         let bias = self.bias.as_ref().map(|b| b.val());
+        if self.low_rank.is_none() && fused::applies(&input) {
+            return fused::linear(input, &self.weight.val(), bias.as_ref());
+        }
         match &self.low_rank {
             None => linear(input, self.weight.val(), bias),
             Some(pair) => {
