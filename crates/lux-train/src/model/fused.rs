@@ -32,7 +32,7 @@ pub(crate) fn applies<const D: usize>(tensor: &Tensor<D>) -> bool {
 }
 
 /// The `flex` tensor under `tensor` (no copy).
-fn flex<const D: usize>(tensor: Tensor<D>) -> FlexTensor {
+pub(crate) fn flex<const D: usize>(tensor: Tensor<D>) -> FlexTensor {
     tensor
         .try_into_primitive::<Flex>()
         .expect("fused kernels run on the plain flex device (checked by `applies`)")
@@ -40,7 +40,7 @@ fn flex<const D: usize>(tensor: Tensor<D>) -> FlexTensor {
 
 /// A contiguous view of `tensor`'s values: the buffer itself unless the tensor is a strided
 /// view, which is copied once.
-fn contiguous(tensor: FlexTensor) -> FlexTensor {
+pub(crate) fn contiguous(tensor: FlexTensor) -> FlexTensor {
     if tensor.as_slice::<f32>().is_some() {
         tensor
     } else {
@@ -48,7 +48,7 @@ fn contiguous(tensor: FlexTensor) -> FlexTensor {
     }
 }
 
-fn values(tensor: &FlexTensor) -> &[f32] {
+pub(crate) fn values(tensor: &FlexTensor) -> &[f32] {
     tensor
         .as_slice::<f32>()
         .expect("contiguous f32 (made so by `contiguous`, checked by `applies`)")
@@ -76,7 +76,7 @@ fn values_mut(tensor: &mut FlexTensor) -> &mut [f32] {
         .expect("a buffer nothing else holds (made so by `owned`)")
 }
 
-fn wrap<const D: usize>(tensor: FlexTensor) -> Tensor<D> {
+pub(crate) fn wrap<const D: usize>(tensor: FlexTensor) -> Tensor<D> {
     Tensor::from_primitive::<Flex>(tensor)
 }
 

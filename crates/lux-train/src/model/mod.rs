@@ -39,7 +39,7 @@ mod cache;
 mod config;
 mod decoder_layer;
 mod from_gguf;
-mod fused;
+pub(crate) mod fused;
 mod llama;
 mod llama_model;
 mod mlp;
