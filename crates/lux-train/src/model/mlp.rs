@@ -6,9 +6,9 @@ use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 use lux_core::Result;
 
-use super::fused;
 use super::projection::{Projection, ProjectionConfig};
 use super::weights::{WeightSource, load_projection};
+use super::{fused, fused_grad};
 
 /// Configuration of an [`Mlp`], built with [`init`](MlpConfig::init).
 #[derive(Config, Debug)]
@@ -60,7 +60,10 @@ impl Mlp {
         let gated = if fused::applies(&gate) {
             fused::silu_mul(gate, up)
         } else {
-            silu(gate) * up
+            match fused_grad::silu_mul(gate, up) {
+                Ok(gated) => gated,
+                Err((gate, up)) => silu(gate) * up,
+            }
         };
         self.down_proj.forward(gated)
     }

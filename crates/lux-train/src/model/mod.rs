@@ -16,6 +16,7 @@
 //! | `cache.rs` | [`KvCache`] for incremental decoding |
 //! | `weights.rs` | [`WeightSource`]: loading HF-named tensors (safetensors, in memory) |
 //! | `fused.rs` | one-pass parallel CPU kernels the plain `flex` device runs for inference |
+//! | `fused_grad.rs` | the same with hand-written backward passes, for training on `flex` |
 //!
 //! Module paths equal Hugging Face parameter names (`model.layers.0.self_attn.q_proj.weight`),
 //! except that burn stores `Linear` weights as `[in, out]`, the transpose of HF's.
@@ -40,6 +41,7 @@ mod config;
 mod decoder_layer;
 mod from_gguf;
 pub(crate) mod fused;
+mod fused_grad;
 mod llama;
 mod llama_model;
 mod mlp;
