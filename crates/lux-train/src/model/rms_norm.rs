@@ -5,7 +5,7 @@ use burn::module::{Module, Param};
 use burn::nn::Initializer;
 use burn::tensor::{DType, Device, Tensor};
 
-use super::fused;
+use super::{fused, fused_grad};
 
 /// Configuration of an [`RmsNorm`], built with [`init`](RmsNormConfig::init).
 #[derive(Config, Debug)]
@@ -51,6 +51,10 @@ impl RmsNorm {
         if fused::applies(&input) {
             return fused::rms_norm(input, &self.weight.val(), self.epsilon);
         }
+        let input = match fused_grad::rms_norm(input, self.weight.val(), self.epsilon) {
+            Ok(output) => return output,
+            Err((input, _)) => input,
+        };
         let dtype = input.dtype();
         let input = input.cast(DType::F32);
         let inv_rms = input
