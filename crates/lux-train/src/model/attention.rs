@@ -33,6 +33,7 @@ use lux_core::Result;
 
 use super::cache::LayerKv;
 use super::fused::{self, Heads};
+use super::fused_grad;
 use super::projection::{Projection, ProjectionConfig};
 use super::rope::RopeTables;
 use super::weights::{WeightSource, load_projection};
@@ -121,36 +122,33 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, s, _] = input.dims();
         let (h, kvh, d) = (self.n_heads, self.n_kv_heads, self.head_dim);
-        if cache.is_none() && mask.kernel == AttentionKernel::Fused && fused::applies(&input) {
+        let q = self.q_proj.forward(input.clone());
+        let k = self.k_proj.forward(input.clone());
+        let v = self.v_proj.forward(input);
+        // Without a cache, the fused CPU kernels: inference on plain `flex`, training on
+        // autodiff `flex`; either hands the projections back when it does not apply.
+        let [q, k, v] = if cache.is_none() && mask.seq_q == s && mask.seq_kv == s {
             let heads = Heads {
                 query: h,
                 key_value: kvh,
                 dim: d,
             };
-            let q = self.q_proj.forward(input.clone());
-            let k = self.k_proj.forward(input.clone());
-            let v = self.v_proj.forward(input);
-            let padding = mask.host_padding.as_deref();
-            let context = fused::causal_attention(q, k, v, heads, rope.host(), padding);
-            return self.o_proj.forward(context);
-        }
-        let q = self
-            .q_proj
-            .forward(input.clone())
-            .reshape([b, s, h, d])
-            .swap_dims(1, 2);
-        let k = self
-            .k_proj
-            .forward(input.clone())
-            .reshape([b, s, kvh, d])
-            .swap_dims(1, 2);
-        let v = self
-            .v_proj
-            .forward(input)
-            .reshape([b, s, kvh, d])
-            .swap_dims(1, 2);
-        let q = rope.apply(q);
-        let k = rope.apply(k);
+            let padding = mask.host_padding.clone();
+            if mask.kernel == AttentionKernel::Fused && fused::applies(&q) {
+                let context =
+                    fused::causal_attention(q, k, v, heads, &rope.host(), padding.as_deref());
+                return self.o_proj.forward(context);
+            }
+            match fused_grad::causal_attention([q, k, v], heads, &rope.host(), padding) {
+                Ok(context) => return self.o_proj.forward(context),
+                Err(projections) => projections,
+            }
+        } else {
+            [q, k, v]
+        };
+        let q = rope.apply(q.reshape([b, s, h, d]).swap_dims(1, 2));
+        let k = rope.apply(k.reshape([b, s, kvh, d]).swap_dims(1, 2));
+        let v = v.reshape([b, s, kvh, d]).swap_dims(1, 2);
         let (k, v) = match cache {
             Some(cache) => cache.append(k, v),
             None => (k, v),
@@ -203,8 +201,8 @@ pub struct AttentionMask {
     masked: Option<Tensor<4, Bool>>,
     /// Decomposed kernel: additive bias `[batch or 1, 1, 1, q, k]` (0 or `f32::MIN`).
     bias: Option<Tensor<5>>,
-    /// Fused kernel: the key-padding flags on the host, `[batch · k]`, for the fused CPU
-    /// attention (which builds the causal part itself).
+    /// The key-padding flags on the host, `[batch · k]`, for the fused CPU kernels (which build
+    /// the causal part themselves).
     host_padding: Option<Arc<[bool]>>,
     seq_q: usize,
     seq_kv: usize,
@@ -240,13 +238,10 @@ impl AttentionMask {
             Tensor::<2, Bool>::tril_mask([seq_q, seq_kv], (seq_kv - seq_q) as i64, device)
                 .reshape([1, 1, seq_q, seq_kv])
         };
-        let host_padding = match (kernel, &padding) {
-            (AttentionKernel::Fused, Some(pad)) => {
-                pad.clone().into_data().try_to_vec::<bool>().ok()
-            }
-            _ => None,
-        }
-        .map(Arc::from);
+        let host_padding = padding
+            .as_ref()
+            .and_then(|pad| pad.clone().into_data().try_to_vec::<bool>().ok())
+            .map(Arc::from);
         let masked = padding.map(|pad| {
             let [b, _] = pad.dims();
             let pad = pad.reshape([b, 1, 1, seq_kv]).expand([b, 1, seq_q, seq_kv]);
@@ -270,7 +265,7 @@ impl AttentionMask {
                     device,
                 )),
                 masked: None,
-                host_padding: None,
+                host_padding,
                 seq_q,
                 seq_kv,
             },

@@ -13,6 +13,8 @@
 //! device, and every caller keeps the burn-op path for autodiff and GPU devices. Tests check
 //! both paths give the same values (and the model tests compare logits with PyTorch).
 
+use std::sync::Arc;
+
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
@@ -163,11 +165,129 @@ pub(crate) struct Heads {
 }
 
 /// Rotary tables on the host: `cos` and `signed_sin`, `[seq, head_dim]` each, as in
-/// [`RopeTables`](super::RopeTables).
+/// [`RopeTables`](super::RopeTables) (shared, not copied).
+#[derive(Debug, Clone)]
+pub(crate) struct HostRope {
+    pub(crate) cos: Arc<[f32]>,
+    pub(crate) signed_sin: Arc<[f32]>,
+}
+
+/// One (sequence, key/value head) block of causal attention: the `group` query heads sharing
+/// the key/value head, as rows `[group · seq, d]` (row `j · seq + i` = head `j`, position `i`).
+/// Kept by the training kernel for its backward pass.
 #[derive(Debug)]
-pub(crate) struct HostRope<'a> {
-    pub(crate) cos: &'a [f32],
-    pub(crate) signed_sin: &'a [f32],
+pub(crate) struct AttentionBlock {
+    /// Rotated queries, already multiplied by `1/√d`: `[group · seq, d]`.
+    pub(crate) queries: Vec<f32>,
+    /// Rotated keys: `[seq, d]`.
+    pub(crate) keys: Vec<f32>,
+    /// Attention probabilities: `[group · seq, seq]`.
+    pub(crate) probs: Vec<f32>,
+    /// `probs · V`: `[group · seq, d]`.
+    pub(crate) out: Vec<f32>,
+}
+
+/// Every block of causal grouped-query attention, in parallel; block `b · kvh + g` is sequence
+/// `b`, key/value head `g`. Inputs as in [`causal_attention`].
+pub(crate) fn attention_blocks(
+    [query, key, value]: [&[f32]; 3],
+    [batch, seq]: [usize; 2],
+    heads: Heads,
+    rope: &HostRope,
+    padding: Option<&[bool]>,
+) -> Vec<AttentionBlock> {
+    let Heads {
+        query: h,
+        key_value: kvh,
+        dim: d,
+    } = heads;
+    let group = h / kvh;
+    let scale = 1.0 / (d as f32).sqrt();
+    (0..batch * kvh)
+        .into_par_iter()
+        .map(|block| {
+            let (b, g) = (block / kvh, block % kvh);
+            let mut keys = gather_heads(key, [b, g], [seq, kvh, 1, d]);
+            for (i, row) in keys.chunks_exact_mut(d).enumerate() {
+                rotate_in_place(row, rope, i, 1.0);
+            }
+            let mut queries = gather_heads(query, [b, g], [seq, kvh, group, d]);
+            for (r, row) in queries.chunks_exact_mut(d).enumerate() {
+                rotate_in_place(row, rope, r % seq, scale);
+            }
+            let mut probs = vec![0f32; group * seq * seq];
+            matmul(
+                &mut probs,
+                [group * seq, seq, d],
+                (&queries, d, 1),
+                (&keys, 1, d),
+            );
+            let pad = padding.map(|p| &p[b * seq..(b + 1) * seq]);
+            for (r, row) in probs.chunks_exact_mut(seq).enumerate() {
+                softmax_causal(row, r % seq, pad);
+            }
+            // Values are read in place: rows of `[seq, kvh·d]` starting at head g.
+            let values_at = b * seq * kvh * d + g * d;
+            let mut out = vec![0f32; group * seq * d];
+            matmul(
+                &mut out,
+                [group * seq, d, seq],
+                (&probs, seq, 1),
+                (&value[values_at..], kvh * d, 1),
+            );
+            AttentionBlock {
+                queries,
+                keys,
+                probs,
+                out,
+            }
+        })
+        .collect()
+}
+
+/// Rows `[per_block · seq, d]` of block `(b, g)` gathered from `[batch, seq, kvh · per_block ·
+/// d]`: row `j · seq + i` is position `i` of head `g · per_block + j`.
+pub(crate) fn gather_heads(
+    source: &[f32],
+    [b, g]: [usize; 2],
+    [seq, kvh, per_block, d]: [usize; 4],
+) -> Vec<f32> {
+    let width = kvh * per_block * d;
+    let mut rows = vec![0f32; per_block * seq * d];
+    for j in 0..per_block {
+        for i in 0..seq {
+            let from = (b * seq + i) * width + (g * per_block + j) * d;
+            let to = (j * seq + i) * d;
+            rows[to..to + d].copy_from_slice(&source[from..from + d]);
+        }
+    }
+    rows
+}
+
+/// The inverse of [`gather_heads`] for every block at once: `[batch, seq, kvh · per_block · d]`
+/// from blocks `b · kvh + g`, one sequence per task.
+pub(crate) fn scatter_heads(
+    blocks: &[&[f32]],
+    [batch, seq, kvh, per_block, d]: [usize; 5],
+) -> Vec<f32> {
+    let width = kvh * per_block * d;
+    let mut output = vec![0f32; batch * seq * width];
+    output
+        .par_chunks_mut(seq * width)
+        .enumerate()
+        .for_each(|(b, sequence)| {
+            for g in 0..kvh {
+                let block = blocks[b * kvh + g];
+                for j in 0..per_block {
+                    for i in 0..seq {
+                        let from = (j * seq + i) * d;
+                        let to = i * width + (g * per_block + j) * d;
+                        sequence[to..to + d].copy_from_slice(&block[from..from + d]);
+                    }
+                }
+            }
+        });
+    output
 }
 
 /// Causal grouped-query self-attention with rotary positions, straight from the projections'
@@ -187,123 +307,64 @@ pub(crate) fn causal_attention(
     key: Tensor<3>,
     value: Tensor<3>,
     heads: Heads,
-    rope: HostRope<'_>,
+    rope: &HostRope,
     padding: Option<&[bool]>,
 ) -> Tensor<3> {
     let [batch, seq, _] = query.dims();
-    let Heads {
-        query: h,
-        key_value: kvh,
-        dim: d,
-    } = heads;
-    let group = h / kvh;
     let (query, key, value) = (
         contiguous(flex(query)),
         contiguous(flex(key)),
         contiguous(flex(value)),
     );
-    let (query, key, value) = (values(&query), values(&key), values(&value));
-    let scale = 1.0 / (d as f32).sqrt();
-
-    // One block per (sequence, key/value head): the `group` query heads that share it, as rows
-    // `[group · seq, d]`, attend to its `[seq, d]` keys. Blocks are independent.
-    let blocks: Vec<Vec<f32>> = (0..batch * kvh)
-        .into_par_iter()
-        .map(|block| {
-            let (b, g) = (block / kvh, block % kvh);
-            let token = |i: usize| b * seq + i;
-            let mut keys = vec![0f32; seq * d];
-            for i in 0..seq {
-                let at = token(i) * kvh * d + g * d;
-                rotate(
-                    &key[at..at + d],
-                    &rope,
-                    i,
-                    1.0,
-                    &mut keys[i * d..(i + 1) * d],
-                );
-            }
-            let mut queries = vec![0f32; group * seq * d];
-            for j in 0..group {
-                for i in 0..seq {
-                    let at = token(i) * h * d + (g * group + j) * d;
-                    let row = (j * seq + i) * d;
-                    rotate(
-                        &query[at..at + d],
-                        &rope,
-                        i,
-                        scale,
-                        &mut queries[row..row + d],
-                    );
-                }
-            }
-            let mut scores = vec![0f32; group * seq * seq];
-            matmul(
-                &mut scores,
-                [group * seq, seq, d],
-                (&queries, d, 1),
-                (&keys, 1, d),
-            );
-            for (r, row) in scores.chunks_exact_mut(seq).enumerate() {
-                let i = r % seq;
-                let pad = padding.map(|p| &p[token(0)..token(0) + seq]);
-                softmax_causal(row, i, pad);
-            }
-            // Values are read in place: rows of `[seq, kvh·d]` starting at head g.
-            let values_at = b * seq * kvh * d + g * d;
-            let mut out = vec![0f32; group * seq * d];
-            matmul(
-                &mut out,
-                [group * seq, d, seq],
-                (&scores, seq, 1),
-                (&value[values_at..], kvh * d, 1),
-            );
-            out
-        })
-        .collect();
-
-    // Scatter the blocks back to `[batch, seq, h·d]`, one sequence per task.
-    let mut output = vec![0f32; batch * seq * h * d];
-    output
-        .par_chunks_mut(seq * h * d)
-        .enumerate()
-        .for_each(|(b, sequence)| {
-            for g in 0..kvh {
-                let block = &blocks[b * kvh + g];
-                for j in 0..group {
-                    let head = g * group + j;
-                    for i in 0..seq {
-                        let from = (j * seq + i) * d;
-                        let to = i * h * d + head * d;
-                        sequence[to..to + d].copy_from_slice(&block[from..from + d]);
-                    }
-                }
-            }
-        });
-    Tensor::from_data(
-        TensorData::new(output, [batch, seq, h * d]),
-        &Device::flex(),
-    )
+    let blocks = attention_blocks(
+        [values(&query), values(&key), values(&value)],
+        [batch, seq],
+        heads,
+        rope,
+        padding,
+    );
+    let outs: Vec<&[f32]> = blocks.iter().map(|block| &block.out[..]).collect();
+    let group = heads.query / heads.key_value;
+    let output = scatter_heads(&outs, [batch, seq, heads.key_value, group, heads.dim]);
+    wrap(FlexTensor::from_data(TensorData::new(
+        output,
+        [batch, seq, heads.query * heads.dim],
+    )))
 }
 
-/// `out = scale · rope(x)` for the token at position `pos` (HF rotate-half convention):
-/// `x·cos + swap_halves(x)·signed_sin`.
-fn rotate(x: &[f32], rope: &HostRope<'_>, pos: usize, scale: f32, out: &mut [f32]) {
-    let d = x.len();
+/// `row ← scale · rope(row)` for the token at position `pos` (HF rotate-half convention:
+/// `x·cos + swap_halves(x)·signed_sin`).
+pub(crate) fn rotate_in_place(row: &mut [f32], rope: &HostRope, pos: usize, scale: f32) {
+    let d = row.len();
     let half = d / 2;
     let cos = &rope.cos[pos * d..(pos + 1) * d];
     let sin = &rope.signed_sin[pos * d..(pos + 1) * d];
-    let (x_low, x_high) = x.split_at(half);
-    let (out_low, out_high) = out.split_at_mut(half);
+    let (low, high) = row.split_at_mut(half);
     for k in 0..half {
-        out_low[k] = (x_low[k] * cos[k] + x_high[k] * sin[k]) * scale;
-        out_high[k] = (x_high[k] * cos[half + k] + x_low[k] * sin[half + k]) * scale;
+        let (x, y) = (low[k], high[k]);
+        low[k] = (x * cos[k] + y * sin[k]) * scale;
+        high[k] = (y * cos[half + k] + x * sin[half + k]) * scale;
+    }
+}
+
+/// `row ← scale · ropeᵀ(row)`: the transpose of [`rotate_in_place`]'s map (its inverse, the
+/// rotation being orthogonal), which carries a gradient back through it.
+pub(crate) fn unrotate_in_place(row: &mut [f32], rope: &HostRope, pos: usize, scale: f32) {
+    let d = row.len();
+    let half = d / 2;
+    let cos = &rope.cos[pos * d..(pos + 1) * d];
+    let sin = &rope.signed_sin[pos * d..(pos + 1) * d];
+    let (low, high) = row.split_at_mut(half);
+    for k in 0..half {
+        let (x, y) = (low[k], high[k]);
+        low[k] = (x * cos[k] + y * sin[half + k]) * scale;
+        high[k] = (y * cos[half + k] + x * sin[k]) * scale;
     }
 }
 
 /// Row `i` of the scores → attention probabilities over keys `0..=i` that are not padding;
 /// zero elsewhere, and everywhere when every such key is padding.
-fn softmax_causal(row: &mut [f32], i: usize, padding: Option<&[bool]>) {
+pub(crate) fn softmax_causal(row: &mut [f32], i: usize, padding: Option<&[bool]>) {
     let (visible, future) = row.split_at_mut(i + 1);
     future.fill(0.0);
     if let Some(padding) = padding {
@@ -357,7 +418,7 @@ pub(crate) fn exp(x: f32) -> f32 {
 
 /// `dst[m, n] = lhs[m, k] · rhs[k, n]` on one thread, with the operands given as
 /// `(values, row stride, column stride)`; `dst` is contiguous row-major.
-fn matmul(
+pub(crate) fn matmul(
     dst: &mut [f32],
     [m, n, k]: [usize; 3],
     lhs: (&[f32], usize, usize),
@@ -632,7 +693,7 @@ mod tests {
                 key_value: kvh,
                 dim: d,
             },
-            rope.host(),
+            &rope.host(),
             Some(&pad),
         );
         // Row 0's first two queries see only padding: unspecified, here zeros.

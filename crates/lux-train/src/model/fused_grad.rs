@@ -19,7 +19,12 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::fused::{contiguous, exp, values};
+use std::sync::Arc;
+
+use super::fused::{
+    AttentionBlock, Heads, HostRope, attention_blocks, contiguous, exp, gather_heads, matmul,
+    scatter_heads, unrotate_in_place, values,
+};
 
 /// Elements handed to one rayon task.
 const ELEMENTS_PER_TASK: usize = 1 << 14;
@@ -195,7 +200,7 @@ pub(crate) fn rms_norm<const D: usize>(
 struct RmsNormState {
     input: FlexTensor,
     weight: FlexTensor,
-    inv_rms: std::sync::Arc<[f32]>,
+    inv_rms: Arc<[f32]>,
 }
 
 /// The backward of [`rms_norm`]. Per row, with `r = 1/rms`, `a = dy · w` and width `d`:
@@ -267,6 +272,190 @@ impl Backward<Flex, 2> for RmsNormBackward {
                     },
                 );
             grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dw, [width])));
+        }
+    }
+}
+
+/// Causal grouped-query attention with rotary positions on an autodiff `flex` device (see
+/// [`fused::causal_attention`](super::fused::causal_attention) for shapes and masking), or
+/// the inputs handed back where the fused op does not apply.
+///
+/// The forward pass keeps, per (sequence, key/value head) block, the rotated queries and keys
+/// and the attention probabilities; the backward pass runs per block too, in parallel.
+pub(crate) fn causal_attention(
+    [query, key, value]: [Tensor<3>; 3],
+    heads: Heads,
+    rope: &HostRope,
+    padding: Option<Arc<[bool]>>,
+) -> Result<Tensor<3>, [Tensor<3>; 3]> {
+    let device = query.device();
+    let eligible = device.is_autodiff()
+        && device == Device::flex()
+        && [&query, &key, &value]
+            .iter()
+            .all(|t| t.dtype() == DType::F32);
+    if !eligible {
+        return Err([query, key, value]);
+    }
+    let (q, k, v) = match (
+        query.clone().try_into_primitive::<Autodiff<Flex>>(),
+        key.clone().try_into_primitive::<Autodiff<Flex>>(),
+        value.clone().try_into_primitive::<Autodiff<Flex>>(),
+    ) {
+        (Ok(q), Ok(k), Ok(v)) => (q, k, v),
+        _ => return Err([query, key, value]),
+    };
+    let [batch, seq, _] = query.dims();
+    let (q_values, k_values, v_values) = (
+        contiguous(q.primitive().clone()),
+        contiguous(k.primitive().clone()),
+        contiguous(v.primitive().clone()),
+    );
+    let blocks = attention_blocks(
+        [values(&q_values), values(&k_values), values(&v_values)],
+        [batch, seq],
+        heads,
+        rope,
+        padding.as_deref(),
+    );
+    let group = heads.query / heads.key_value;
+    let outs: Vec<&[f32]> = blocks.iter().map(|block| &block.out[..]).collect();
+    let output = scatter_heads(&outs, [batch, seq, heads.key_value, group, heads.dim]);
+    let output = FlexTensor::from_data(TensorData::new(
+        output,
+        [batch, seq, heads.query * heads.dim],
+    ));
+    let output = match AttentionBackward
+        .prepare::<NoCheckpointing>([q.node(), k.node(), v.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let state = AttentionState {
+                blocks: Arc::new(blocks),
+                value: v_values,
+                heads,
+                batch,
+                seq,
+                rope: rope.clone(),
+            };
+            prep.finish(state, output)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(output),
+    };
+    Ok(Tensor::from_primitive::<Autodiff<Flex>>(output))
+}
+
+/// What [`AttentionBackward`] needs: every block's rotated queries/keys and probabilities, the
+/// values (shared buffer) and the layout.
+#[derive(Debug, Clone)]
+struct AttentionState {
+    blocks: Arc<Vec<AttentionBlock>>,
+    value: FlexTensor,
+    heads: Heads,
+    batch: usize,
+    seq: usize,
+    rope: HostRope,
+}
+
+/// The backward of [`causal_attention`], per block, with `Q̃ = rope(Q)/√d`, `K̃ = rope(K)`,
+/// `P = softmax(Q̃K̃ᵀ + mask)`, `O = PV`:
+/// `dV = Pᵀ dO`, `dP = dO Vᵀ`, `dS = P ∘ (dP − rowsum(dP ∘ P))`,
+/// `dQ = ropeᵀ(dS K̃)/√d`, `dK = ropeᵀ(dSᵀ Q̃)`; key/value gradients sum over the group.
+#[derive(Debug)]
+struct AttentionBackward;
+
+impl Backward<Flex, 3> for AttentionBackward {
+    type State = AttentionState;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let grad = contiguous(grads.consume::<Flex>(&ops.node));
+        let [q_node, k_node, v_node] = ops.parents;
+        let AttentionState {
+            blocks,
+            value,
+            heads,
+            batch,
+            seq,
+            rope,
+        } = ops.state;
+        let Heads {
+            query: h,
+            key_value: kvh,
+            dim: d,
+        } = heads;
+        let group = h / kvh;
+        let scale = 1.0 / (d as f32).sqrt();
+        let (d_out, value) = (values(&grad), values(&value));
+        let rows = group * seq;
+        let block_grads: Vec<[Vec<f32>; 3]> = (0..batch * kvh)
+            .into_par_iter()
+            .map(|index| {
+                let (b, g) = (index / kvh, index % kvh);
+                let block = &blocks[index];
+                let d_o = gather_heads(d_out, [b, g], [seq, kvh, group, d]);
+                let values_at = b * seq * kvh * d + g * d;
+                let v = &value[values_at..];
+                // dV = Pᵀ dO: [seq, d].
+                let mut d_v = vec![0f32; seq * d];
+                matmul(
+                    &mut d_v,
+                    [seq, d, rows],
+                    (&block.probs, 1, seq),
+                    (&d_o, d, 1),
+                );
+                // dP = dO Vᵀ: [rows, seq], then dS in place.
+                let mut d_s = vec![0f32; rows * seq];
+                matmul(&mut d_s, [rows, seq, d], (&d_o, d, 1), (v, 1, kvh * d));
+                for (d_row, p_row) in d_s.chunks_exact_mut(seq).zip(block.probs.chunks_exact(seq)) {
+                    let dot: f32 = d_row.iter().zip(p_row).map(|(a, p)| a * p).sum();
+                    for (a, p) in d_row.iter_mut().zip(p_row) {
+                        *a = p * (*a - dot);
+                    }
+                }
+                // dQ̃ = dS K̃: [rows, d]; dK̃ = dSᵀ Q̃: [seq, d].
+                let mut d_q = vec![0f32; rows * d];
+                matmul(
+                    &mut d_q,
+                    [rows, d, seq],
+                    (&d_s, seq, 1),
+                    (&block.keys, d, 1),
+                );
+                let mut d_k = vec![0f32; seq * d];
+                matmul(
+                    &mut d_k,
+                    [seq, d, rows],
+                    (&d_s, 1, seq),
+                    (&block.queries, d, 1),
+                );
+                for (r, row) in d_q.chunks_exact_mut(d).enumerate() {
+                    unrotate_in_place(row, &rope, r % seq, scale);
+                }
+                for (i, row) in d_k.chunks_exact_mut(d).enumerate() {
+                    unrotate_in_place(row, &rope, i, 1.0);
+                }
+                [d_q, d_k, d_v]
+            })
+            .collect();
+        let pick = |which: usize| -> Vec<&[f32]> {
+            block_grads.iter().map(|grads| &grads[which][..]).collect()
+        };
+        if let Some(node) = q_node {
+            let d_q = scatter_heads(&pick(0), [batch, seq, kvh, group, d]);
+            let d_q = FlexTensor::from_data(TensorData::new(d_q, [batch, seq, h * d]));
+            grads.register::<Flex>(node.id, d_q);
+        }
+        for (which, node) in [(1, k_node), (2, v_node)] {
+            if let Some(node) = node {
+                let grad = scatter_heads(&pick(which), [batch, seq, kvh, 1, d]);
+                let grad = FlexTensor::from_data(TensorData::new(grad, [batch, seq, kvh * d]));
+                grads.register::<Flex>(node.id, grad);
+            }
         }
     }
 }
@@ -344,6 +533,77 @@ mod tests {
         }
         for (fused, reference) in results[0].iter().zip(&results[1]) {
             fused.assert_approx_eq::<f32>(reference, Tolerance::absolute(1e-4));
+        }
+    }
+
+    /// Output and the three input gradients against rotary embedding + the decomposed kernel,
+    /// with grouped heads and left padding (rows whose keys are all padding carry no weight in
+    /// the loss: their values are unspecified).
+    #[test]
+    fn causal_attention_matches_the_decomposed_kernel_with_gradients() {
+        use crate::model::{AttentionMask, RotaryEmbeddingConfig};
+        use burn::tensor::Bool;
+        let device = Device::flex().autodiff();
+        device.seed(14);
+        let (b, s, h, kvh, d) = (2, 6, 6, 2, 8);
+        let random =
+            |shape: [usize; 3]| Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+        let (q, k, v) = (
+            random([b, s, h * d]),
+            random([b, s, kvh * d]),
+            random([b, s, kvh * d]),
+        );
+        let mut pad = vec![false; b * s];
+        pad[0] = true;
+        pad[1] = true;
+        // Loss weights, zero on the two fully masked queries of row 0.
+        let mut keep = vec![1f32; b * s * h * d];
+        keep[..2 * h * d].fill(0.0);
+        let keep = Tensor::<3>::from_data(TensorData::new(keep, [b, s, h * d]), &device);
+        let weights = random([b, s, h * d]) * keep;
+        let tables = RotaryEmbeddingConfig::new(d).with_theta(10_000.0).init();
+        let rope = tables.tables(0, s, &device);
+        let heads = Heads {
+            query: h,
+            key_value: kvh,
+            dim: d,
+        };
+        let mut results = Vec::new();
+        for fused in [true, false] {
+            let [qg, kg, vg] = [&q, &k, &v].map(|t| t.clone().detach().require_grad());
+            let out = if fused {
+                causal_attention(
+                    [qg.clone(), kg.clone(), vg.clone()],
+                    heads,
+                    &rope.host(),
+                    Some(pad.clone().into()),
+                )
+                .ok()
+                .expect("applies on flex autodiff")
+            } else {
+                let split = |x: Tensor<3>, n: usize| x.reshape([b, s, n, d]).swap_dims(1, 2);
+                let padding =
+                    Tensor::<2, Bool>::from_data(TensorData::new(pad.clone(), [b, s]), &device);
+                let mask = AttentionMask::new(Some(padding), s, s, &device);
+                mask.attend(
+                    rope.apply(split(qg.clone(), h)),
+                    rope.apply(split(kg.clone(), kvh)),
+                    split(vg.clone(), kvh),
+                )
+                .swap_dims(1, 2)
+                .reshape([b, s, h * d])
+            };
+            let grads = (out.clone() * weights.clone()).sum().backward();
+            let grad = |t: &Tensor<3>| t.grad(&grads).expect("gradient").into_data();
+            results.push([
+                (out * weights.clone().abs().sign()).into_data(),
+                grad(&qg),
+                grad(&kg),
+                grad(&vg),
+            ]);
+        }
+        for (fused, reference) in results[0].iter().zip(&results[1]) {
+            fused.assert_approx_eq::<f32>(reference, Tolerance::absolute(1e-5));
         }
     }
 

@@ -135,10 +135,10 @@ pub struct RopeTables {
 
 impl RopeTables {
     /// The tables as host slices, for the fused CPU attention.
-    pub(crate) fn host(&self) -> HostRope<'_> {
+    pub(crate) fn host(&self) -> HostRope {
         HostRope {
-            cos: &self.host_cos,
-            signed_sin: &self.host_signed_sin,
+            cos: Arc::clone(&self.host_cos),
+            signed_sin: Arc::clone(&self.host_signed_sin),
         }
     }
 
