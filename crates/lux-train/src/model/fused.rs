@@ -363,7 +363,8 @@ pub(crate) fn unrotate_in_place(row: &mut [f32], rope: &HostRope, pos: usize, sc
 }
 
 /// Row `i` of the scores → attention probabilities over keys `0..=i` that are not padding;
-/// zero elsewhere, and everywhere when every such key is padding.
+/// zero elsewhere, and everywhere when every such key is padding; NaN throughout when a visible
+/// score is NaN.
 pub(crate) fn softmax_causal(row: &mut [f32], i: usize, padding: Option<&[bool]>) {
     let (visible, future) = row.split_at_mut(i + 1);
     future.fill(0.0);
@@ -374,7 +375,11 @@ pub(crate) fn softmax_causal(row: &mut [f32], i: usize, padding: Option<&[bool]>
             }
         }
     }
-    let max = visible.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    // NaN-propagating maximum (`f32::max` skips NaN): a NaN score must reach the output, so a
+    // diverged model shows a NaN loss instead of a quietly zeroed attention row.
+    let max = visible.iter().fold(f32::NEG_INFINITY, |max, &x| {
+        if x > max || x.is_nan() { x } else { max }
+    });
     if max == f32::NEG_INFINITY {
         visible.fill(0.0);
         return;
@@ -585,6 +590,21 @@ mod tests {
         assert_eq!(exp(f32::NEG_INFINITY), 0.0);
         assert_eq!(exp(-100.0), 0.0);
         assert!(exp(100.0).is_finite());
+    }
+
+    #[test]
+    fn softmax_masks_the_future_and_padding_and_keeps_nan() {
+        let mut row = [1.0f32, 2.0, 3.0, 4.0];
+        softmax_causal(&mut row, 2, Some(&[true, false, false, false]));
+        let e = 1f32.exp();
+        assert!((row[1] - 1.0 / (1.0 + e)).abs() < 1e-6 && (row[2] - e / (1.0 + e)).abs() < 1e-6);
+        assert_eq!((row[0], row[3]), (0.0, 0.0));
+        let mut row = [1.0f32, f32::NAN, 3.0];
+        softmax_causal(&mut row, 2, None);
+        assert!(row.iter().all(|p| p.is_nan()), "{row:?}");
+        let mut row = [1.0f32, 2.0];
+        softmax_causal(&mut row, 1, Some(&[true, true]));
+        assert_eq!(row, [0.0, 0.0]);
     }
 
     #[test]
