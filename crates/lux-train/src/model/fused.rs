@@ -430,11 +430,16 @@ pub(crate) fn matmul(
     rhs: (&[f32], usize, usize),
 ) {
     assert!(dst.len() >= m * n);
-    // SAFETY: `dst` holds `m · n` elements and, borrowed mutably, aliases neither input.
+    if m == 0 || n == 0 || k == 0 {
+        dst[..m * n].fill(0.0);
+        return;
+    }
+    // SAFETY: `dst` holds `m · n` row-major elements and, borrowed mutably, aliases neither
+    // input.
     #[allow(unsafe_code)]
     unsafe {
         gemm_into(
-            dst.as_mut_ptr(),
+            (dst.as_mut_ptr(), n, 1),
             [m, n, k],
             lhs,
             rhs,
@@ -459,44 +464,68 @@ fn matmul_new(
     // one of them, so they are initialised when the length is set.
     #[allow(unsafe_code)]
     unsafe {
-        gemm_into(out.as_mut_ptr(), [m, n, k], lhs, rhs, parallelism);
+        if (2..=FEW_ROWS).contains(&m) {
+            // Few rows (decoding): `(rhsᵀ · lhsᵀ)ᵀ`, so gemm reads the large right operand
+            // (the weights) in place as a column-major left operand instead of repacking all of
+            // it on every call.
+            gemm_into(
+                (out.as_mut_ptr(), 1, n),
+                [n, m, k],
+                transpose(rhs),
+                transpose(lhs),
+                parallelism,
+            );
+        } else {
+            gemm_into((out.as_mut_ptr(), n, 1), [m, n, k], lhs, rhs, parallelism);
+        }
         out.set_len(m * n);
     }
     out
 }
 
+/// Products with 2 to this many rows are computed transposed (see [`matmul_new`]); one row is
+/// a matrix-vector product, which gemm handles without packing.
+const FEW_ROWS: usize = 16;
+
+/// The transpose of an operand given as `(values, row stride, column stride)`.
+fn transpose((values, rs, cs): (&[f32], usize, usize)) -> (&[f32], usize, usize) {
+    (values, cs, rs)
+}
+
 /// `dst = lhs · rhs` with gemm, after checking that every element gemm reads lies inside the
 /// operands.
 ///
+/// `dst` is `(pointer, row stride, column stride)`.
+///
 /// # Safety
 ///
-/// `dst` must be valid for writes of `m · n` contiguous elements and overlap neither operand.
+/// `dst` must be valid for writes at every `i · row stride + j · column stride` (`i < m`,
+/// `j < n`) and overlap neither operand.
 #[allow(unsafe_code)]
 unsafe fn gemm_into(
-    dst: *mut f32,
+    (dst, dst_rs, dst_cs): (*mut f32, usize, usize),
     [m, n, k]: [usize; 3],
     (lhs, lhs_rs, lhs_cs): (&[f32], usize, usize),
     (rhs, rhs_rs, rhs_cs): (&[f32], usize, usize),
     parallelism: gemm::Parallelism,
 ) {
-    if m == 0 || n == 0 || k == 0 {
-        // SAFETY: the caller guarantees `dst` is writable for `m · n` elements.
-        unsafe { std::ptr::write_bytes(dst, 0, m * n) };
-        return;
-    }
+    assert!(
+        m > 0 && n > 0 && k > 0,
+        "empty products are handled by the callers"
+    );
     let last = |rows: usize, rs: usize, cols: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
     assert!(lhs.len() > last(m, lhs_rs, k, lhs_cs));
     assert!(rhs.len() > last(k, rhs_rs, n, rhs_cs));
-    // SAFETY: reads stay inside `lhs` and `rhs` (asserted above), writes inside `dst`'s
-    // `m · n` elements (the caller's guarantee), with no overlap between them.
+    // SAFETY: reads stay inside `lhs` and `rhs` (asserted above), writes at `dst`'s strided
+    // `m × n` positions (the caller's guarantee), with no overlap between them.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
             dst,
-            1,
-            n as isize,
+            dst_cs as isize,
+            dst_rs as isize,
             false,
             lhs.as_ptr(),
             lhs_cs as isize,
@@ -533,7 +562,8 @@ pub(crate) fn linear<const D: usize>(
     let [d_in, d_out] = weight.dims();
     let mut dims = input.dims();
     let rows = dims[..D - 1].iter().product::<usize>();
-    let (input, weight) = (contiguous(flex(input)), contiguous(flex(weight.clone())));
+    let input = contiguous(flex(input));
+    let weight = matrix(flex(weight.clone()));
     let parallelism = if rows * d_in * d_out >= PARALLEL_MATMUL {
         gemm::Parallelism::Rayon(0)
     } else {
@@ -542,7 +572,7 @@ pub(crate) fn linear<const D: usize>(
     let mut output = matmul_new(
         [rows, d_out, d_in],
         (values(&input), d_in, 1),
-        (values(&weight), d_out, 1),
+        weight.operand(),
         parallelism,
     );
     if let Some(bias) = bias {
@@ -558,6 +588,43 @@ pub(crate) fn linear<const D: usize>(
     }
     dims[D - 1] = d_out;
     wrap(FlexTensor::from_data(TensorData::new(output, dims)))
+}
+
+/// A 2-D operand read in place: contiguous, or the transpose of a contiguous matrix (a tied
+/// output head's `embeddingᵀ`), which is otherwise 113 MB copied per call at SmolLM2's size.
+struct Matrix {
+    tensor: FlexTensor,
+    /// Whether `tensor` is a transposed view of its (contiguous) buffer.
+    transposed: bool,
+}
+
+fn matrix(tensor: FlexTensor) -> Matrix {
+    let layout = tensor.layout();
+    let dims = layout.shape().dims::<2>();
+    let transposed = layout.start_offset() == 0
+        && layout.strides() == [1, dims[0] as isize]
+        && tensor.bytes().len() >= dims[0] * dims[1] * size_of::<f32>();
+    if transposed {
+        Matrix { tensor, transposed }
+    } else {
+        Matrix {
+            tensor: contiguous(tensor),
+            transposed: false,
+        }
+    }
+}
+
+impl Matrix {
+    /// `(values, row stride, column stride)`.
+    fn operand(&self) -> (&[f32], usize, usize) {
+        let [rows, cols] = self.tensor.layout().shape().dims::<2>();
+        if self.transposed {
+            let storage: &[f32] = self.tensor.storage();
+            (&storage[..rows * cols], 1, rows)
+        } else {
+            (values(&self.tensor), cols, 1)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -648,6 +715,20 @@ mod tests {
             .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-6));
         // The held input is unchanged.
         assert_eq!(a.clone().into_data(), a.into_data());
+    }
+
+    #[test]
+    fn linear_reads_a_transposed_weight_in_place() {
+        let device = Device::flex();
+        device.seed(6);
+        for rows in [3, 40] {
+            let x = random([rows, 24], &device);
+            let embedding = random([50, 24], &device);
+            let want = burn::tensor::module::linear(x.clone(), embedding.clone().transpose(), None);
+            let got = linear(x, &embedding.transpose(), None);
+            got.into_data()
+                .assert_approx_eq::<f32>(&want.into_data(), Tolerance::absolute(1e-4));
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use lux_core::Result;
 
 use super::cache::KvCache;
 use super::config::LlamaConfig;
+use super::fused;
 use super::llama_model::LlamaModel;
 use super::projection::Projection;
 use super::weights::{SafetensorsWeights, WeightSource, load_projection};
@@ -215,11 +216,14 @@ impl Llama {
     pub fn logits<const D: usize>(&self, hidden: Tensor<D>) -> Tensor<D> {
         match &self.lm_head {
             Some(head) => head.forward(hidden),
-            None => linear(
-                hidden,
-                self.model.embed_tokens.weight.val().transpose(),
-                None,
-            ),
+            None => {
+                let head = self.model.embed_tokens.weight.val().transpose();
+                if fused::applies(&hidden) {
+                    fused::linear(hidden, &head, None)
+                } else {
+                    linear(hidden, head, None)
+                }
+            }
         }
     }
 
