@@ -24,8 +24,9 @@
 //!    (`lux_train::align::load_aligner`), the PEFT adapter in `out/lingualift/adapter/`.
 //!
 //! A finished stage is reused by a rerun with the same settings (each stage directory has a
-//! `stage.json` with its settings and report, written last), so an interrupted run resumes at
-//! the stage where it stopped; delete a stage's directory to train it again.
+//! `stage.json` with its settings and report, written last), and a stage interrupted halfway
+//! resumes from its newest `checkpoints/checkpoint-N/` (every `save_steps` steps), so an
+//! interrupted run goes on where it stopped; delete a stage's directory to train it again.
 //!
 //! `LUX_STAGE1_STEPS`, `LUX_STAGE2_STEPS` override the recipe's steps and
 //! `LUX_MGSM_PROBLEMS` caps the problems per language (default 13: one per template).
@@ -135,6 +136,16 @@ fn main() -> Result<(), BoxError> {
         recipe.stage2.steps = n;
     }
     let run_dir = root.join("out").join(&recipe.name);
+    // Mid-stage checkpoints (every `save_steps`), unless the recipe puts them elsewhere: a
+    // stage interrupted halfway resumes from its newest one.
+    for (stage, dir) in [
+        (&mut recipe.stage1, "stage1"),
+        (&mut recipe.stage2, "adapter"),
+    ] {
+        if stage.checkpoint_dir.is_none() {
+            stage.checkpoint_dir = Some(run_dir.join(dir).join("checkpoints"));
+        }
+    }
     let mut summary = json!({ "recipe": recipe_path.display().to_string() });
 
     // ── 1. Lexicons ─────────────────────────────────────────────────────────────────────

@@ -277,3 +277,113 @@ fn inconsistent_samples_are_errors_naming_the_sample() {
         assert!(err.contains(expect), "{err}");
     }
 }
+
+/// A stage interrupted after a checkpoint resumes where it stopped: stage 1 from a freshly
+/// initialised aligner and stage 2 from a freshly attached adapter reach the uninterrupted
+/// run's losses and weights; a checkpoint from other settings is refused, naming the field.
+#[test]
+fn stages_resume_from_their_checkpoints() {
+    let device = Device::flex().autodiff();
+    let plain = Device::flex();
+    let llm = Llama::from_pretrained(fixture("llama/llama_untied"), &device).unwrap();
+    let encoder = Encoder::from_pretrained(fixture("encoder/bert"), &plain).unwrap();
+    // 20 samples in batches of 8: the resumed steps straddle an epoch boundary.
+    let train = samples(&encoder, &task(0..20));
+    let validation = samples(&encoder, &task(100..108));
+    let fresh_aligner = |seed: u64| {
+        device.seed(seed);
+        AlignerConfig::new(16, 32)
+            .with_hidden(64)
+            .init(&device)
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = |sub: &str, lr: f64| {
+        let mut c = StageConfig::new(lr, 6);
+        c.checkpoint_dir = Some(dir.path().join(sub));
+        c.save_steps = 3;
+        c
+    };
+
+    // Stage 1: the whole run, then a run that finds only checkpoint-3 (copied) and starts from
+    // an aligner with other initial weights.
+    let full = config("full1", 1e-2);
+    let (aligner, report) =
+        train_aligner(fresh_aligner(1), &llm, &train, &validation, &full).unwrap();
+    let resumed = config("resumed1", 1e-2);
+    copy_dir(
+        &dir.path().join("full1/checkpoint-3"),
+        &dir.path().join("resumed1/checkpoint-3"),
+    );
+    let (aligner2, report2) =
+        train_aligner(fresh_aligner(99), &llm, &train, &validation, &resumed).unwrap();
+    assert_same_run(&report, &report2);
+    assert!(
+        snapshot(&aligner) == snapshot(&aligner2),
+        "stage 1 weights differ"
+    );
+
+    // Stage 2 likewise, the resumed run's adapter attached with other initial weights.
+    let lora = LoraConfig::new(4, 8.0, TargetModules::all_linear());
+    let full = config("full2", 5e-3);
+    let (tuned, report) = train_llm(
+        apply_lora(llm.clone(), &lora, 7).unwrap().0,
+        &aligner,
+        &train,
+        &validation,
+        &full,
+    )
+    .unwrap();
+    let resumed = config("resumed2", 5e-3);
+    copy_dir(
+        &dir.path().join("full2/checkpoint-3"),
+        &dir.path().join("resumed2/checkpoint-3"),
+    );
+    let (tuned2, report2) = train_llm(
+        apply_lora(llm.clone(), &lora, 8).unwrap().0,
+        &aligner,
+        &train,
+        &validation,
+        &resumed,
+    )
+    .unwrap();
+    assert_same_run(&report, &report2);
+    assert!(
+        snapshot(&tuned) == snapshot(&tuned2),
+        "stage 2 weights differ"
+    );
+
+    // Other settings: refused, naming the field.
+    let mut other = config("resumed1", 1e-2);
+    other.seed = 7;
+    let err = train_aligner(fresh_aligner(1), &llm, &train, &validation, &other)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("seed") && err.contains("stage_state.json"),
+        "{err}"
+    );
+}
+
+fn assert_same_run(a: &lux_train::align::StageReport, b: &lux_train::align::StageReport) {
+    assert_eq!(a.steps.len(), b.steps.len());
+    for (x, y) in a.steps.iter().zip(&b.steps) {
+        assert!(
+            (x.loss - y.loss).abs() < 1e-6,
+            "step {}: {} vs {}",
+            x.step,
+            x.loss,
+            y.loss
+        );
+    }
+    let (x, y) = (a.final_eval_loss.unwrap(), b.final_eval_loss.unwrap());
+    assert!((x - y).abs() < 1e-6, "final eval loss {x} vs {y}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}

@@ -17,11 +17,13 @@
 //! | `two_stage.rs` | [`StageConfig`], [`train_aligner`], [`train_llm`], [`aligned_loss`] |
 //! | `generate.rs` | [`generate_aligned`]: KV-cache generation prefilled with vectors |
 //! | `save.rs` | [`save_aligner`], [`load_aligner`]: safetensors in `torch.nn.Sequential` layout |
+//! | `checkpoint.rs` | mid-stage `checkpoint-N/` (trainable weights, AdamW state, data position) |
 //!
 //! The encoder is kept out of training entirely: its states are inputs, computed once on a
 //! plain device, which is what "frozen" means here and is also the cheap way to do it.
 
 mod aligner;
+mod checkpoint;
 mod encode;
 mod generate;
 mod sample;

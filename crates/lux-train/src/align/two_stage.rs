@@ -1,6 +1,7 @@
 //! LinguaLIFT's two training stages: [`train_aligner`] (stage 1, the LLM frozen) and
 //! [`train_llm`] (stage 2, the aligner frozen).
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -10,6 +11,7 @@ use lux_core::{Error, Result, rng};
 use serde::{Deserialize, Serialize};
 
 use super::aligner::Aligner;
+use super::checkpoint::{self, StageState};
 use super::sample::{AlignedBatch, AlignedSample, Padding};
 use crate::model::Llama;
 use crate::sft::{LrSchedule, Warmup, clip_grad_norm, cross_entropy_sum};
@@ -41,6 +43,14 @@ pub struct StageConfig {
     /// Seed of the order in which samples are drawn.
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// Directory for `checkpoint-N/` every `save_steps` steps; a stage started with one resumes
+    /// from the newest complete checkpoint in it (same weights, optimizer state and data
+    /// order as an uninterrupted run). `None` (default): no checkpoints.
+    #[serde(default)]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Steps between checkpoints; 0 (default) writes none.
+    #[serde(default)]
+    pub save_steps: usize,
 }
 
 fn eight() -> usize {
@@ -71,6 +81,8 @@ impl StageConfig {
             warmup: no_warmup(),
             lr_scheduler: constant(),
             seed: default_seed(),
+            checkpoint_dir: None,
+            save_steps: 0,
         }
     }
 
@@ -236,16 +248,29 @@ where
         .with_epsilon(1e-8)
         .with_weight_decay(config.weight_decay as f32)
         .init();
-    let mut report = StageReport {
-        stage: stage.to_string(),
-        initial_eval_loss: eval(&module)?,
-        final_eval_loss: None,
-        steps: Vec::with_capacity(config.steps),
+    let resume_from = config
+        .checkpoint_dir
+        .as_deref()
+        .and_then(checkpoint::latest);
+    let (mut report, mut order, mut epoch, first_step) = match resume_from {
+        Some(path) => {
+            let (restored, restored_optim, state) = checkpoint::load(&path, module, optim)?;
+            check_resumable(&path, stage, config, &state)?;
+            (module, optim) = (restored, restored_optim);
+            (state.report, state.order, state.epoch, state.step)
+        }
+        None => {
+            let report = StageReport {
+                stage: stage.to_string(),
+                initial_eval_loss: eval(&module)?,
+                final_eval_loss: None,
+                steps: Vec::with_capacity(config.steps),
+            };
+            (report, Vec::new(), 0, 0)
+        }
     };
     let warmup = config.warmup.steps(config.steps);
-    let mut order: Vec<usize> = Vec::new();
-    let mut epoch = 0;
-    for step in 0..config.steps {
+    for step in first_step..config.steps {
         let started = Instant::now();
         // Draw the next batch_size samples from a reshuffled order, epoch after epoch.
         let mut picked = Vec::with_capacity(config.batch_size);
@@ -287,7 +312,59 @@ where
             lr,
             tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
         });
+        if let Some(dir) = &config.checkpoint_dir
+            && config.save_steps > 0
+            && (step + 1) % config.save_steps == 0
+        {
+            let state = StageState {
+                stage: stage.to_string(),
+                step: step + 1,
+                epoch,
+                order: order.clone(),
+                seed: config.seed,
+                batch_size: config.batch_size,
+                steps: config.steps,
+                report: report.clone(),
+            };
+            checkpoint::save(dir, &module, &optim, &state)?;
+        }
     }
     report.final_eval_loss = eval(&module)?;
     Ok((module, report))
+}
+
+/// A checkpoint continues this stage only if it was written by the same stage with the same
+/// settings that shape the run; otherwise an error names the file and the field.
+fn check_resumable(
+    path: &std::path::Path,
+    stage: &str,
+    config: &StageConfig,
+    state: &StageState,
+) -> Result<()> {
+    let file = path.join("stage_state.json");
+    if state.stage != stage {
+        return Err(Error::parse(
+            &file,
+            None,
+            format!("written by stage `{}`, not `{stage}`", state.stage),
+        ));
+    }
+    for (field, saved, now) in [
+        ("seed", state.seed, config.seed),
+        (
+            "batch_size",
+            state.batch_size as u64,
+            config.batch_size as u64,
+        ),
+        ("steps", state.steps as u64, config.steps as u64),
+    ] {
+        if saved != now {
+            return Err(Error::parse(
+                &file,
+                None,
+                format!("{field} is {saved} in the checkpoint and {now} in the stage's config"),
+            ));
+        }
+    }
+    Ok(())
 }
