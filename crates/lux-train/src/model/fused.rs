@@ -4,14 +4,17 @@
 //! [`RmsNorm`](super::RmsNorm) written with tensor ops is eight passes, rotary embeddings six,
 //! SwiGLU's `silu(gate)·up` four. At SmolLM2's shape (8 × 128 tokens) those single-threaded
 //! passes took about 0.9 s of a 1.9 s forward pass, while every matmul together took 1.0 s on
-//! two threads. Each kernel here does its job in one pass, in parallel (rayon), writing into the
-//! tensor's own buffer when nothing else holds it and reading shared inputs without copying them; attention runs per (sequence, key/value
-//! head) on contiguous blocks, rotary embedding applied as the blocks are gathered, so the
-//! `[batch, seq, heads, head_dim]` ↔ `[batch, heads, seq, head_dim]` copies disappear too.
+//! two threads. Each kernel here does its job in one pass, in parallel (rayon), reading the
+//! tensors' buffers in place and writing into an input's buffer when nothing else holds it;
+//! attention runs per (sequence, key/value head) on contiguous blocks, the rotary embedding
+//! applied as the blocks are gathered, so the `[batch, seq, heads, head_dim]` ↔
+//! `[batch, heads, seq, head_dim]` copies disappear too.
 //!
 //! They have no backward pass: [`applies`] limits them to `f32` tensors on the plain `flex`
-//! device, and every caller keeps the burn-op path for autodiff and GPU devices. Tests check
-//! both paths give the same values (and the model tests compare logits with PyTorch).
+//! device. Training on the autodiff `flex` device uses the versions with hand-written backward
+//! passes in `fused_grad.rs` (built on the blocks and helpers here), and every other device the
+//! burn-op path. Tests check the paths agree, on random inputs and on SmolLM2's weights, and
+//! the model tests compare logits with PyTorch.
 
 use std::sync::Arc;
 
@@ -50,6 +53,7 @@ pub(crate) fn contiguous(tensor: FlexTensor) -> FlexTensor {
     }
 }
 
+/// The values of a contiguous `f32` tensor, in place.
 pub(crate) fn values(tensor: &FlexTensor) -> &[f32] {
     tensor
         .as_slice::<f32>()
@@ -72,12 +76,14 @@ fn owned(tensor: FlexTensor) -> FlexTensor {
     }
 }
 
+/// The values of a tensor returned by [`owned`], to overwrite.
 fn values_mut(tensor: &mut FlexTensor) -> &mut [f32] {
     tensor
         .try_storage_mut::<f32>()
         .expect("a buffer nothing else holds (made so by `owned`)")
 }
 
+/// A `flex` tensor back as a burn tensor on the plain device.
 pub(crate) fn wrap<const D: usize>(tensor: FlexTensor) -> Tensor<D> {
     Tensor::from_primitive::<Flex>(tensor)
 }

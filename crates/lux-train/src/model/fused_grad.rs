@@ -1,14 +1,20 @@
 //! Fused CPU kernels with hand-written backward passes, for training on
-//! `Device::flex().autodiff()`.
+//! `Device::flex().autodiff()`: RMSNorm, SwiGLU's `silu(gate)·up`, and rotary grouped-query
+//! causal attention (the loss has its own, `sft::cross_entropy_sum`).
 //!
-//! Written with tensor ops, an RMSNorm records eight element-wise ops and SwiGLU's `silu(gate)·up` records four element-wise ops whose
-//! forward and backward passes each run on one thread of burn-flex, with a libm `exp` per
-//! element (twice: the backward recomputes the sigmoid). Here the forward pass is one parallel
-//! pass and the backward pass one more, writing both input gradients at once.
+//! Written with tensor ops, each of these records several element-wise ops (an RMSNorm eight,
+//! SwiGLU four, attention with its rotations, mask, softmax and head transposes about twenty)
+//! whose forward and backward passes each run on one thread of burn-flex, SwiGLU and softmax
+//! with a libm `exp` per element. Here the forward pass is one parallel pass, keeping what the
+//! backward needs, and the backward pass one more, writing every input gradient at once. On a
+//! LoRA step at SmolLM2's shape (8 × 128 tokens) this took 5.63 s down to 3.87 s.
 //!
 //! The ops are registered in an `Autodiff<Flex>` graph without gradient checkpointing (the kind
-//! `Device::flex().autodiff()` builds); [`silu_mul`] hands any other tensor back, and
-//! the caller keeps the tensor-op path.
+//! `Device::flex().autodiff()` builds); for any other tensor each function hands its inputs
+//! back and the caller keeps the tensor-op path. Tests compare value and every gradient with
+//! that path.
+
+use std::sync::Arc;
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use burn_autodiff::Autodiff;
@@ -18,8 +24,6 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
-
-use std::sync::Arc;
 
 use super::fused::{
     AttentionBlock, Heads, HostRope, attention_blocks, contiguous, exp, gather_heads, matmul,

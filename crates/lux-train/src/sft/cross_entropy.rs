@@ -12,13 +12,13 @@
 //! Writing the gradient by hand (`softmax(z) − onehot(y)` computed outside the graph, fed back
 //! through a surrogate `⟨z, G⟩`) was slower still on burn-flex, 1.5–2.5 s: the surrogate's
 //! backward, a broadcast product or a rank-1 matmul, costs more than the passes it saves.
-
 //!
-//! On the `flex` CPU device (plain or autodiff) the loss is instead one fused kernel with its
-//! own backward: the forward pass keeps each row's log-sum-exp (one parallel pass, vectorised
-//! exponential), the backward pass writes `g · (softmax(z) − onehot(y))` in one more. At the
-//! shape above that is ≈ 0.1 s for forward + backward instead of ≈ 0.95 s, the burn-op path
-//! staying for other devices and checkpointing strategies.
+//! So on the `flex` CPU device (plain or autodiff) the loss is one fused kernel registered in
+//! the graph with its own backward: the forward pass keeps each row's log-sum-exp (one
+//! parallel pass, vectorised exponential), the backward pass writes `g · (softmax(z) −
+//! onehot(y))` in one more, with no surrogate. A LoRA step at the shape above went from 5.92 s
+//! to 5.63 s with it. Other devices and checkpointing strategies keep the tensor-op
+//! formulation.
 
 use std::sync::Arc;
 
