@@ -15,6 +15,15 @@ use lux_train::generate::{SamplingConfig, generate_ids};
 use lux_train::lora::{LoraConfig, TargetModules, apply_lora};
 use lux_train::model::Llama;
 
+/// burn-flex's random numbers come from one process-wide generator: tests that seed it and
+/// draw from it (initial weights, dropout masks) take this lock so that tests running on other
+/// threads do not draw in between.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn fixture(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -84,6 +93,7 @@ fn samples(encoder: &Encoder, data: &[(Vec<u32>, Vec<u32>)]) -> Vec<AlignedSampl
 
 #[test]
 fn stage_one_trains_only_the_aligner_and_stage_two_only_lora() {
+    let _rng = rng_lock();
     let device = Device::flex().autodiff();
     let plain = Device::flex();
     let llm = Llama::from_pretrained(fixture("llama/llama_untied"), &device).unwrap();
@@ -146,6 +156,7 @@ fn stage_one_trains_only_the_aligner_and_stage_two_only_lora() {
 
 #[test]
 fn an_identity_aligner_generates_what_the_plain_model_generates() {
+    let _rng = rng_lock();
     let device = Device::flex();
     let llm = Llama::from_pretrained(fixture("llama/llama_untied"), &device).unwrap();
     let mut aligner = AlignerConfig::new(32, 32)
@@ -189,6 +200,7 @@ fn an_identity_aligner_generates_what_the_plain_model_generates() {
 
 #[test]
 fn a_saved_aligner_loads_back_identical_and_bad_files_name_the_key() {
+    let _rng = rng_lock();
     let device = Device::flex();
     let aligner = AlignerConfig::new(16, 32)
         .with_hidden(24)
@@ -239,6 +251,7 @@ fn a_saved_aligner_loads_back_identical_and_bad_files_name_the_key() {
 
 #[test]
 fn inconsistent_samples_are_errors_naming_the_sample() {
+    let _rng = rng_lock();
     let device = Device::flex();
     let llm = Llama::from_pretrained(fixture("llama/llama_untied"), &device).unwrap();
     let aligner = AlignerConfig::new(16, 32).init(&device).unwrap();
@@ -283,6 +296,7 @@ fn inconsistent_samples_are_errors_naming_the_sample() {
 /// run's losses and weights; a checkpoint from other settings is refused, naming the field.
 #[test]
 fn stages_resume_from_their_checkpoints() {
+    let _rng = rng_lock();
     let device = Device::flex().autodiff();
     let plain = Device::flex();
     let llm = Llama::from_pretrained(fixture("llama/llama_untied"), &device).unwrap();
@@ -323,8 +337,10 @@ fn stages_resume_from_their_checkpoints() {
         "stage 1 weights differ"
     );
 
-    // Stage 2 likewise, the resumed run's adapter attached with other initial weights.
-    let lora = LoraConfig::new(4, 8.0, TargetModules::all_linear());
+    // Stage 2 likewise, the resumed run's adapter attached with other initial weights, and
+    // LoRA dropout on: its masks must be the same after the resume.
+    let mut lora = LoraConfig::new(4, 8.0, TargetModules::all_linear());
+    lora.lora_dropout = 0.1;
     let full = config("full2", 5e-3);
     let (tuned, report) = train_llm(
         apply_lora(llm.clone(), &lora, 7).unwrap().0,

@@ -37,6 +37,15 @@ fn samples(range: std::ops::Range<u32>) -> Vec<SftSample> {
         .collect()
 }
 
+/// burn-flex's random numbers come from one process-wide generator: the tests here seed it and
+/// draw from it (adapter init, dropout masks), so each holds this lock to keep the other tests'
+/// threads from drawing in between.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn lora(dropout: f64) -> LoraConfig {
     let mut l = LoraConfig::new(4, 8.0, TargetModules::all_linear());
     l.lora_dropout = dropout;
@@ -79,6 +88,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn resuming_from_a_checkpoint_continues_the_run_exactly() {
+    let _rng = rng_lock();
     let device = Device::flex().autodiff();
     let train = samples(0..40);
     let validation = samples(100..108);
@@ -127,6 +137,7 @@ fn resuming_from_a_checkpoint_continues_the_run_exactly() {
 
 #[test]
 fn broken_checkpoints_are_errors_naming_the_file_or_field() {
+    let _rng = rng_lock();
     let device = Device::flex().autodiff();
     let train = samples(0..16);
     let out = tempfile::tempdir().unwrap();
@@ -173,6 +184,7 @@ fn broken_checkpoints_are_errors_naming_the_file_or_field() {
 
 #[test]
 fn accumulated_micro_batches_take_the_same_step_as_one_batch() {
+    let _rng = rng_lock();
     let device = Device::flex().autodiff();
     let train = samples(0..4);
     let run = |batch: usize, accumulation: usize| {

@@ -285,6 +285,11 @@ where
             picked.extend(order.pop());
         }
         let batch: Vec<&AlignedSample> = picked.iter().map(|&i| &train[i]).collect();
+        // Dropout masks (LoRA dropout in stage 2) depend on the seed and the step only, so a
+        // resumed stage draws the same ones as an uninterrupted run.
+        if let Some(device) = module.devices().first() {
+            device.seed(rng::hash(config.seed, &format!("{stage}/step/{step}")));
+        }
         let (sum, targets, tokens) = loss(&module, &batch)?;
         if targets == 0 {
             return Err(Error::invalid(
