@@ -20,6 +20,7 @@ use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
 use super::two_stage::StageReport;
+use crate::sft::checkpoint_dir;
 
 const TRAINABLE: &str = "trainable.safetensors";
 const OPTIMIZER: &str = "optimizer.bpk";
@@ -46,24 +47,7 @@ pub(crate) struct StageState {
 
 /// The newest complete `checkpoint-N/` under `dir` (highest `N`), if any.
 pub(crate) fn latest(dir: &Path) -> Option<PathBuf> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|entry| {
-            let entry = entry.ok()?;
-            let step: usize = entry
-                .file_name()
-                .to_str()?
-                .strip_prefix("checkpoint-")?
-                .parse()
-                .ok()?;
-            entry
-                .path()
-                .join(STATE)
-                .is_file()
-                .then(|| (step, entry.path()))
-        })
-        .max_by_key(|(step, _)| *step)
-        .map(|(_, path)| path)
+    checkpoint_dir::newest(dir, STATE)
 }
 
 /// Writes `dir/checkpoint-{state.step}/` atomically.
@@ -73,13 +57,6 @@ pub(crate) fn save<M: Module>(
     optim: &ModuleOptimizer,
     state: &StageState,
 ) -> Result<()> {
-    let target = dir.join(format!("checkpoint-{}", state.step));
-    let tmp = dir.join(format!(".checkpoint-{}.tmp", state.step));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_path(&tmp)?;
-    }
-    std::fs::create_dir_all(&tmp).with_path(&tmp)?;
-
     let mut params = Trainable::default();
     module.visit(&mut params);
     let views = params
@@ -100,16 +77,14 @@ pub(crate) fn save<M: Module>(
         .collect();
     let serialized = safetensors::serialize(views, Some(ids))
         .map_err(|e| Error::other("serialising the trainable parameters", e))?;
-    fs::write_atomic(tmp.join(TRAINABLE), &serialized)?;
-    let optim_path = tmp.join(OPTIMIZER);
-    optim
-        .save(&optim_path)
-        .map_err(|e| Error::parse(&optim_path, None, format!("{e:?}")))?;
-    fs::write_json_atomic(tmp.join(STATE), state)?;
-    if target.exists() {
-        std::fs::remove_dir_all(&target).with_path(&target)?;
-    }
-    std::fs::rename(&tmp, &target).with_path(&target)
+    checkpoint_dir::write(dir, state.step, |tmp| {
+        fs::write_atomic(tmp.join(TRAINABLE), &serialized)?;
+        let optim_path = tmp.join(OPTIMIZER);
+        optim
+            .save(&optim_path)
+            .map_err(|e| Error::parse(&optim_path, None, format!("{e:?}")))?;
+        fs::write_json_atomic(tmp.join(STATE), state)
+    })
 }
 
 /// Reads `checkpoint`'s state and puts its trainable parameters (values and ids) into

@@ -238,8 +238,11 @@ impl AttentionMask {
             Tensor::<2, Bool>::tril_mask([seq_q, seq_kv], (seq_kv - seq_q) as i64, device)
                 .reshape([1, 1, seq_q, seq_kv])
         };
+        // Only the CPU kernels read it: a GPU device is spared the device-to-host copy.
+        // (Device equality ignores the autodiff wrapper: both `flex` devices match.)
         let host_padding = padding
             .as_ref()
+            .filter(|_| *device == Device::flex())
             .and_then(|pad| pad.clone().into_data().try_to_vec::<bool>().ok())
             .map(Arc::from);
         let masked = padding.map(|pad| {

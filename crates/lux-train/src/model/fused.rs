@@ -24,10 +24,10 @@ use rayon::prelude::*;
 
 /// Rows handed to one rayon task by the row-wise kernels: enough work (≈ 16 × 576 floats) to
 /// amortise scheduling, few enough that 2–16 threads stay busy on a batch of 1.
-const ROWS_PER_TASK: usize = 16;
+pub(crate) const ROWS_PER_TASK: usize = 16;
 
 /// Elements handed to one rayon task by the element-wise kernels.
-const ELEMENTS_PER_TASK: usize = 1 << 14;
+pub(crate) const ELEMENTS_PER_TASK: usize = 1 << 14;
 
 /// Whether the fused kernels can run on `tensor`: `f32` on the plain (non-autodiff) `flex`
 /// device.

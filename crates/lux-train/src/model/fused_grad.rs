@@ -22,16 +22,29 @@ use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_backend::tensor::FloatTensor;
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use super::fused::{
-    AttentionBlock, Heads, HostRope, attention_blocks, contiguous, exp, gather_heads, matmul,
-    scatter_heads, unrotate_in_place, values,
+    AttentionBlock, ELEMENTS_PER_TASK, Heads, HostRope, ROWS_PER_TASK, attention_blocks,
+    contiguous, exp, gather_heads, matmul, scatter_heads, unrotate_in_place, values,
 };
 
-/// Elements handed to one rayon task.
-const ELEMENTS_PER_TASK: usize = 1 << 14;
+/// The `Autodiff<Flex>` primitive under `tensor`, when the fused ops apply to it: `f32` on an
+/// autodiff `flex` device without gradient checkpointing. `None` sends the caller down the
+/// tensor-op path.
+pub(crate) fn autodiff_flex<const D: usize>(
+    tensor: &Tensor<D>,
+) -> Option<FloatTensor<Autodiff<Flex>>> {
+    let device = tensor.device();
+    // Device equality ignores the autodiff wrapper, hence the explicit check; the conversion
+    // fails for other checkpointing strategies.
+    if !device.is_autodiff() || device != Device::flex() || tensor.dtype() != DType::F32 {
+        return None;
+    }
+    tensor.clone().try_into_primitive::<Autodiff<Flex>>().ok()
+}
 
 /// `silu(gate) · up` on an autodiff `flex` device, or the inputs handed back where the fused
 /// op does not apply.
@@ -41,21 +54,8 @@ pub(crate) fn silu_mul<const D: usize>(
     gate: Tensor<D>,
     up: Tensor<D>,
 ) -> Result<Tensor<D>, (Tensor<D>, Tensor<D>)> {
-    let device = gate.device();
-    // Device equality ignores the autodiff wrapper, hence the explicit check.
-    let eligible = device.is_autodiff()
-        && device == Device::flex()
-        && gate.dtype() == DType::F32
-        && up.dtype() == DType::F32
-        && gate.dims() == up.dims();
-    if !eligible {
-        return Err((gate, up));
-    }
-    let (g, u) = match (
-        gate.clone().try_into_primitive::<Autodiff<Flex>>(),
-        up.clone().try_into_primitive::<Autodiff<Flex>>(),
-    ) {
-        (Ok(g), Ok(u)) => (g, u),
+    let (g, u) = match (autodiff_flex(&gate), autodiff_flex(&up)) {
+        (Some(g), Some(u)) if gate.dims() == up.dims() => (g, u),
         _ => return Err((gate, up)),
     };
     let shape = gate.shape();
@@ -131,9 +131,6 @@ impl Backward<Flex, 2> for SiluMulBackward {
     }
 }
 
-/// Rows handed to one rayon task by the row-wise kernels.
-const ROWS_PER_TASK: usize = 16;
-
 /// `x / sqrt(mean(x²) + ε) · weight` over the last axis on an autodiff `flex` device, or the
 /// inputs handed back where the fused op does not apply.
 // The inputs go back by value to the caller, which then takes the tensor-op path.
@@ -143,20 +140,8 @@ pub(crate) fn rms_norm<const D: usize>(
     weight: Tensor<1>,
     eps: f64,
 ) -> Result<Tensor<D>, (Tensor<D>, Tensor<1>)> {
-    let device = input.device();
-    let eligible = device.is_autodiff()
-        && device == Device::flex()
-        && input.dtype() == DType::F32
-        && weight.dtype() == DType::F32
-        && input.dims()[D - 1] == weight.dims()[0];
-    if !eligible {
-        return Err((input, weight));
-    }
-    let (x, w) = match (
-        input.clone().try_into_primitive::<Autodiff<Flex>>(),
-        weight.clone().try_into_primitive::<Autodiff<Flex>>(),
-    ) {
-        (Ok(x), Ok(w)) => (x, w),
+    let (x, w) = match (autodiff_flex(&input), autodiff_flex(&weight)) {
+        (Some(x), Some(w)) if input.dims()[D - 1] == weight.dims()[0] => (x, w),
         _ => return Err((input, weight)),
     };
     let shape = input.shape();
@@ -298,21 +283,12 @@ pub(crate) fn causal_attention(
     rope: &HostRope,
     padding: Option<Arc<[bool]>>,
 ) -> Result<Tensor<3>, [Tensor<3>; 3]> {
-    let device = query.device();
-    let eligible = device.is_autodiff()
-        && device == Device::flex()
-        && [&query, &key, &value]
-            .iter()
-            .all(|t| t.dtype() == DType::F32);
-    if !eligible {
-        return Err([query, key, value]);
-    }
     let (q, k, v) = match (
-        query.clone().try_into_primitive::<Autodiff<Flex>>(),
-        key.clone().try_into_primitive::<Autodiff<Flex>>(),
-        value.clone().try_into_primitive::<Autodiff<Flex>>(),
+        autodiff_flex(&query),
+        autodiff_flex(&key),
+        autodiff_flex(&value),
     ) {
-        (Ok(q), Ok(k), Ok(v)) => (q, k, v),
+        (Some(q), Some(k), Some(v)) => (q, k, v),
         _ => return Err([query, key, value]),
     };
     let [batch, seq, _] = query.dims();

@@ -41,7 +41,7 @@ mod config;
 mod decoder_layer;
 mod from_gguf;
 pub(crate) mod fused;
-mod fused_grad;
+pub(crate) mod fused_grad;
 mod llama;
 mod llama_model;
 mod mlp;

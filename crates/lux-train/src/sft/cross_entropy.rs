@@ -22,7 +22,7 @@
 
 use std::sync::Arc;
 
-use burn::tensor::{DType, Device, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
@@ -32,7 +32,8 @@ use burn_backend::tensor::FloatTensor;
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use crate::model::fused::{contiguous, exp, values, wrap};
+use crate::model::fused::{self, contiguous, exp, values, wrap};
+use crate::model::fused_grad::autodiff_flex;
 
 /// `Σᵢ −log softmax(logitsᵢ)[labelsᵢ]`, a one-element tensor: the summed cross-entropy of
 /// `logits` (`[n, vocab]`) against `labels` (`[n]`, each `< vocab`).
@@ -45,19 +46,14 @@ use crate::model::fused::{contiguous, exp, values, wrap};
 ///
 /// If a label is not below `vocab` (as burn's `gather` would).
 pub fn cross_entropy_sum(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
-    // Device equality ignores the autodiff wrapper, hence the explicit checks.
-    let device = logits.device();
-    if logits.dtype() != DType::F32 || device != Device::flex() {
-        return tensor_ops(logits, labels);
-    }
-    if !device.is_autodiff() {
+    if fused::applies(&logits) {
         return fused_plain(logits, labels);
     }
     // The hand-written backward is registered in an `Autodiff<Flex>` graph without gradient
     // checkpointing, the kind `Device::flex().autodiff()` builds; others take the op path.
-    match logits.clone().try_into_primitive::<Autodiff<Flex>>() {
-        Ok(primitive) => fused_autodiff(primitive, labels),
-        Err(_) => tensor_ops(logits, labels),
+    match autodiff_flex(&logits) {
+        Some(primitive) => fused_autodiff(primitive, labels),
+        None => tensor_ops(logits, labels),
     }
 }
 
@@ -135,7 +131,7 @@ fn scalar(value: f32) -> FlexTensor {
 fn fused_plain(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
     let [_, vocab] = logits.dims();
     let labels = host_labels(labels, vocab);
-    let logits = contiguous(crate::model::fused::flex(logits));
+    let logits = contiguous(fused::flex(logits));
     let z = values(&logits);
     let lse = log_sum_exp_rows(z, vocab);
     wrap(scalar(loss(z, vocab, &lse, &labels)))
@@ -214,7 +210,7 @@ fn fused_autodiff(logits: FloatTensor<Autodiff<Flex>>, labels: Tensor<1, Int>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::{Distribution, Tolerance};
+    use burn::tensor::{Device, Distribution, Tolerance};
 
     /// The fused kernel and the burn-op formulation agree on value and gradient.
     #[test]

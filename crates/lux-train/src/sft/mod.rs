@@ -31,6 +31,7 @@
 //!
 //! [`Llama::forward_selected`]: crate::model::Llama::forward_selected
 
+pub(crate) mod checkpoint_dir;
 mod clip;
 mod cross_entropy;
 mod data;

@@ -13,6 +13,7 @@ use lux_core::svg::{LineChart, Series};
 use lux_core::{Error, IoContext, Result, fs, rng};
 use serde::{Deserialize, Serialize};
 
+use super::checkpoint_dir;
 use super::clip::clip_grad_norm;
 use super::cross_entropy::cross_entropy_sum;
 use super::data::{SftBatch, SftSample, batches};
@@ -346,23 +347,7 @@ impl SftTrainer {
     /// what [`resume`](Self::resume) continues after an interruption. Half-written checkpoints
     /// never have that name (they are renamed into place when complete).
     pub fn latest_checkpoint(&self) -> Option<PathBuf> {
-        std::fs::read_dir(&self.output_dir)
-            .ok()?
-            .filter_map(|e| {
-                let e = e.ok()?;
-                let step: usize = e
-                    .file_name()
-                    .to_str()?
-                    .strip_prefix("checkpoint-")?
-                    .parse()
-                    .ok()?;
-                e.path()
-                    .join(TRAINER_STATE)
-                    .is_file()
-                    .then(|| (step, e.path()))
-            })
-            .max_by_key(|(step, _)| *step)
-            .map(|(_, path)| path)
+        checkpoint_dir::newest(&self.output_dir, TRAINER_STATE)
     }
 
     fn optimizer(&self) -> ModuleOptimizer {
@@ -525,44 +510,37 @@ impl SftTrainer {
         next_group: usize,
         report: &SftReport,
     ) -> Result<()> {
-        let dir = self.output_dir.join(format!("checkpoint-{step}"));
-        let tmp = self.output_dir.join(format!(".checkpoint-{step}.tmp"));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).with_path(&tmp)?;
-        }
-        save_peft(model, &self.lora, &tmp)?;
-        let optim_path = tmp.join(OPTIMIZER_STATE);
-        optim
-            .save(&optim_path)
-            .map_err(|e| Error::parse(&optim_path, None, format!("{e:?}")))?;
-        let ids: BTreeMap<String, [u64; 2]> = model
-            .projections()
-            .into_iter()
-            .filter_map(|(name, p)| {
-                p.low_rank
-                    .as_ref()
-                    .map(|pair| (name, [pair.a.id.val(), pair.b.id.val()]))
-            })
-            .collect();
-        fs::write_json_atomic(tmp.join(PARAM_IDS), &ids)?;
-        let c = &self.config;
-        fs::write_json_atomic(
-            tmp.join(TRAINER_STATE),
-            &TrainerState {
-                global_step: step,
-                epoch,
-                next_group,
-                seed: c.seed,
-                per_device_train_batch_size: c.per_device_train_batch_size,
-                gradient_accumulation_steps: c.gradient_accumulation_steps,
-                initial_eval_loss: report.initial_eval_loss,
-                log_history: report.steps.clone(),
-            },
-        )?;
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).with_path(&dir)?;
-        }
-        std::fs::rename(&tmp, &dir).with_path(&dir)
+        checkpoint_dir::write(&self.output_dir, step, |tmp| {
+            save_peft(model, &self.lora, tmp)?;
+            let optim_path = tmp.join(OPTIMIZER_STATE);
+            optim
+                .save(&optim_path)
+                .map_err(|e| Error::parse(&optim_path, None, format!("{e:?}")))?;
+            let ids: BTreeMap<String, [u64; 2]> = model
+                .projections()
+                .into_iter()
+                .filter_map(|(name, p)| {
+                    p.low_rank
+                        .as_ref()
+                        .map(|pair| (name, [pair.a.id.val(), pair.b.id.val()]))
+                })
+                .collect();
+            fs::write_json_atomic(tmp.join(PARAM_IDS), &ids)?;
+            let c = &self.config;
+            fs::write_json_atomic(
+                tmp.join(TRAINER_STATE),
+                &TrainerState {
+                    global_step: step,
+                    epoch,
+                    next_group,
+                    seed: c.seed,
+                    per_device_train_batch_size: c.per_device_train_batch_size,
+                    gradient_accumulation_steps: c.gradient_accumulation_steps,
+                    initial_eval_loss: report.initial_eval_loss,
+                    log_history: report.steps.clone(),
+                },
+            )
+        })
     }
 }
 
