@@ -21,10 +21,9 @@ use std::collections::BTreeMap;
 use lux::core::{
     ChatMessage, ChatRequest, Criteria, Judge, JudgeRequest, LlmClient, ScoreMethod, ScoreScale,
 };
-use lux::eval::judge::{GEval, GEvalConfig, GEvalMode, parse_score};
+use lux::eval::judge::{GEval, GEvalConfig, GEvalMode, LlmJudge, LlmJudgeConfig, parse_score};
 use lux::eval::luxella::{BenchmarkItem, Luxella, LuxellaConfig, LuxellaReport, read_benchmark};
 use lux::eval::report::luxella_report;
-use lux::plugins::judges::{LlmJudge, LlmJudgeConfig};
 use lux::train::gguf::find_smollm2;
 use lux::train::local_llm::{LocalLlm, LocalLlmConfig};
 

@@ -4,7 +4,9 @@
 //! [`Parallel`], [`LexEntry`], [`Example`], [`TaskKind`], [`Verdict`], [`Judgement`]), the
 //! plugin traits ([`SeedSource`], [`InstructionGenerator`], [`Filter`], [`Judge`], [`Metric`],
 //! [`AdapterConfig`], [`LlmClient`]), the error type, and the [`pipeline`] that streams seeds
-//! through generators and filters into a dataset, resumably.
+//! through generators and filters into a dataset, resumably. Every crate renders its prompts
+//! with one template type ([`PromptTemplate`], in [`prompt`]) and reads models' JSON answers
+//! with one parser ([`json_answer`]).
 //!
 //! This crate knows no file format, no HTTP and no model: those live in `lux-data`,
 //! `lux-plugins` and `lux-train`. A plugin written in any crate becomes nameable from a recipe
@@ -39,9 +41,11 @@ mod document;
 mod error;
 mod example;
 pub mod fs;
+pub mod json_answer;
 mod lang;
 pub mod pipeline;
 pub mod plugin;
+pub mod prompt;
 pub mod rng;
 pub mod svg;
 mod verdict;
@@ -60,4 +64,5 @@ pub use plugin::llm::{
 };
 pub use plugin::metric::{MatrixRef, Metric, MetricInput};
 pub use plugin::source::{SeedSource, SeedStream, SourceContext};
+pub use prompt::PromptTemplate;
 pub use verdict::Verdict;

@@ -8,13 +8,16 @@
 //! - [`chrf`]: chrF and chrF++ as sacrebleu defines them, per sentence and per corpus.
 //! - [`mgsm`]: MGSM-style answer extraction (en/lb/de/fr), exact-match scoring, and a bundled
 //!   set of templated word problems in four languages.
-//! - [`judge`]: the G-Eval judge (probability-weighted, sampled or parsed scores), judge
-//!   panels with mean/median/trimmed-mean/weighted-majority aggregation, and agreement
-//!   (Krippendorff's alpha, Spearman).
+//! - [`judge`]: every LLM judge of lux — G-Eval (probability-weighted, sampled or parsed
+//!   scores) and `llm_judge` (a JSON score with a reason) — judge panels with
+//!   mean/median/trimmed-mean/weighted-majority aggregation, and agreement (Krippendorff's
+//!   alpha, Spearman).
 //! - [`luxella`]: a LUXELLA-style benchmark: LLM-written questions per category and
 //!   difficulty, answered by models, scored 1–5 by a judge.
 //! - [`report`]: Markdown + JSON + SVG reports of all of the above.
-//! - [`prompt`]: the `{placeholder}` prompt templates the LLM-backed parts use.
+//!
+//! Prompts are [`lux_core::PromptTemplate`]s, built in from this crate's `prompts/` or replaced
+//! by a file a recipe names; models' JSON answers are read by [`lux_core::json_answer`].
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![forbid(unsafe_code)]
 
@@ -23,5 +26,5 @@ pub mod cka;
 pub mod judge;
 pub mod luxella;
 pub mod mgsm;
-pub mod prompt;
 pub mod report;
+mod text;

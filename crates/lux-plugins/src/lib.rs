@@ -1,14 +1,15 @@
 //! # lux-plugins
 //!
 //! Plugins that reach outside the process: the OpenAI-compatible client (OpenAI, vLLM,
-//! Ollama, llama.cpp) and the LLM-backed generators and judges built on it. Linking this
-//! crate registers its plugins, so recipe files can name them (`use lux_plugins as _;`).
+//! Ollama, llama.cpp) and the LLM-backed generators built on it. The judges that run on it
+//! live in `lux-eval` (`lux_eval::judge`); linking this crate links them too, and registers
+//! every plugin, so recipe files can name them (`use lux_plugins as _;`).
 //!
 //! | recipe `type` | trait | what |
 //! |---|---|---|
 //! | `openai` | [`LlmClient`](lux_core::LlmClient) | [`OpenAiCompatible`]: chat completions over HTTP, with retries, timeout, concurrency bound, request budget, token/cost accounting and an on-disk response cache |
 //! | `reverse_instruction` | [`InstructionGenerator`](lux_core::InstructionGenerator) | [`ReverseInstruction`]: LuxInstruct's LLM-backed generator: the model picks a span of a native text and writes the instruction it answers |
-//! | `llm_judge` | [`Judge`](lux_core::Judge) | [`LlmJudge`]: a score on a scale with a reason, as JSON |
+//! | `llm_judge` | [`Judge`](lux_core::Judge) | [`LlmJudge`]: a score on a scale with a reason, as JSON (defined in `lux_eval::judge`, re-exported here) |
 //! | `stopwords` | [`LanguageCheck`] | [`StopwordCheck`]: a small stopword-based check of an instruction's language |
 //!
 //! A recipe names the client inside the plugin that uses it:
@@ -49,11 +50,9 @@
 
 mod error;
 pub mod generators;
-mod json_answer;
 pub mod judges;
 pub mod langcheck;
 pub mod llm;
-pub mod prompt;
 mod text;
 
 pub use error::LlmError;

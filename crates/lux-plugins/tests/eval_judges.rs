@@ -5,13 +5,14 @@
 mod support;
 
 use lux_core::{Criteria, Judge, JudgeRequest, LlmClient, ScoreMethod, ScoreScale};
-use lux_eval::judge::{Aggregation, GEval, GEvalConfig, GEvalMode, Panel, PanelConfig};
+use lux_eval::judge::{
+    Aggregation, GEval, GEvalConfig, GEvalMode, LlmJudge, LlmJudgeConfig, Panel, PanelConfig,
+};
 use lux_eval::luxella::{
     Luxella, LuxellaConfig, LuxellaReport, QuestionGenerator, QuestionGeneratorConfig,
     read_benchmark,
 };
 use lux_eval::report::{luxella_report, panel_report};
-use lux_plugins::judges::{LlmJudge, LlmJudgeConfig};
 use lux_plugins::llm::OpenAiCompatible;
 use serde_json::json;
 use support::*;

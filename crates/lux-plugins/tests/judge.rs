@@ -1,4 +1,5 @@
-//! `llm_judge` against a real HTTP server: scores, reasons, and errors on bad answers.
+//! `llm_judge` (from `lux_eval::judge`, through this crate's re-export) against a real HTTP
+//! server: scores, reasons, and errors on bad answers.
 
 mod support;
 

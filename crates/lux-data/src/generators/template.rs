@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use lux_core::{Error, GenerateContext, Lang, Result, rng};
+use lux_core::{Error, GenerateContext, Lang, PromptTemplate, Result, rng};
 
 /// Built-in templates of one generator: `(language code, templates)`.
 pub(crate) type Builtin = &'static [(&'static str, &'static [&'static str])];
@@ -66,40 +66,15 @@ where
     })
 }
 
-/// Fills `{name}` placeholders. A placeholder with no value is an error naming the generator
-/// and the template, so a typo in a recipe's template is caught on the first seed.
+/// Fills `{name}` placeholders with [`PromptTemplate`]'s rules (a lower-case identifier in
+/// braces; any other brace is literal). A placeholder with no value is an error naming the
+/// generator and the template, so a typo in a recipe's template is caught on the first seed.
 pub(crate) fn render(generator: &str, template: &str, vars: &[(&str, &str)]) -> Result<String> {
-    let mut out = String::with_capacity(template.len() + 64);
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            out.push_str(&rest[open..]);
-            rest = "";
-            break;
-        };
-        let name = &after[..close];
-        match vars.iter().find(|(k, _)| *k == name) {
-            Some((_, v)) => out.push_str(v),
-            None => {
-                return Err(Error::plugin(
-                    generator,
-                    format!(
-                        "template `{template}` uses {{{name}}}, which this generator does not \
-                         provide (it provides: {})",
-                        vars.iter()
-                            .map(|(k, _)| format!("{{{k}}}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ));
-            }
-        }
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    let t = PromptTemplate::builtin(format!("template `{template}`"), template);
+    let known: Vec<&str> = vars.iter().map(|(k, _)| *k).collect();
+    t.check(&known)
+        .and_then(|()| t.render(vars))
+        .map_err(|e| Error::plugin(generator, e.to_string()))
 }
 
 /// The languages among `ctx.instruction_langs` for which `has_text` holds.
@@ -144,8 +119,15 @@ mod tests {
         let e = render("g", "Say {y}", &[("x", "1")])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("{y}") && e.contains("{x}"), "{e}");
+        assert!(
+            e.starts_with("g: ") && e.contains("Say {y}") && e.contains("{x}"),
+            "{e}"
+        );
         assert_eq!(render("g", "a { b", &[]).unwrap(), "a { b");
+        assert_eq!(
+            render("g", "{\"w\": \"{x}\"} {Not}", &[("x", "1")]).unwrap(),
+            "{\"w\": \"1\"} {Not}"
+        );
     }
 
     #[test]

@@ -6,13 +6,12 @@ use std::path::PathBuf;
 
 use futures::StreamExt;
 use lux_core::{
-    ChatMessage, ChatRequest, Criteria, Error, Judge, JudgeRequest, LlmClient, Result, ScoreMethod,
-    ScoreScale,
+    ChatMessage, ChatRequest, Criteria, Error, Judge, JudgeRequest, LlmClient, PromptTemplate,
+    Result, ScoreMethod, ScoreScale,
 };
 use serde::{Deserialize, Serialize};
 
 use super::BenchmarkItem;
-use crate::prompt::Template;
 
 /// Settings of a [`Luxella`] run:
 ///
@@ -227,7 +226,7 @@ impl Luxella {
         if config.concurrency == 0 {
             return Err(Error::invalid("luxella.concurrency", "must be at least 1"));
         }
-        let t = Template::load_or(
+        let t = PromptTemplate::load_or(
             config.criterion.as_deref(),
             "luxella.judge (built in)",
             Self::CRITERION,

@@ -4,12 +4,15 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use lux_core::{ChatMessage, ChatRequest, Error, IoContext, LlmClient, Result, rng};
+use lux_core::json_answer::parse_object;
+use lux_core::{
+    ChatMessage, ChatRequest, Error, IoContext, LlmClient, PromptTemplate, Result, rng,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{BenchmarkItem, DEFAULT_CATEGORIES, DEFAULT_DIFFICULTIES, DEFAULT_TOPICS};
-use crate::prompt::{Template, excerpt, parse_json_object};
+use crate::text::excerpt;
 
 /// Settings of a [`QuestionGenerator`]:
 ///
@@ -137,7 +140,7 @@ pub struct GenerationSummary {
 /// Writes a LUXELLA-style benchmark with an LLM; see the [module documentation](super).
 pub struct QuestionGenerator {
     config: QuestionGeneratorConfig,
-    prompt: Template,
+    prompt: PromptTemplate,
 }
 
 impl fmt::Debug for QuestionGenerator {
@@ -202,7 +205,7 @@ impl QuestionGenerator {
                 "must be at least 1",
             ));
         }
-        let prompt = Template::load_or(
+        let prompt = PromptTemplate::load_or(
             config.prompt.as_deref(),
             "luxella.generate (built in)",
             Self::PROMPT,
@@ -283,7 +286,7 @@ impl QuestionGenerator {
         category: &str,
         difficulty: &str,
     ) -> std::result::Result<(Vec<BenchmarkItem>, Vec<String>), String> {
-        let obj = parse_json_object(answer)?;
+        let obj = parse_object(answer)?;
         let list = match obj.get("questions") {
             Some(Value::Array(a)) => a,
             Some(_) => return Err("schema: questions is not an array".into()),

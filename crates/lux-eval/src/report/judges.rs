@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{Chart, Report, cell, fmt_opt, slug};
 use crate::judge::PanelRun;
-use crate::prompt::excerpt;
+use crate::text::excerpt;
 
 /// A histogram of `scores` on `scale`: one bin per whole score when every score is whole,
 /// else half-point bins.

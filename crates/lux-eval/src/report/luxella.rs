@@ -130,7 +130,7 @@ pub fn luxella_report(report: &LuxellaReport) -> Result<Report> {
                 "| {} | {} | {} |",
                 cell(m),
                 cell(id),
-                cell(&crate::prompt::excerpt(e, 160))
+                cell(&crate::text::excerpt(e, 160))
             );
         }
     }

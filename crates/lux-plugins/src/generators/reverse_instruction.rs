@@ -4,6 +4,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use lux_core::json_answer::{parse_object, string_field};
+use lux_core::prompt::{PromptTemplate, prompt_hash};
 use lux_core::{
     ChatMessage, ChatRequest, Document, Error, Example, GenerateContext, Generation,
     InstructionGenerator, Lang, LlmClient, Rejection, Result, Seed, TaskKind, rng,
@@ -11,9 +13,7 @@ use lux_core::{
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::json;
 
-use crate::json_answer::{parse_object, string_field};
 use crate::langcheck::{self, LangVerdict, LanguageCheck};
-use crate::prompt::{PromptTemplate, prompt_hash};
 use crate::text::{excerpt, find_verbatim, normalize_ws, truncate_chars};
 
 /// Settings of a [`ReverseInstruction`] generator, as written in a recipe:
@@ -150,11 +150,10 @@ impl fmt::Debug for ReverseInstruction {
 }
 
 impl ReverseInstruction {
-    /// The built-in system prompt (`prompts/reverse_instruction.system.txt`).
-    pub const SYSTEM_PROMPT: &str =
-        include_str!("../../../../prompts/reverse_instruction.system.txt");
-    /// The built-in user prompt (`prompts/reverse_instruction.user.txt`).
-    pub const USER_PROMPT: &str = include_str!("../../../../prompts/reverse_instruction.user.txt");
+    /// The built-in system prompt (this crate's `prompts/reverse_instruction.system.txt`).
+    pub const SYSTEM_PROMPT: &str = include_str!("../../prompts/reverse_instruction.system.txt");
+    /// The built-in user prompt (this crate's `prompts/reverse_instruction.user.txt`).
+    pub const USER_PROMPT: &str = include_str!("../../prompts/reverse_instruction.user.txt");
 
     /// The placeholders its prompts may use.
     pub const PLACEHOLDERS: &[&str] = &[

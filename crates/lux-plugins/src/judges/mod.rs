@@ -1,12 +1,10 @@
-//! LLM-backed judges, one per file.
+//! LLM judges, re-exported for compatibility: every judge of lux lives in
+//! [`lux_eval::judge`], which runs them on any [`LlmClient`](lux_core::LlmClient), this
+//! crate's OpenAI-compatible client included.
 //!
 //! | `type` | judge |
 //! |---|---|
 //! | `llm_judge` | [`LlmJudge`]: one parsed score with a reason |
-//!
-//! The evaluation crate builds richer judges (G-Eval's probability-weighted scores, panels)
-//! on the same client, cache and accounting.
+//! | `g_eval` | [`lux_eval::judge::GEval`]: G-Eval's probability-weighted, sampled or parsed scores |
 
-mod llm_judge;
-
-pub use llm_judge::{LlmJudge, LlmJudgeConfig};
+pub use lux_eval::judge::{LlmJudge, LlmJudgeConfig};

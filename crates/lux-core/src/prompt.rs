@@ -1,16 +1,26 @@
-//! Prompt templates: text files with `{name}` placeholders, built in or overridden by a
-//! recipe.
+//! [`PromptTemplate`]: the one prompt-template type of lux — text with `{name}` placeholders,
+//! built in or replaced by a file a recipe names. The LLM-backed judges, generators and
+//! benchmarks (`lux-eval`, `lux-plugins`) and the offline instruction templates (`lux-data`)
+//! all render through it.
 //!
 //! A placeholder is `{` + a lower-case identifier + `}` (`{text}`, `{instruction_language}`);
 //! any other brace is literal, so JSON examples such as `{"span": "..."}` need no escaping.
 //! Values are inserted once and never scanned again: a document containing `{text}` stays as
 //! it is.
+//!
+//! ```
+//! use lux_core::prompt::PromptTemplate;
+//!
+//! let t = PromptTemplate::builtin("greeting", r#"Say {word} as {"json": true}"#);
+//! t.check(&["word"]).unwrap();
+//! assert_eq!(t.render(&[("word", "moien")]).unwrap(), r#"Say moien as {"json": true}"#);
+//! ```
 
 use std::path::Path;
 
-use lux_core::{Error, IoContext, Result, rng};
+use crate::{Error, IoContext, Result, rng};
 
-/// A prompt template and where it came from.
+/// A prompt template and where it came from (a path, or the built-in's name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromptTemplate {
     origin: String,
@@ -18,7 +28,8 @@ pub struct PromptTemplate {
 }
 
 impl PromptTemplate {
-    /// A template compiled into the binary; `origin` names it in errors.
+    /// A template compiled into the binary (or given in a recipe); `origin` names it in
+    /// errors.
     pub fn builtin(origin: impl Into<String>, text: impl Into<String>) -> PromptTemplate {
         PromptTemplate {
             origin: origin.into(),
@@ -26,7 +37,7 @@ impl PromptTemplate {
         }
     }
 
-    /// Reads a template file.
+    /// Reads a template file; an error names the path.
     pub fn load(path: impl AsRef<Path>) -> Result<PromptTemplate> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).with_path(path)?;
@@ -37,7 +48,7 @@ impl PromptTemplate {
     }
 
     /// The file at `path` if given, else the built-in text; then checks that it uses only
-    /// the `known` placeholders.
+    /// the `known` placeholders (an error names the file and the placeholder).
     pub fn load_or(
         path: Option<&Path>,
         builtin_origin: &str,
@@ -91,7 +102,8 @@ impl PromptTemplate {
         }
     }
 
-    /// The text with every placeholder replaced by its value.
+    /// The text with every placeholder replaced by its value; an error names a placeholder
+    /// without one.
     pub fn render(&self, vars: &[(&str, &str)]) -> Result<String> {
         let mut out =
             String::with_capacity(self.text.len() + vars.iter().map(|v| v.1.len()).sum::<usize>());
@@ -164,6 +176,35 @@ mod tests {
         let e = t.check(&["x"]).unwrap_err().to_string();
         assert!(e.contains("{lang}") && e.contains("prompt t"), "{e}");
         assert!(t.render(&[("x", "1")]).is_err());
+    }
+
+    #[test]
+    fn renders_and_checks_placeholders() {
+        let t =
+            PromptTemplate::load_or(None, "t", "{\"score\": {min}} {x}{", &["min", "x"]).unwrap();
+        assert_eq!(t.placeholders(), vec!["min", "x"]);
+        assert_eq!(
+            t.render(&[("min", "1"), ("x", "{min}")]).unwrap(),
+            "{\"score\": 1} {min}{"
+        );
+        assert!(t.render(&[("min", "1")]).is_err());
+        let e = PromptTemplate::load_or(None, "builtin", "{nope}", &["x"]).unwrap_err();
+        assert!(e.to_string().contains("{nope}"), "{e}");
+        let e = PromptTemplate::load_or(Some(Path::new("/no/such/prompt.txt")), "b", "", &[])
+            .unwrap_err();
+        assert!(e.to_string().contains("/no/such/prompt.txt"), "{e}");
+    }
+
+    #[test]
+    fn loads_files_and_names_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.txt");
+        std::fs::write(&path, "Hi {name}").unwrap();
+        let t = PromptTemplate::load_or(Some(&path), "b", "unused", &["name"]).unwrap();
+        assert_eq!(t.origin(), path.display().to_string());
+        assert_eq!(t.text(), "Hi {name}");
+        let e = PromptTemplate::load_or(Some(&path), "b", "", &["x"]).unwrap_err();
+        assert!(e.to_string().contains("p.txt"), "{e}");
     }
 
     #[test]

@@ -4,15 +4,15 @@ use std::fmt;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+use lux_core::json_answer::{number_field, parse_object};
 use lux_core::{
-    ChatMessage, ChatRequest, Error, Judge, JudgeRequest, Judgement, LlmClient, Result, ScoreMethod,
+    ChatMessage, ChatRequest, Error, Judge, JudgeRequest, Judgement, LlmClient, PromptTemplate,
+    Result, ScoreMethod,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value, json};
 
-use crate::json_answer::{number_field, parse_object};
-use crate::prompt::PromptTemplate;
-use crate::text::excerpt;
+use crate::text::{excerpt, number};
 
 /// Settings of an [`LlmJudge`], as written in a recipe:
 ///
@@ -101,10 +101,10 @@ impl fmt::Debug for LlmJudge {
 }
 
 impl LlmJudge {
-    /// The built-in system prompt (`prompts/llm_judge.system.txt`).
-    pub const SYSTEM_PROMPT: &str = include_str!("../../../../prompts/llm_judge.system.txt");
-    /// The built-in user prompt (`prompts/llm_judge.user.txt`).
-    pub const USER_PROMPT: &str = include_str!("../../../../prompts/llm_judge.user.txt");
+    /// The built-in system prompt (this crate's `prompts/llm_judge.system.txt`).
+    pub const SYSTEM_PROMPT: &str = include_str!("../../prompts/llm_judge.system.txt");
+    /// The built-in user prompt (this crate's `prompts/llm_judge.user.txt`).
+    pub const USER_PROMPT: &str = include_str!("../../prompts/llm_judge.user.txt");
 
     /// The placeholders its prompts may use.
     pub const PLACEHOLDERS: &[&str] = &[
@@ -212,14 +212,6 @@ impl LlmJudge {
     }
 }
 
-fn number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else {
-        format!("{x}")
-    }
-}
-
 impl Serialize for LlmJudge {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         self.config.serialize(s)
@@ -262,5 +254,141 @@ impl Judge for LlmJudge {
             .id
             .clone()
             .unwrap_or_else(|| format!("llm_judge:{}", self.config.llm.model()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+    use lux_core::{ChatChoice, ChatResponse, Criteria, ScoreScale, Usage};
+    use std::sync::{Arc, Mutex};
+
+    type Log = Arc<Mutex<Vec<ChatRequest>>>;
+
+    /// An in-process client giving one fixed answer, recording requests.
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Fixed {
+        answer: String,
+        #[serde(skip)]
+        seen: Log,
+    }
+
+    #[typetag::serde(name = "llm_judge_test_fixed")]
+    #[async_trait]
+    impl LlmClient for Fixed {
+        async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse> {
+            self.seen.lock().unwrap().push(request.clone());
+            Ok(ChatResponse {
+                choices: vec![ChatChoice {
+                    content: self.answer.clone(),
+                    finish_reason: Some("stop".into()),
+                    logprobs: None,
+                }],
+                usage: Usage::default(),
+                model: "fixed".into(),
+            })
+        }
+        fn model(&self) -> String {
+            "fixed".into()
+        }
+    }
+
+    fn judge(answer: &str) -> (LlmJudge, Log) {
+        let seen = Log::default();
+        let client = Box::new(Fixed {
+            answer: answer.into(),
+            seen: Arc::clone(&seen),
+        });
+        (LlmJudge::new(LlmJudgeConfig::new(client)).unwrap(), seen)
+    }
+
+    fn request() -> JudgeRequest {
+        JudgeRequest {
+            instruction: "Erzielt mer eppes iwwer Lëtzebuerg.".into(),
+            response: "Lëtzebuerg ass e klengt Land.".into(),
+            reference: None,
+            criteria: Criteria {
+                name: "fluency".into(),
+                description: "Is the answer fluent, natural Luxembourgish?".into(),
+                scale: ScoreScale::ONE_TO_FIVE,
+            },
+        }
+    }
+
+    #[test]
+    fn score_and_reason_are_read() {
+        let (j, seen) = judge(
+            r#"```json
+{"score": 4, "reason": " Fluent. "}
+```"#,
+        );
+        assert_eq!(j.id(), "llm_judge:fixed");
+        let out = block_on(j.judge(&request())).unwrap();
+        assert_eq!(out.score, 4.0);
+        assert_eq!(out.reason.as_deref(), Some("Fluent."));
+        assert_eq!(out.method, ScoreMethod::Parsed);
+        let sent = seen.lock().unwrap();
+        assert_eq!(sent[0].temperature, Some(0.0));
+        assert_eq!(
+            sent[0].json_schema.as_ref().unwrap()["properties"]["score"]["type"],
+            "integer"
+        );
+        let user = &sent[0].messages[1].content;
+        assert!(
+            user.contains("fluency") && user.contains("from 1 to 5") && user.contains("(none)"),
+            "{user}"
+        );
+    }
+
+    #[test]
+    fn bad_answers_are_errors_naming_the_judge() {
+        for (answer, why) in [
+            (
+                r#"{"score": 7, "reason": "!"}"#,
+                "score 7 is outside the scale 1–5",
+            ),
+            (r#"{"score": 3.5, "reason": "?"}"#, "not a whole number"),
+            (
+                "I would give it a\n four.",
+                "unparseable answer (invalid JSON",
+            ),
+            (r#"{"reason": "no score"}"#, "schema: missing field score"),
+            (
+                r#"{"score": 3, "reason": 1}"#,
+                "field reason is not a string",
+            ),
+        ] {
+            let e = block_on(judge(answer).0.judge(&request()))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(why) && e.contains("llm_judge:fixed"), "{e}");
+        }
+        let e = block_on(judge("I would give it a\n four.").0.judge(&request()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"I would give it a four.\""), "{e}");
+    }
+
+    #[test]
+    fn recipe_table_and_prompt_checks() {
+        let j: Box<dyn Judge> = toml::from_str(
+            "type = \"llm_judge\"\nid = \"lj\"\ninteger_scores = false\nllm = { type = \"llm_judge_test_fixed\", answer = \"{\\\"score\\\": 2.5}\" }",
+        )
+        .unwrap();
+        assert_eq!(j.id(), "lj");
+        let out = block_on(j.judge(&request())).unwrap();
+        assert_eq!((out.score, out.reason), (2.5, None));
+
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("user.txt");
+        std::fs::write(&bad, "Rate {answer}").unwrap();
+        let mut c = LlmJudgeConfig::new(Box::new(Fixed {
+            answer: String::new(),
+            seen: Log::default(),
+        }));
+        c.user_prompt = Some(bad);
+        let e = LlmJudge::new(c).unwrap_err().to_string();
+        assert!(e.contains("user.txt") && e.contains("{answer}"), "{e}");
     }
 }

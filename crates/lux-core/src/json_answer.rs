@@ -1,12 +1,24 @@
 //! Reading a model's JSON answer: tolerant of code fences and chatter around the object,
-//! strict about the fields.
+//! strict about the fields. The one parser of lux's LLM-backed judges, generators and
+//! benchmarks.
+//!
+//! Errors are plain strings, meant to be recorded as the reason an answer was rejected
+//! (`invalid JSON: …`, `schema: missing field instruction`).
+//!
+//! ```
+//! use lux_core::json_answer::{number_field, parse_object};
+//!
+//! let obj = parse_object("Sure!\n```json\n{\"score\": 4}\n```").unwrap();
+//! assert_eq!(number_field(&obj, "score"), Ok(4.0));
+//! ```
 
 use serde_json::{Map, Value};
 
 /// The JSON object in a model's answer: the whole answer, else the answer without a
 /// Markdown code fence, else the text from the first `{` to the last `}`. The error is the
-/// reason a rejection records (`invalid JSON: …`, `schema: answer is not a JSON object`).
-pub(crate) fn parse_object(answer: &str) -> Result<Map<String, Value>, String> {
+/// reason a rejection records (`invalid JSON: …`, `schema: answer is a JSON array, not an
+/// object`).
+pub fn parse_object(answer: &str) -> Result<Map<String, Value>, String> {
     let trimmed = answer.trim();
     if trimmed.is_empty() {
         return Err("invalid JSON: empty answer".into());
@@ -46,7 +58,9 @@ fn strip_fence(s: &str) -> &str {
     rest.trim_end().strip_suffix("```").unwrap_or(rest).trim()
 }
 
-fn kind(v: &Value) -> &'static str {
+/// The JSON type of `v` in words (`null`, `boolean`, `number`, `string`, `array`, `object`),
+/// for schema errors.
+pub fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
@@ -59,7 +73,7 @@ fn kind(v: &Value) -> &'static str {
 
 /// A required non-empty string field: `schema: missing field instruction`,
 /// `schema: field span is a number, not a string`, `schema: field span is empty`.
-pub(crate) fn string_field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
+pub fn string_field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
     match obj.get(name) {
         None | Some(Value::Null) => Err(format!("schema: missing field {name}")),
         Some(Value::String(s)) if s.trim().is_empty() => {
@@ -74,7 +88,7 @@ pub(crate) fn string_field<'a>(obj: &'a Map<String, Value>, name: &str) -> Resul
 }
 
 /// A required number field (a numeric string such as `"4"` is accepted).
-pub(crate) fn number_field(obj: &Map<String, Value>, name: &str) -> Result<f64, String> {
+pub fn number_field(obj: &Map<String, Value>, name: &str) -> Result<f64, String> {
     match obj.get(name) {
         None | Some(Value::Null) => Err(format!("schema: missing field {name}")),
         Some(Value::Number(n)) => n
@@ -101,9 +115,16 @@ mod tests {
     fn objects_with_and_without_wrapping() {
         assert!(parse_object(r#"{"a":"b"}"#).is_ok());
         assert!(parse_object("```json\n{\"a\":\"b\"}\n```").is_ok());
+        assert!(parse_object("```json\n{\"a\": 1}\n```").is_ok());
         assert!(parse_object("Here you go: {\"a\":\"b\"} Enjoy!").is_ok());
+        assert!(parse_object("Sure! {\"a\": 1} done").is_ok());
         assert!(
             parse_object("{\"a\": \"b")
+                .unwrap_err()
+                .starts_with("invalid JSON: ")
+        );
+        assert!(
+            parse_object("no")
                 .unwrap_err()
                 .starts_with("invalid JSON: ")
         );
