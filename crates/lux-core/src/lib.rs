@@ -3,7 +3,8 @@
 //! The vocabulary every other lux crate speaks: domain types ([`Lang`], [`Document`],
 //! [`Parallel`], [`LexEntry`], [`Example`], [`TaskKind`], [`Verdict`], [`Judgement`]), the
 //! plugin traits ([`SeedSource`], [`InstructionGenerator`], [`Filter`], [`Judge`], [`Metric`],
-//! [`AdapterConfig`], [`LlmClient`]), the error type, and the [`pipeline`] that streams seeds
+//! [`LlmClient`], and the recipe stages [`TrainStage`] and [`Evaluation`]
+//! with their [`stage::StageContext`]), the error type, and the [`pipeline`] that streams seeds
 //! through generators and filters into a dataset, resumably. Every crate renders its prompts
 //! with one template type ([`PromptTemplate`], in [`prompt`]) and reads models' JSON answers
 //! with one parser ([`json_answer`]).
@@ -47,6 +48,7 @@ pub mod pipeline;
 pub mod plugin;
 pub mod prompt;
 pub mod rng;
+pub mod stage;
 pub mod svg;
 mod verdict;
 
@@ -54,7 +56,7 @@ pub use document::{Document, LexEntry, Parallel, Provenance, Seed};
 pub use error::{Error, IoContext, Result};
 pub use example::{Example, TaskKind};
 pub use lang::Lang;
-pub use plugin::adapter::AdapterConfig;
+pub use plugin::evaluation::Evaluation;
 pub use plugin::filter::{Filter, FilterContext};
 pub use plugin::generator::{GenerateContext, Generation, InstructionGenerator, Rejection};
 pub use plugin::judge::{Criteria, Judge, JudgeRequest, Judgement, ScoreMethod, ScoreScale};
@@ -64,5 +66,6 @@ pub use plugin::llm::{
 };
 pub use plugin::metric::{MatrixRef, Metric, MetricInput};
 pub use plugin::source::{SeedSource, SeedStream, SourceContext};
+pub use plugin::train::TrainStage;
 pub use prompt::PromptTemplate;
 pub use verdict::Verdict;

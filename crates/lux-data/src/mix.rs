@@ -50,12 +50,37 @@ pub struct MixConfig {
     /// Share of the records (per component) held out for validation. Default 0.05.
     #[serde(default = "default_validation_ratio")]
     pub validation_ratio: f64,
-    /// The datasets.
+    /// The datasets. May be empty when the mix only balances and splits the data stage's
+    /// dataset ([`mix_with`]).
+    #[serde(default)]
     pub components: Vec<MixComponent>,
+    /// At most this many examples per task (the `task` field, which is a component's
+    /// `category`); the key `"*"` caps every task not named. Which examples stay is chosen
+    /// by the seed. Default: no cap.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub max_per_task: BTreeMap<String, usize>,
+    /// At most this many examples per source (`cldr`, `translatewiki`, `dictionary`…), so that
+    /// one catalogue cannot dominate the dataset; `"*"` caps every source not named.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub max_per_source: BTreeMap<String, usize>,
 }
 
 fn default_seed() -> u64 {
     1729
+}
+
+impl Default for MixConfig {
+    /// Seed 1729, 5% validation, no component, no cap: what a recipe with `[data]` and no
+    /// `[mix]` gets.
+    fn default() -> MixConfig {
+        MixConfig {
+            seed: default_seed(),
+            validation_ratio: default_validation_ratio(),
+            components: Vec::new(),
+            max_per_task: BTreeMap::new(),
+            max_per_source: BTreeMap::new(),
+        }
+    }
 }
 
 fn default_validation_ratio() -> f64 {
@@ -119,7 +144,7 @@ pub struct MixStats {
     pub train: BTreeMap<String, usize>,
     /// Validation examples per category.
     pub validation: BTreeMap<String, usize>,
-    /// Records left out by `max_examples` per category.
+    /// Records left out by `max_examples`, `max_per_task` or `max_per_source`, per category.
     pub capped: BTreeMap<String, usize>,
     /// Records skipped (every field of the instruction or output template empty), with the
     /// reasons.
@@ -157,9 +182,7 @@ impl MixConfig {
                 format!("must be in [0, 1), got {}", self.validation_ratio),
             ));
         }
-        if self.components.is_empty() {
-            return Err(Error::invalid("components", "name at least one dataset"));
-        }
+
         for (i, c) in self.components.iter().enumerate() {
             let key = |k: &str| format!("components[{i}].{k}");
             TaskKind::new(&c.category)
@@ -180,8 +203,25 @@ impl MixConfig {
 /// record lacks. A record whose instruction or output fields are all empty is skipped and listed in
 /// [`MixStats::skipped`].
 pub fn mix(config: &MixConfig, base_dir: &Path) -> Result<MixedDataset> {
+    if config.components.is_empty() {
+        return Err(Error::invalid("components", "name at least one dataset"));
+    }
+    mix_with(config, base_dir, Vec::new())
+}
+
+/// [`mix`] with a dataset of ready examples besides the components (the data stage's
+/// `dataset.jsonl`): each of its tasks is a category. The caps (`max_per_task`,
+/// `max_per_source`) apply to everything, then each category is split.
+pub fn mix_with(config: &MixConfig, base_dir: &Path, dataset: Vec<Example>) -> Result<MixedDataset> {
     config.validate()?;
+    if config.components.is_empty() && dataset.is_empty() {
+        return Err(Error::invalid(
+            "mix",
+            "nothing to mix: no components and an empty dataset",
+        ));
+    }
     let mut out = MixedDataset::default();
+    let mut groups: Vec<(String, Vec<Example>)> = Vec::new();
     for component in &config.components {
         let path = base_dir.join(&component.path);
         let mut examples = read_component(component, &path, &mut out.stats)?;
@@ -192,6 +232,18 @@ pub fn mix(config: &MixConfig, base_dir: &Path) -> Result<MixedDataset> {
             *out.stats.capped.entry(category.clone()).or_default() += examples.len() - max;
             examples.truncate(max);
         }
+        groups.push((category, examples));
+    }
+    let mut by_task: BTreeMap<String, Vec<Example>> = BTreeMap::new();
+    for e in dataset {
+        by_task.entry(e.task.to_string()).or_default().push(e);
+    }
+    for (task, examples) in by_task {
+        *out.stats.read.entry(task.clone()).or_default() += examples.len();
+        groups.push((task, examples));
+    }
+    cap(&mut groups, config, &mut out.stats);
+    for (category, examples) in groups {
         // Each record's side depends on its own id only; the share is exact per component.
         let held = (examples.len() as f64 * config.validation_ratio).round() as usize;
         let mut by_split: Vec<(u64, Example)> = examples
@@ -213,6 +265,51 @@ pub fn mix(config: &MixConfig, base_dir: &Path) -> Result<MixedDataset> {
     order(&mut out.validation, config.seed);
     Ok(out)
 }
+
+/// Applies `max_per_task` and `max_per_source` over all groups: examples are visited in the
+/// seed's order and dropped once their task's or source's count is full.
+fn cap(groups: &mut [(String, Vec<Example>)], config: &MixConfig, stats: &mut MixStats) {
+    if config.max_per_task.is_empty() && config.max_per_source.is_empty() {
+        return;
+    }
+    let limit = |caps: &BTreeMap<String, usize>, key: &str| {
+        caps.get(key).or_else(|| caps.get("*")).copied()
+    };
+    let mut all: Vec<(u64, String, usize, usize)> = Vec::new();
+    for (g, (_, examples)) in groups.iter().enumerate() {
+        for (i, e) in examples.iter().enumerate() {
+            all.push((rng::hash(config.seed ^ CAP_SALT, &e.id), e.id.clone(), g, i));
+        }
+    }
+    all.sort();
+    let mut per_task: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_source: BTreeMap<String, usize> = BTreeMap::new();
+    let mut keep: Vec<Vec<bool>> = groups.iter().map(|(_, ex)| vec![false; ex.len()]).collect();
+    for (_, _, g, i) in all {
+        let e = &groups[g].1[i];
+        let task = e.task.to_string();
+        let t = per_task.entry(task.clone()).or_default();
+        let s = per_source.entry(e.source.clone()).or_default();
+        let full = limit(&config.max_per_task, &task).is_some_and(|m| *t >= m)
+            || limit(&config.max_per_source, &e.source).is_some_and(|m| *s >= m);
+        if !full {
+            *t += 1;
+            *s += 1;
+            keep[g][i] = true;
+        }
+    }
+    for ((category, examples), keep) in groups.iter_mut().zip(keep) {
+        let before = examples.len();
+        let mut flags = keep.into_iter();
+        examples.retain(|_| flags.next().unwrap_or(false));
+        if examples.len() < before {
+            *stats.capped.entry(category.clone()).or_default() += before - examples.len();
+        }
+    }
+}
+
+/// Mixed into the seed for the caps, so they do not follow the shuffle.
+const CAP_SALT: u64 = 0xca95_0f7a;
 
 /// Mixed into the seed for the split, so the split is not the shuffle's prefix.
 const SPLIT_SALT: u64 = 0x5eed_5b17;
@@ -416,6 +513,57 @@ fn kind_of(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn example(i: usize, task: &str, source: &str) -> Example {
+        Example {
+            id: format!("{task}-{source}-{i}"),
+            task: TaskKind::new(task).unwrap(),
+            instruction: format!("Translate {i}"),
+            instruction_lang: Lang::EN,
+            input: None,
+            output: format!("Iwwersetzung {i}"),
+            output_lang: Lang::LB,
+            source: source.into(),
+            license: String::new(),
+            seed_id: String::new(),
+            generator: "test".into(),
+            template: String::new(),
+        }
+    }
+
+    #[test]
+    fn caps_per_task_and_source_bound_the_dataset_and_are_counted() {
+        let mut dataset = Vec::new();
+        for i in 0..100 {
+            dataset.push(example(i, "word_translation", "cldr"));
+        }
+        for i in 0..30 {
+            dataset.push(example(i, "word_translation", "dictionary"));
+            dataset.push(example(i, "sentence_translation", "cldr"));
+        }
+        let config: MixConfig = toml::from_str(
+            "validation_ratio = 0.1\nmax_per_task = { word_translation = 50 }\n\
+             max_per_source = { \"*\" = 60 }\n",
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let m = mix_with(&config, dir.path(), dataset.clone()).unwrap();
+        let all: Vec<&Example> = m.train.iter().chain(&m.validation).collect();
+        let n = |f: &dyn Fn(&Example) -> bool| all.iter().filter(|e| f(e)).count();
+        assert_eq!(n(&|e| e.task.to_string() == "word_translation"), 50);
+        assert!(n(&|e| e.source == "cldr") <= 60);
+        assert!(n(&|e| e.source == "cldr") > 30, "sentences and words share the cap");
+        let capped: usize = m.stats.capped.values().sum();
+        assert_eq!(all.len() + capped, dataset.len());
+        assert_eq!(m.validation.len(), m.stats.validation.values().sum::<usize>());
+        // The same seed keeps the same examples, whatever the input order.
+        dataset.reverse();
+        let again = mix_with(&config, dir.path(), dataset).unwrap();
+        assert_eq!(
+            again.train.iter().map(|e| &e.id).collect::<Vec<_>>(),
+            m.train.iter().map(|e| &e.id).collect::<Vec<_>>()
+        );
+    }
 
     fn write(dir: &Path, name: &str, lines: &[&str]) {
         std::fs::write(dir.join(name), lines.join("\n") + "\n").unwrap();

@@ -11,7 +11,7 @@
 //! ```
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -22,6 +22,7 @@ use lux_core::{
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::base_model::load_model;
 use crate::generate::{SamplingConfig, generate};
 use crate::gguf::find_smollm2;
 use crate::model::Llama;
@@ -244,7 +245,7 @@ impl Loaded {
                     .map_err(|e| Error::invalid("llm.threads", e.to_string()))
             })
             .transpose()?;
-        let load = || load_model(&path);
+        let load = || load_model(&path, &Device::flex());
         let (model, tokenizer) = match &pool {
             Some(pool) => pool.install(load)?,
             None => load()?,
@@ -262,26 +263,6 @@ impl Loaded {
             stop_ids,
             pool,
         })
-    }
-}
-
-/// A GGUF file, or a HF directory with `tokenizer.json`.
-fn load_model(path: &Path) -> Result<(Llama, Tokenizer)> {
-    let device = Device::flex();
-    if path.is_dir() {
-        let model = Llama::from_pretrained(path, &device)?;
-        let tokenizer = Tokenizer::from_file(path.join("tokenizer.json"))?;
-        Ok((model, tokenizer))
-    } else if path.is_file() {
-        Llama::from_gguf(path, &device)
-    } else {
-        Err(Error::io(
-            path,
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no GGUF file or model directory here",
-            ),
-        ))
     }
 }
 

@@ -3,109 +3,16 @@
 
 use std::path::Path;
 
-use lux_core::rng::SplitMix64;
 use lux_core::{ChatMessage, ChatRequest, LlmClient};
 use lux_train::generate::{SamplingConfig, generate};
 use lux_train::gguf::find_smollm2;
 use lux_train::local_llm::{LocalLlm, LocalLlmConfig};
 use lux_train::model::Llama;
-use lux_train::tokenizer::{GgufTokenizerMetadata, Tokenizer};
-use safetensors::tensor::TensorView;
-
-const TEMPLATE: &str = "{% for message in messages %}<|im_start|>{{ message['role'] }}\n\
-{{ message['content'] }}<|im_end|>\n{% endfor %}\
-{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+use lux_train::tokenizer::Tokenizer;
 
 /// Writes a tiny random Llama with a byte-level tokenizer as an HF model directory.
 fn write_tiny_model(dir: &Path) {
-    // Tokenizer: control tokens, then one token per byte (no merges).
-    let mut tokens: Vec<String> = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-        .map(String::from)
-        .to_vec();
-    let mut alphabet: Vec<char> = tokenizers::pre_tokenizers::byte_level::ByteLevel::alphabet()
-        .into_iter()
-        .collect();
-    alphabet.sort_unstable();
-    tokens.extend(alphabet.into_iter().map(String::from));
-    let mut token_types = vec![3, 3, 3];
-    token_types.resize(tokens.len(), 1);
-    let vocab = tokens.len();
-    let tok = Tokenizer::from_gguf_metadata(&GgufTokenizerMetadata {
-        model: "gpt2".into(),
-        pre: Some("gpt2".into()),
-        tokens,
-        token_types,
-        ..GgufTokenizerMetadata::default()
-    })
-    .unwrap();
-    tok.inner().save(dir.join("tokenizer.json"), false).unwrap();
-    let tokenizer_config = serde_json::json!({
-        "chat_template": TEMPLATE,
-        "eos_token": "<|im_end|>",
-        "bos_token": "<|im_start|>",
-    });
-    std::fs::write(
-        dir.join("tokenizer_config.json"),
-        tokenizer_config.to_string(),
-    )
-    .unwrap();
-
-    let (d, f, layers, heads, kv_heads) = (32usize, 48usize, 2usize, 4usize, 2usize);
-    let config = serde_json::json!({
-        "hidden_size": d, "intermediate_size": f, "num_hidden_layers": layers,
-        "num_attention_heads": heads, "num_key_value_heads": kv_heads, "vocab_size": vocab,
-        "tie_word_embeddings": true, "model_type": "llama",
-    });
-    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-
-    let kv = kv_heads * d / heads;
-    let mut shapes: Vec<(String, Vec<usize>)> = vec![
-        ("model.embed_tokens.weight".into(), vec![vocab, d]),
-        ("model.norm.weight".into(), vec![d]),
-    ];
-    for i in 0..layers {
-        let p = format!("model.layers.{i}");
-        for (n, shape) in [
-            ("self_attn.q_proj.weight", vec![d, d]),
-            ("self_attn.k_proj.weight", vec![kv, d]),
-            ("self_attn.v_proj.weight", vec![kv, d]),
-            ("self_attn.o_proj.weight", vec![d, d]),
-            ("mlp.gate_proj.weight", vec![f, d]),
-            ("mlp.up_proj.weight", vec![f, d]),
-            ("mlp.down_proj.weight", vec![d, f]),
-            ("input_layernorm.weight", vec![d]),
-            ("post_attention_layernorm.weight", vec![d]),
-        ] {
-            shapes.push((format!("{p}.{n}"), shape));
-        }
-    }
-    let mut rng = SplitMix64::new(8);
-    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = shapes
-        .into_iter()
-        .map(|(name, shape)| {
-            let n: usize = shape.iter().product();
-            let norm = shape.len() == 1;
-            let data: Vec<u8> = (0..n)
-                .flat_map(|_| {
-                    let x = if norm {
-                        1.0
-                    } else {
-                        (rng.unit() as f32 - 0.5) * 0.6
-                    };
-                    x.to_le_bytes()
-                })
-                .collect();
-            (name, shape, data)
-        })
-        .collect();
-    let views: Vec<(String, TensorView<'_>)> = bytes
-        .iter()
-        .map(|(name, shape, data)| {
-            let view = TensorView::new(safetensors::Dtype::F32, shape.clone(), data).unwrap();
-            (name.clone(), view)
-        })
-        .collect();
-    safetensors::tensor::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
+    lux_train::testing::write_tiny_llama(dir, 8).unwrap();
 }
 
 fn request(temperature: f32, n: u32, top_logprobs: Option<u8>) -> ChatRequest {

@@ -6,13 +6,14 @@
 //! `#[typetag::serde(name = "...")]` and recipes can name your plugin too (make sure your
 //! crate is linked into the binary, e.g. `use my_plugins as _;`).
 
-pub mod adapter;
+pub mod evaluation;
 pub mod filter;
 pub mod generator;
 pub mod judge;
 pub mod llm;
 pub mod metric;
 pub mod source;
+pub mod train;
 
 #[cfg(test)]
 mod object_safety {
@@ -23,8 +24,9 @@ mod object_safety {
         _: &dyn super::filter::Filter,
         _: &dyn super::judge::Judge,
         _: &dyn super::metric::Metric,
-        _: &dyn super::adapter::AdapterConfig,
         _: &dyn super::llm::LlmClient,
+        _: &dyn super::train::TrainStage,
+        _: &dyn super::evaluation::Evaluation,
     ) {
     }
     fn _send_sync<T: Send + Sync + ?Sized>() {}
@@ -34,7 +36,8 @@ mod object_safety {
         _send_sync::<dyn super::filter::Filter>();
         _send_sync::<dyn super::judge::Judge>();
         _send_sync::<dyn super::metric::Metric>();
-        _send_sync::<dyn super::adapter::AdapterConfig>();
         _send_sync::<dyn super::llm::LlmClient>();
+        _send_sync::<dyn super::train::TrainStage>();
+        _send_sync::<dyn super::evaluation::Evaluation>();
     }
 }

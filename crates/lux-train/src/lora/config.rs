@@ -1,10 +1,14 @@
 //! [`LoraConfig`]: what a LoRA adapter targets and how it scales, in PEFT's field names.
 
-use std::any::Any;
+use std::path::Path;
 
-use lux_core::{AdapterConfig, Error, Result};
+use lux_core::{Error, Result};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
+
+use super::{apply_lora, load_peft, merge_lora, save_peft};
+use crate::adapter::Adapter;
+use crate::model::Llama;
 
 /// Which linear layers get an adapter, as PEFT's `target_modules`:
 ///
@@ -174,16 +178,27 @@ impl LoraConfig {
 }
 
 #[typetag::serde(name = "lora")]
-impl AdapterConfig for LoraConfig {
-    fn targets(&self) -> Vec<String> {
-        match &self.target_modules {
-            TargetModules::Names(n) => n.clone(),
-            TargetModules::Pattern(p) => vec![p.clone()],
-        }
+impl Adapter for LoraConfig {
+    fn attach(&self, model: Llama, seed: u64) -> Result<(Llama, Vec<String>)> {
+        apply_lora(model, self, seed)
     }
 
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn save(&self, model: &Llama, dir: &Path) -> Result<()> {
+        save_peft(model, self, dir)
+    }
+
+    fn load(&self, model: Llama, dir: &Path) -> Result<Llama> {
+        load_peft(model, dir).map(|(model, _)| model)
+    }
+
+    fn merge(&self, model: &mut Llama) -> Result<bool> {
+        Ok(!merge_lora(model).pairs.is_empty())
+    }
+
+    fn set_base_model(&mut self, name: &str) {
+        if self.base_model_name_or_path.is_none() {
+            self.base_model_name_or_path = Some(name.to_string());
+        }
     }
 }
 

@@ -18,7 +18,8 @@ use super::clip::clip_grad_norm;
 use super::cross_entropy::cross_entropy_sum;
 use super::data::{SftBatch, SftSample, batches};
 use super::schedule::{LrSchedule, Warmup};
-use crate::lora::{LoraConfig, TargetModules, load_peft, save_peft};
+use crate::adapter::Adapter;
+use crate::lora::{LoraConfig, TargetModules};
 use crate::model::Llama;
 
 /// Settings of an SFT run (TRL `SFTConfig` names where they exist).
@@ -211,24 +212,39 @@ pub struct SftReport {
 #[derive(Debug)]
 pub struct SftTrainer {
     config: SftConfig,
-    lora: LoraConfig,
+    adapter: Box<dyn Adapter>,
     output_dir: PathBuf,
 }
 
 impl SftTrainer {
-    /// A trainer; `lora` is the config the model's adapters were applied with (it is written
-    /// with each adapter).
+    /// A trainer; `adapter` is the adapter the model was given ([`Adapter::attach`]): it
+    /// saves the checkpoints and the final adapter, and loads them on resume. A
+    /// [`LoraConfig`] is one.
     pub fn new(
         config: SftConfig,
-        lora: LoraConfig,
+        adapter: impl Adapter + 'static,
+        output_dir: impl Into<PathBuf>,
+    ) -> Result<Self> {
+        Self::with_adapter(config, Box::new(adapter), output_dir)
+    }
+
+    /// [`new`](Self::new) with an adapter chosen at run time (from a recipe).
+    pub fn with_adapter(
+        config: SftConfig,
+        adapter: Box<dyn Adapter>,
         output_dir: impl Into<PathBuf>,
     ) -> Result<Self> {
         config.validate()?;
         Ok(SftTrainer {
             config,
-            lora,
+            adapter,
             output_dir: output_dir.into(),
         })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SftConfig {
+        &self.config
     }
 
     /// Number of optimizer steps a run over `n` training samples takes.
@@ -301,7 +317,7 @@ impl SftTrainer {
                 ));
             }
         }
-        let (mut model, _) = load_peft(base, checkpoint)?;
+        let mut model = self.adapter.load(base, checkpoint)?;
         // The optimizer's state is keyed by parameter id: give the adapters the ids they had.
         let ids_path = checkpoint.join(PARAM_IDS);
         let text = std::fs::read_to_string(&ids_path).with_path(&ids_path)?;
@@ -493,7 +509,7 @@ impl SftTrainer {
         }
         bar.finish();
         write_loss_curve(&report, &out.join("loss.svg"))?;
-        save_peft(&model, &self.lora, &report.adapter_dir)?;
+        self.adapter.save(&model, &report.adapter_dir)?;
         fs::write_json_atomic(out.join("sft_report.json"), &report)?;
         Ok((model, report))
     }
@@ -511,7 +527,7 @@ impl SftTrainer {
         report: &SftReport,
     ) -> Result<()> {
         checkpoint_dir::write(&self.output_dir, step, |tmp| {
-            save_peft(model, &self.lora, tmp)?;
+            self.adapter.save(model, tmp)?;
             let optim_path = tmp.join(OPTIMIZER_STATE);
             optim
                 .save(&optim_path)

