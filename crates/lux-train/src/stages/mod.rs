@@ -5,10 +5,12 @@
 //! |---|---|
 //! | `sft.rs` | [`SftStage`] (`type = "sft"`): an adapter trained on the run's dataset |
 //! | `systems.rs` | [`System`]: the base model and the model after each training stage |
+//! | `answers.rs` | [`answer`]: greedy answers of a system to prompts, for judged evaluations |
 //!
 //! The `[model]` table reaches stages as a [`ModelSpec`] in the run's resources (see
 //! [`model_spec`]); [`base_model`] loads it once per run for every evaluation.
 
+mod answers;
 mod sft;
 mod systems;
 
@@ -17,6 +19,7 @@ use std::sync::Arc;
 use lux_core::stage::StageContext;
 use lux_core::{Error, Example, Result};
 
+pub use answers::answer;
 pub use sft::SftStage;
 pub use systems::{
     ADAPTER_SPEC_FILE, System, load_system, read_adapter_spec, systems, write_adapter_spec,
