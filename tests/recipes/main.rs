@@ -221,3 +221,66 @@ fn lux_run_quick_runs_every_stage_through_the_binary() {
     assert_eq!(resolved["quick"], true);
     assert_eq!(resolved["eval"][1]["sentences"], 6);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_training_stage_resumes_from_its_newest_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny-llama");
+    lux::train::testing::write_tiny_llama(&model, 11).unwrap();
+    let recipe_path = dir.path().join("tiny.toml");
+    std::fs::write(&recipe_path, tiny_recipe(&model, 4)).unwrap();
+    let run_dir = dir.path().join("run");
+    let settings = RunSettings {
+        out: Some(run_dir.clone()),
+        stop_after: Some("sft".into()),
+        ..RunSettings::default()
+    };
+    let losses = |run_dir: &Path| -> Vec<f64> {
+        std::fs::read_to_string(run_dir.join("train/sft/metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap())
+            .collect()
+    };
+    let first = Run::new(Recipe::load(&recipe_path).unwrap(), settings.clone())
+        .unwrap()
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(first.stages.len(), 3, "stops after sft");
+    let uninterrupted = losses(&run_dir);
+    assert_eq!(uninterrupted.len(), 4);
+
+    // As if killed after step 2: the record says unfinished, later checkpoints and the final
+    // adapter are gone.
+    let sft = run_dir.join("train/sft");
+    let record_path = sft.join("stage.json");
+    let mut record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    record["finished"] = false.into();
+    std::fs::write(&record_path, record.to_string()).unwrap();
+    for gone in ["checkpoint-3", "checkpoint-4", "adapter"] {
+        std::fs::remove_dir_all(sft.join(gone)).unwrap();
+    }
+    let written = |n: usize| {
+        std::fs::metadata(sft.join(format!("checkpoint-{n}/trainer_state.json")))
+            .and_then(|m| m.modified())
+            .unwrap()
+    };
+    let kept = (written(1), written(2));
+    let resumed = Run::new(Recipe::load(&recipe_path).unwrap(), settings)
+        .unwrap()
+        .execute()
+        .await
+        .unwrap();
+    let status: Vec<&str> = resumed.stages.iter().map(|s| s.status.as_str()).collect();
+    assert_eq!(status, ["reused", "reused", "ran"]);
+    assert!(sft.join("adapter/adapter_model.safetensors").exists());
+    assert_eq!((written(1), written(2)), kept, "resumed: steps 1-2 not trained again");
+    assert!(sft.join("checkpoint-4").exists());
+    let after = losses(&run_dir);
+    assert_eq!(after.len(), 4);
+    for (a, b) in uninterrupted.iter().zip(&after) {
+        assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{uninterrupted:?} vs {after:?}");
+    }
+}

@@ -108,6 +108,22 @@ impl StageContext {
             .map(|(k, a)| (k.as_str(), a))
     }
 
+    /// A progress bar of `len` steps labelled with the stage's name and `what`, hidden when
+    /// the run shows no progress: every long stage reports through one of these.
+    pub fn progress_bar(&self, len: u64, what: &str) -> indicatif::ProgressBar {
+        if !self.progress {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(len);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{prefix} {bar:30} {pos}/{len} {msg} [{elapsed}<{eta}]",
+        ) {
+            bar.set_style(style);
+        }
+        bar.set_prefix(format!("{} {what}", self.name));
+        bar
+    }
+
     /// The native language, or an error naming the stage that needs it.
     pub fn native(&self) -> Result<&Lang> {
         self.native.as_ref().ok_or_else(|| {

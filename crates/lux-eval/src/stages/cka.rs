@@ -142,7 +142,9 @@ impl CkaEval {
         let pair_refs: Vec<(&str, &str)> =
             pairs.iter().map(|(a, b)| (a.code(), b.code())).collect();
         let mut reports: Vec<(String, LayerwiseCkaReport)> = Vec::new();
-        for system in systems(ctx) {
+        let systems = systems(ctx);
+        let bar = ctx.progress_bar((systems.len() * langs.len()) as u64, "hidden states");
+        for system in systems {
             let (model, base) = load_system(ctx, &system)?;
             let tokenizer = &base.tokenizer;
             let mut set = LayerwiseCka::new();
@@ -157,9 +159,11 @@ impl CkaEval {
                     self.max_tokens,
                 )?;
                 set.add(lang.code(), states)?;
+                bar.inc(1);
             }
             reports.push((system.name.clone(), set.report(&pair_refs)?));
         }
+        bar.finish_and_clear();
 
         let mean = |r: &LayerwiseCkaReport, a: &str, b: &str| {
             let v: Vec<f64> = r

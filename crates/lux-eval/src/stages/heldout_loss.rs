@@ -77,7 +77,9 @@ impl HeldoutLoss {
             examples.len(),
             self.data
         );
-        for system in systems(ctx) {
+        let systems = systems(ctx);
+        let bar = ctx.progress_bar(systems.len() as u64, "systems");
+        for system in systems {
             let (model, base) = load_system(ctx, &system)?;
             let tokenizer = &base.tokenizer;
             let (samples, _) = tokenize_examples(tokenizer, &examples, self.max_seq_length, true)?;
@@ -85,7 +87,9 @@ impl HeldoutLoss {
             let loss = mean_token_loss(&model, &samples, self.batch_size, pad)?;
             let _ = writeln!(md, "| {} | {loss:.4} | {:.2} |", system.name, loss.exp());
             rows.push(json!({ "system": system.name, "loss": loss, "perplexity": loss.exp() }));
+            bar.inc(1);
         }
+        bar.finish_and_clear();
         let summary = json!({ "examples": examples.len(), "systems": rows });
         lux_core::fs::write_json_atomic(ctx.dir.join("heldout_loss.json"), &summary)?;
         Ok(StageOutput {

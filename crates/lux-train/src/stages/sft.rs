@@ -147,7 +147,11 @@ impl SftStage {
         };
         let seconds = started.elapsed().as_secs_f64();
         write_adapter_spec(&*adapter, &report.adapter_dir)?;
-        let tokens: f64 = report.steps.iter().map(|m| m.target_tokens as f64).sum();
+        // Training throughput: the median step's tokens per second (prompt and target, no
+        // padding), not counting model loading and the evaluations.
+        let mut rates: Vec<f64> = report.steps.iter().map(|m| m.tokens_per_s).collect();
+        rates.sort_by(f64::total_cmp);
+        let tokens_per_s = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
         let summary = json!({
             "train_examples": train.len(),
             "dropped_after_truncation": cut,
@@ -156,14 +160,14 @@ impl SftStage {
             "initial_eval_loss": report.initial_eval_loss,
             "final_eval_loss": report.final_eval_loss,
             "seconds": seconds,
-            "target_tokens_per_s": tokens / seconds.max(1e-9),
+            "median_step_tokens_per_s": tokens_per_s,
             "adapter": adapter.name(),
         });
         let loss = |l: Option<f64>| l.map_or("–".to_string(), |l| format!("{l:.4}"));
         let markdown = format!(
             "{} adapter trained for {} optimizer steps on {} examples ({} dropped after \
              truncation to {} tokens); held-out loss on {} examples **{} → {}** nats/token. \
-             {:.0} s, {:.0} target tokens/s.\n\n![loss]({}) · adapter: `{}/` · metrics: `{}`\n",
+             {:.0} s in all; a training step ran at {:.0} tokens/s (median).\n\n![loss]({}) · adapter: `{}/` · metrics: `{}`\n",
             adapter.name(),
             report.steps.len(),
             train.len(),
@@ -173,7 +177,7 @@ impl SftStage {
             loss(report.initial_eval_loss),
             loss(report.final_eval_loss),
             seconds,
-            tokens / seconds.max(1e-9),
+            tokens_per_s,
             ctx.link(ctx.dir.join("loss.svg")),
             ctx.link(&report.adapter_dir),
             ctx.link(ctx.dir.join("metrics.jsonl")),
