@@ -2,6 +2,7 @@
 //! errors naming the file, the line and the plugins that exist; `[quick]` is merged; a whole
 //! recipe runs end to end on a tiny model, and a rerun reuses what did not change.
 
+mod adapters;
 mod support;
 
 use std::path::Path;
@@ -283,4 +284,51 @@ async fn an_interrupted_training_stage_resumes_from_its_newest_checkpoint() {
     for (a, b) in uninterrupted.iter().zip(&after) {
         assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{uninterrupted:?} vs {after:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sft_stage_per_instruction_language_trains_on_its_examples_and_is_evaluated() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny-llama");
+    lux::train::testing::write_tiny_llama(&model, 17).unwrap();
+    let recipe = tiny_recipe(&model, 1)
+        + r#"
+[[train]]
+name = "sft_fr"
+type = "sft"
+instruction_langs = ["fr"]
+learning_rate = 1e-3
+max_steps = 1
+max_seq_length = 320
+adapter = { type = "lora", r = 2, lora_alpha = 4.0, target_modules = ["q_proj"] }
+"#;
+    let recipe_path = dir.path().join("per-lang.toml");
+    std::fs::write(&recipe_path, recipe).unwrap();
+    let run_dir = dir.path().join("run");
+    let report = Run::new(
+        Recipe::load(&recipe_path).unwrap(),
+        RunSettings {
+            out: Some(run_dir.clone()),
+            ..RunSettings::default()
+        },
+    )
+    .unwrap()
+    .execute()
+    .await
+    .unwrap();
+    let train: Vec<lux::core::Example> =
+        lux::core::fs::read_jsonl(run_dir.join("mix/train.jsonl")).unwrap();
+    let french = train.iter().filter(|e| e.instruction_lang.code() == "fr").count();
+    assert!(french > 0 && french < train.len());
+    let stage = report.stages.iter().find(|s| s.name == "sft_fr").unwrap();
+    assert_eq!(stage.output.summary["train_examples"], french);
+    // Every evaluation compares base, sft and sft_fr.
+    let cka = report.stages.iter().find(|s| s.name == "cka").unwrap();
+    let systems: Vec<&str> = cka.output.summary["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["system"].as_str().unwrap())
+        .collect();
+    assert_eq!(systems, ["base", "sft", "sft_fr"]);
 }

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use lux_core::stage::{Artifact, StageContext, StageOutput};
-use lux_core::{Error, Result, TrainStage};
+use lux_core::{Error, Example, Lang, Result, TaskKind, TrainStage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -37,61 +37,92 @@ pub struct SftStage {
     /// The trainer's settings.
     #[serde(flatten)]
     pub config: SftConfig,
+    /// The adapter, the training data and which of its examples to use.
+    #[serde(flatten)]
+    pub stage: SftStageSettings,
+}
+
+/// The keys of an `sft` table that are not [`SftConfig`]'s.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftStageSettings {
     /// The adapter to train.
     pub adapter: Box<dyn Adapter>,
     /// The training set: a dataset artifact of an earlier stage. Default `mix/train`.
+    #[serde(default = "default_train_data")]
     pub train_data: String,
     /// The validation set. Default `mix/validation`.
+    #[serde(default = "default_validation_data")]
     pub validation_data: String,
     /// Held-out loss is measured on at most this many validation examples. Default 64.
+    #[serde(default = "default_max_validation")]
     pub max_validation_examples: usize,
+    /// Train only on examples of these tasks (both sets). Default: every task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskKind>,
+    /// Train only on examples whose instruction is in one of these languages (LuxInstruct's
+    /// EN→LB, FR→LB, DE→LB adapters, compared by CKA). Default: every language.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instruction_langs: Vec<Lang>,
 }
 
-/// Keys of the stage table that are not [`SftConfig`]'s.
-const OWN_KEYS: [&str; 4] = [
+fn default_train_data() -> String {
+    "mix/train".into()
+}
+fn default_validation_data() -> String {
+    "mix/validation".into()
+}
+fn default_max_validation() -> usize {
+    64
+}
+
+/// Keys of the stage table that belong to [`SftStageSettings`].
+const OWN_KEYS: [&str; 6] = [
     "adapter",
     "train_data",
     "validation_data",
     "max_validation_examples",
+    "tasks",
+    "instruction_langs",
 ];
 
 impl TryFrom<Map<String, Value>> for SftStage {
     type Error = String;
 
+    /// Splits the table: the stage's own keys, then the rest as an [`SftConfig`] (whose unknown
+    /// keys are errors); a wrong type names its key.
     fn try_from(mut map: Map<String, Value>) -> std::result::Result<SftStage, String> {
-        let adapter = map
-            .remove("adapter")
-            .ok_or("missing field `adapter` (e.g. adapter = { type = \"lora\", r = 16, lora_alpha = 32.0 })")?;
-        let adapter: Box<dyn Adapter> =
-            serde_json::from_value(adapter).map_err(|e| format!("adapter: {e}"))?;
-        let text = |map: &mut Map<String, Value>, key: &str, default: &str| match map.remove(key)
-        {
-            None => Ok(default.to_string()),
-            Some(Value::String(s)) => Ok(s),
-            Some(other) => Err(format!("{key}: expected a string, found {other}")),
-        };
-        let train_data = text(&mut map, OWN_KEYS[1], "mix/train")?;
-        let validation_data = text(&mut map, OWN_KEYS[2], "mix/validation")?;
-        let max_validation_examples = match map.remove(OWN_KEYS[3]) {
-            None => 64,
-            Some(v) => v
-                .as_u64()
-                .ok_or_else(|| format!("max_validation_examples: expected a count, found {v}"))?
-                as usize,
-        };
-        let config: SftConfig = serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
-            match e.path().to_string().as_str() {
-                "." => e.inner().to_string(),
-                path => format!("{path}: {}", e.inner()),
-            }
-        })?;
+        let own: Map<String, Value> = OWN_KEYS
+            .iter()
+            .filter_map(|k| map.remove(*k).map(|v| (k.to_string(), v)))
+            .collect();
+        if !own.contains_key("adapter") {
+            return Err("missing field `adapter` (e.g. adapter = { type = \"lora\", r = 16, \
+                        lora_alpha = 32.0, target_modules = [\"q_proj\", \"v_proj\"] })"
+                .into());
+        }
         Ok(SftStage {
-            config,
-            adapter,
-            train_data,
-            validation_data,
-            max_validation_examples,
+            stage: with_path(Value::Object(own))?,
+            config: with_path(Value::Object(map))?,
         })
+    }
+}
+
+/// Deserialises `value`, naming the key of an error (`max_steps: invalid type…`).
+fn with_path<T: serde::de::DeserializeOwned>(value: Value) -> std::result::Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| match e.path().to_string().as_str() {
+        "." => e.inner().to_string(),
+        path => format!("{path}: {}", e.inner()),
+    })
+}
+
+impl SftStage {
+    /// Whether `example` is one this stage trains on.
+    fn selects(&self, example: &Example) -> bool {
+        let s = &self.stage;
+        (s.tasks.is_empty() || s.tasks.contains(&example.task))
+            && (s.instruction_langs.is_empty()
+                || s.instruction_langs.contains(&example.instruction_lang))
     }
 }
 
@@ -104,8 +135,12 @@ impl TrainStage for SftStage {
 
     fn prepare(&mut self, ctx: &StageContext) -> Result<()> {
         let _ = model_spec(ctx)?;
-        SftTrainer::with_adapter(self.config.clone(), clone_adapter(&*self.adapter)?, &ctx.dir)
-            .map(|_| ())
+        SftTrainer::with_adapter(
+            self.config.clone(),
+            clone_adapter(&*self.stage.adapter)?,
+            &ctx.dir,
+        )
+        .map(|_| ())
     }
 }
 
@@ -115,9 +150,21 @@ impl SftStage {
         let device = spec.device()?.autodiff();
         let (base, tokenizer) = spec.load(&ctx.base_dir, &device)?;
         let c = &self.config;
-        let train_set = read_dataset(ctx, &self.train_data)?;
-        let mut validation_set = read_dataset(ctx, &self.validation_data)?;
-        validation_set.truncate(self.max_validation_examples);
+        let s = &self.stage;
+        let mut train_set = read_dataset(ctx, &s.train_data)?;
+        train_set.retain(|e| self.selects(e));
+        let mut validation_set = read_dataset(ctx, &s.validation_data)?;
+        validation_set.retain(|e| self.selects(e));
+        validation_set.truncate(s.max_validation_examples);
+        if train_set.is_empty() {
+            return Err(Error::plugin(
+                &ctx.name,
+                format!(
+                    "{} has no example of the selected tasks {:?} and instruction languages {:?}",
+                    s.train_data, s.tasks, s.instruction_langs
+                ),
+            ));
+        }
         let (train, cut) =
             tokenize_examples(&tokenizer, &train_set, c.max_seq_length, c.completion_only_loss)?;
         let (validation, _) = tokenize_examples(
@@ -126,7 +173,7 @@ impl SftStage {
             c.max_seq_length,
             c.completion_only_loss,
         )?;
-        let mut adapter = clone_adapter(&*self.adapter)?;
+        let mut adapter = clone_adapter(&*s.adapter)?;
         if let Some(hub_id) = spec.hub_id() {
             adapter.set_base_model(&hub_id);
         }
