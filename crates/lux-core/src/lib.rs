@@ -60,6 +60,7 @@ pub use plugin::evaluation::Evaluation;
 pub use plugin::filter::{Filter, FilterContext};
 pub use plugin::generator::{GenerateContext, Generation, InstructionGenerator, Rejection};
 pub use plugin::judge::{Criteria, Judge, JudgeRequest, Judgement, ScoreMethod, ScoreScale};
+pub use plugin::judge_context::{JudgeContext, MetricContext};
 pub use plugin::llm::{
     ChatChoice, ChatMessage, ChatRequest, ChatResponse, LlmClient, Role, TokenLogprob, TopLogprob,
     Usage,

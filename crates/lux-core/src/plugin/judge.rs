@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
+use crate::plugin::judge_context::JudgeContext;
 
 /// The range of a score: `1..=5` for LUXELLA-style judging, `1..=10` for some G-Eval criteria.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -89,6 +90,14 @@ pub struct Judgement {
 pub trait Judge: Send + Sync + Debug {
     /// Judges one response.
     async fn judge(&self, request: &JudgeRequest) -> Result<Judgement>;
+
+    /// Called once before the first judgement of a run: read prompt files (relative paths
+    /// against `ctx.base_dir`, not the working directory) and take the run's shared LLM client
+    /// ([`JudgeContext::share_llm`]). Failures here stop the run before any model answers.
+    fn prepare(&mut self, ctx: &JudgeContext) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
 
     /// The judge's id in reports; defaults to the type name.
     fn id(&self) -> String {

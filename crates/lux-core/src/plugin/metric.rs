@@ -2,6 +2,7 @@
 
 use std::fmt::Debug;
 
+use crate::plugin::judge_context::MetricContext;
 use crate::{Error, Result};
 
 /// A borrowed row-major `rows × cols` matrix of `f32` (one row per example).
@@ -62,6 +63,13 @@ pub enum MetricInput<'a> {
 pub trait Metric: Send + Sync + Debug {
     /// Computes the metric.
     fn compute(&self, input: &MetricInput<'_>) -> Result<f64>;
+
+    /// Called once before the first computation of a run: read files the settings name
+    /// (relative paths against `ctx.base_dir`) or take shared models from `ctx.resources`.
+    fn prepare(&mut self, ctx: &MetricContext) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
 
     /// The metric's name in reports; defaults to the type name.
     fn name(&self) -> String {

@@ -10,6 +10,7 @@ pub mod evaluation;
 pub mod filter;
 pub mod generator;
 pub mod judge;
+pub mod judge_context;
 pub mod llm;
 pub mod metric;
 pub mod source;

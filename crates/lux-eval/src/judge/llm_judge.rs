@@ -1,13 +1,14 @@
 //! [`LlmJudge`]: asks a model for a score and a reason, as JSON.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use lux_core::json_answer::{number_field, parse_object};
 use lux_core::{
-    ChatMessage, ChatRequest, Error, Judge, JudgeRequest, Judgement, LlmClient, PromptTemplate,
-    Result, ScoreMethod,
+    ChatMessage, ChatRequest, Error, Judge, JudgeContext, JudgeRequest, Judgement, LlmClient,
+    PromptTemplate, Result, ScoreMethod,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value, json};
@@ -25,15 +26,16 @@ use crate::text::{excerpt, number};
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LlmJudgeConfig {
-    /// The judging model.
-    pub llm: Box<dyn LlmClient>,
+    /// The judging model; [`Judge::prepare`] swaps in the run's client of equal settings.
+    #[serde(with = "lux_core::plugin::judge_context::shared_llm")]
+    pub llm: Arc<dyn LlmClient>,
     /// The judge's id in reports; default `llm_judge:<model>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    /// A file replacing the built-in system prompt (relative: to the working directory).
+    /// A file replacing the built-in system prompt (relative: to the recipe's directory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<PathBuf>,
-    /// A file replacing the built-in user prompt.
+    /// A file replacing the built-in user prompt (relative: to the recipe's directory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_prompt: Option<PathBuf>,
     /// Sampling temperature. Default 0.
@@ -67,7 +69,7 @@ impl LlmJudgeConfig {
     /// Settings with the defaults above, around `llm`.
     pub fn new(llm: Box<dyn LlmClient>) -> LlmJudgeConfig {
         LlmJudgeConfig {
-            llm,
+            llm: Arc::from(llm),
             id: None,
             system_prompt: None,
             user_prompt: None,
@@ -88,6 +90,8 @@ pub struct LlmJudge {
     config: LlmJudgeConfig,
     system: PromptTemplate,
     user: PromptTemplate,
+    /// Relative prompt paths, waiting for [`Judge::prepare`] to know the recipe's directory.
+    prompts_pending: bool,
 }
 
 impl fmt::Debug for LlmJudge {
@@ -117,25 +121,46 @@ impl LlmJudge {
         "max",
     ];
 
-    /// A judge of these settings: loads and checks the prompts.
+    /// A judge of these settings: loads and checks the prompts given by absolute paths;
+    /// relative ones are a recipe's, read by [`Judge::prepare`] against its directory.
     pub fn new(config: LlmJudgeConfig) -> Result<LlmJudge> {
-        let system = PromptTemplate::load_or(
-            config.system_prompt.as_deref(),
+        let mut judge = LlmJudge {
+            config,
+            system: PromptTemplate::builtin("", ""),
+            user: PromptTemplate::builtin("", ""),
+            prompts_pending: false,
+        };
+        judge.load_prompts(None)?;
+        Ok(judge)
+    }
+
+    /// Loads the prompt files: relative paths against `base_dir`, or, without one, left
+    /// pending when there are any (deserialisation does not know where the recipe is).
+    fn load_prompts(&mut self, base_dir: Option<&Path>) -> Result<()> {
+        let c = &self.config;
+        let relative = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| p.is_relative());
+        if base_dir.is_none() && (relative(&c.system_prompt) || relative(&c.user_prompt)) {
+            self.prompts_pending = true;
+            return Ok(());
+        }
+        let resolve = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| base_dir.map_or_else(|| p.clone(), |b| b.join(p)))
+        };
+        self.system = PromptTemplate::load_or(
+            resolve(&c.system_prompt).as_deref(),
             "llm_judge.system (built in)",
             Self::SYSTEM_PROMPT,
             Self::PLACEHOLDERS,
         )?;
-        let user = PromptTemplate::load_or(
-            config.user_prompt.as_deref(),
+        self.user = PromptTemplate::load_or(
+            resolve(&c.user_prompt).as_deref(),
             "llm_judge.user (built in)",
             Self::USER_PROMPT,
             Self::PLACEHOLDERS,
         )?;
-        Ok(LlmJudge {
-            config,
-            system,
-            user,
-        })
+        self.prompts_pending = false;
+        Ok(())
     }
 
     /// The settings.
@@ -163,6 +188,16 @@ impl LlmJudge {
 
     /// The request judging `r`.
     pub fn request(&self, r: &JudgeRequest) -> Result<ChatRequest> {
+        if self.prompts_pending {
+            return Err(Error::invalid(
+                "llm_judge.user_prompt",
+                format!(
+                    "{}: relative prompt paths are read by `prepare` (against the recipe's \
+                     directory), which was not called",
+                    self.id()
+                ),
+            ));
+        }
         let (min, max) = (number(r.criteria.scale.min), number(r.criteria.scale.max));
         let vars: [(&str, &str); 7] = [
             ("criterion", &r.criteria.name),
@@ -254,6 +289,16 @@ impl Judge for LlmJudge {
             .id
             .clone()
             .unwrap_or_else(|| format!("llm_judge:{}", self.config.llm.model()))
+    }
+
+    /// Reads relative prompt files against the recipe's directory and takes the run's
+    /// client of equal settings.
+    fn prepare(&mut self, ctx: &JudgeContext) -> Result<()> {
+        if self.prompts_pending {
+            self.load_prompts(Some(&ctx.base_dir))?;
+        }
+        self.config.llm = ctx.share_llm(Arc::clone(&self.config.llm))?;
+        Ok(())
     }
 }
 
@@ -390,5 +435,33 @@ mod tests {
         c.user_prompt = Some(bad);
         let e = LlmJudge::new(c).unwrap_err().to_string();
         assert!(e.contains("user.txt") && e.contains("{answer}"), "{e}");
+    }
+
+    #[test]
+    fn relative_prompts_wait_for_prepare_and_equal_clients_are_shared() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("user.txt"),
+            "Score {response} on {criterion} ({min}-{max}).",
+        )
+        .unwrap();
+        let table = r#"type = "llm_judge"
+user_prompt = "user.txt"
+llm = { type = "llm_judge_test_fixed", answer = "{\"score\": 3}" }"#;
+        let mut j: Box<dyn Judge> = toml::from_str(table).unwrap();
+        let e = block_on(j.judge(&request())).unwrap_err().to_string();
+        assert!(e.contains("user_prompt") && e.contains("prepare"), "{e}");
+        let ctx = JudgeContext::new(dir.path());
+        j.prepare(&ctx).unwrap();
+        assert_eq!(block_on(j.judge(&request())).unwrap().score, 3.0);
+
+        let (mut a, _) = judge("{}");
+        let (mut b, _) = judge("{}");
+        a.prepare(&ctx).unwrap();
+        b.prepare(&ctx).unwrap();
+        assert!(Arc::ptr_eq(&a.config.llm, &b.config.llm));
+        let (mut other, _) = judge("{\"score\": 1}");
+        other.prepare(&ctx).unwrap();
+        assert!(!Arc::ptr_eq(&a.config.llm, &other.config.llm));
     }
 }

@@ -8,7 +8,7 @@
 //! agreement treats the missing score as missing, not as a value.
 
 use futures::StreamExt;
-use lux_core::{Error, Judge, JudgeRequest, Judgement, Result};
+use lux_core::{Error, Judge, JudgeContext, JudgeRequest, Judgement, Result};
 use serde::{Deserialize, Serialize};
 
 use super::agreement::Agreement;
@@ -203,6 +203,16 @@ impl Panel {
         &self.config
     }
 
+    /// Prepares every judge ([`Judge::prepare`]): prompt files read against the recipe's
+    /// directory, and judges with equal `llm` tables given one client. Call it once before
+    /// [`run`](Self::run); the first failure is returned.
+    pub fn prepare(&mut self, ctx: &JudgeContext) -> Result<()> {
+        for judge in &mut self.config.judges {
+            judge.prepare(ctx)?;
+        }
+        Ok(())
+    }
+
     /// The judges' ids, in order.
     pub fn judge_ids(&self) -> Vec<String> {
         self.config.judges.iter().map(|j| j.id()).collect()
@@ -244,8 +254,16 @@ impl Panel {
 
     /// Judges every request, `concurrency` items at a time, then measures agreement.
     pub async fn run(&self, requests: &[JudgeRequest]) -> PanelRun {
-        let mut items: Vec<PanelItem> = futures::stream::iter(requests.iter().enumerate())
+        // The futures are collected before the first await: a closure over borrowed items
+        // held across an await (as `StreamExt::map` holds it) makes the whole future fail the
+        // `Send` check of an async trait method (rust-lang/rust#102211), and an evaluation
+        // stage could not await the panel.
+        let futures: Vec<_> = requests
+            .iter()
+            .enumerate()
             .map(|(i, r)| self.judge_one(i, r))
+            .collect();
+        let mut items: Vec<PanelItem> = futures::stream::iter(futures)
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;

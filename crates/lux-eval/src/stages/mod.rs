@@ -5,9 +5,19 @@
 //! |---|---|
 //! | `cka.rs` | [`CkaEval`] (`type = "cka"`): CKA per layer between the native language and others, on aligned sentences |
 //! | `heldout_loss.rs` | [`HeldoutLoss`] (`type = "heldout_loss"`): mean token loss on the validation set |
+//! | `judge_panel.rs` | [`JudgePanelEval`] (`type = "judge_panel"`): G-Eval with a panel of judges, and their agreement |
+//! | `chrf.rs` | [`ChrfEval`] (`type = "chrf"`): corpus chrF/chrF++ (and any `metrics`) of the answers against the references |
+//!
+//! `answers.rs` generates each system's answers to held-out examples once per run, for every
+//! evaluation that scores answers.
 
 mod cka;
+mod answers;
+mod chrf;
 mod heldout_loss;
+mod judge_panel;
 
 pub use cka::CkaEval;
+pub use chrf::ChrfEval;
 pub use heldout_loss::HeldoutLoss;
+pub use judge_panel::{JudgePanelConfig, JudgePanelEval};

@@ -21,6 +21,16 @@ impl SftSample {
     }
 }
 
+/// The user's turn of an example as SFT trains it: the instruction, and the input after a
+/// blank line. Evaluations that let a system answer held-out examples ask it this, so the
+/// question is the one the tuning taught.
+pub fn user_turn(example: &Example) -> String {
+    match &example.input {
+        Some(input) => format!("{}\n\n{input}", example.instruction),
+        None => example.instruction.clone(),
+    }
+}
+
 /// Formats examples with the model's chat template (user: instruction, and the input after a
 /// blank line; assistant: output) and tokenises them.
 ///
@@ -39,10 +49,7 @@ pub fn tokenize_examples(
     let mut samples = Vec::with_capacity(examples.len());
     let mut dropped = 0;
     for e in examples {
-        let user = match &e.input {
-            Some(input) => format!("{}\n\n{input}", e.instruction),
-            None => e.instruction.clone(),
-        };
+        let user = user_turn(e);
         let SftSample {
             mut ids,
             prompt_len,

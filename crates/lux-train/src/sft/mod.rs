@@ -40,6 +40,6 @@ mod trainer;
 
 pub use clip::clip_grad_norm;
 pub use cross_entropy::cross_entropy_sum;
-pub use data::{SftBatch, SftSample, batches, tokenize_chat, tokenize_examples};
+pub use data::{SftBatch, SftSample, batches, tokenize_chat, tokenize_examples, user_turn};
 pub use schedule::{LrSchedule, Warmup};
 pub use trainer::{SftConfig, SftReport, SftTrainer, StepMetrics, mean_token_loss};
