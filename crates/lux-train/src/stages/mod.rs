@@ -6,11 +6,17 @@
 //! | `sft.rs` | [`SftStage`] (`type = "sft"`): an adapter trained on the run's dataset |
 //! | `systems.rs` | [`System`]: the base model and the model after each training stage |
 //! | `answers.rs` | [`answer`]: greedy answers of a system to prompts, for judged evaluations |
+//! | `lingualift_align.rs` | [`LinguaLiftAlign`] (`type = "lingualift_align"`): LinguaLIFT stage 1, the aligner with encoder and LLM frozen |
+//! | `lingualift_instruct.rs` | [`LinguaLiftInstruct`] (`type = "lingualift_instruct"`): LinguaLIFT stage 2, an adapter behind the frozen aligner |
+//! | `aligned.rs` | [`AlignedModel`] and the files tying an adapter to its aligner and an aligner to its encoder |
 //!
 //! The `[model]` table reaches stages as a [`ModelSpec`] in the run's resources (see
 //! [`model_spec`]); [`base_model`] loads it once per run for every evaluation.
 
+mod aligned;
 mod answers;
+mod lingualift_align;
+mod lingualift_instruct;
 mod sft;
 mod systems;
 
@@ -19,10 +25,17 @@ use std::sync::Arc;
 use lux_core::stage::StageContext;
 use lux_core::{Error, Example, Result};
 
+pub use aligned::{
+    ALIGNER_REF_FILE, AlignedModel, ENCODER_SPEC_FILE, load_encoder, read_aligner_ref,
+    read_encoder_spec, write_aligner_dir, write_aligner_ref,
+};
 pub use answers::answer;
+pub use lingualift_align::{AlignerShape, LinguaLiftAlign};
+pub use lingualift_instruct::{LinguaLiftInstruct, UntrainedAligner};
 pub use sft::SftStage;
 pub use systems::{
-    ADAPTER_SPEC_FILE, System, load_system, read_adapter_spec, systems, write_adapter_spec,
+    ADAPTER_SPEC_FILE, System, all_systems, load_aligned_system, load_system, read_adapter_spec,
+    systems, write_adapter_spec,
 };
 
 use crate::base_model::ModelSpec;

@@ -1,0 +1,333 @@
+//! What LinguaLIFT's stages and the evaluations of aligned systems share: the files that tie an
+//! aligner to its encoder and an adapter to its aligner, the encoder loaded once per run,
+//! examples as aligned samples, and [`AlignedModel`] (answers and losses through the encoder).
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use burn::module::Module;
+use lux_core::stage::StageContext;
+use lux_core::{Error, Example, IoContext, Result, TaskKind};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::read_dataset;
+use crate::align::{
+    AlignedSample, Aligner, ChatSlots, StageConfig, StageReport, aligned_loss, generate_aligned,
+    save_aligner,
+};
+use crate::encoder::{EncoderSpec, TextEncoder};
+use crate::generate::SamplingConfig;
+use crate::model::Llama;
+use crate::tokenizer::Tokenizer;
+
+/// In an aligner directory (beside `save_aligner`'s files): the encoder it reads, as an
+/// [`EncoderSpec`] with an absolute path.
+pub const ENCODER_SPEC_FILE: &str = "lux_encoder.json";
+
+/// In an adapter directory: the aligner the adapter was trained behind
+/// (`{"aligner": "<dir>"}`, relative to the adapter directory when both lie in one run), so an
+/// evaluation runs it with that aligner and never as a plain text model.
+pub const ALIGNER_REF_FILE: &str = "lux_aligner.json";
+
+/// Tokens that end an assistant turn in common chat templates.
+const TURN_END_TOKENS: &[&str] = &["<|im_end|>", "<|eot_id|>", "<|endoftext|>", "</s>"];
+
+/// Writes `aligner` and the encoder it reads into `dir`.
+pub fn write_aligner_dir(aligner: &Aligner, encoder: &EncoderSpec, dir: &Path) -> Result<()> {
+    save_aligner(aligner, dir)?;
+    lux_core::fs::write_json_atomic(dir.join(ENCODER_SPEC_FILE), encoder)
+}
+
+/// The encoder an aligner directory was trained with.
+pub fn read_encoder_spec(aligner_dir: &Path) -> Result<EncoderSpec> {
+    let path = aligner_dir.join(ENCODER_SPEC_FILE);
+    let text = std::fs::read_to_string(&path).with_path(&path)?;
+    serde_json::from_str(&text).map_err(|e| Error::parse(&path, None, e.to_string()))
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlignerRef {
+    aligner: PathBuf,
+}
+
+/// Records in `adapter_dir` that the adapter reads its input through `aligner_dir`.
+pub fn write_aligner_ref(adapter_dir: &Path, aligner_dir: &Path) -> Result<()> {
+    let aligner = relative(adapter_dir, aligner_dir)
+        .map_or_else(|| std::path::absolute(aligner_dir), Ok)
+        .map_err(|e| Error::io(aligner_dir, e))?;
+    lux_core::fs::write_json_atomic(adapter_dir.join(ALIGNER_REF_FILE), &AlignerRef { aligner })
+}
+
+/// The aligner an adapter was trained behind, or `None` for an adapter that reads text.
+pub fn read_aligner_ref(adapter_dir: &Path) -> Result<Option<PathBuf>> {
+    let path = adapter_dir.join(ALIGNER_REF_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).with_path(&path)?;
+    let r: AlignerRef =
+        serde_json::from_str(&text).map_err(|e| Error::parse(&path, None, e.to_string()))?;
+    Ok(Some(adapter_dir.join(r.aligner)))
+}
+
+/// `to` relative to the directory `from` when both are plain paths (no `..`) under a common
+/// root, so that a run directory can move.
+fn relative(from: &Path, to: &Path) -> Option<PathBuf> {
+    let plain = |p: &Path| p.components().all(|c| !matches!(c, Component::ParentDir));
+    if !plain(from) || !plain(to) || from.is_absolute() != to.is_absolute() {
+        return None;
+    }
+    let a: Vec<Component> = from.components().filter(|c| *c != Component::CurDir).collect();
+    let b: Vec<Component> = to.components().filter(|c| *c != Component::CurDir).collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return None;
+    }
+    let mut out = PathBuf::new();
+    for _ in common..a.len() {
+        out.push("..");
+    }
+    for c in &b[common..] {
+        out.push(c.as_os_str());
+    }
+    Some(out)
+}
+
+/// The encoder of `spec` on the `[model]`'s device (no autodiff: it is frozen), loaded once
+/// per run and shared by every stage that names it.
+pub fn load_encoder(ctx: &StageContext, spec: &EncoderSpec) -> Result<Arc<TextEncoder>> {
+    let path = spec.resolve(&ctx.base_dir)?;
+    let device = super::model_spec(ctx)?.device()?;
+    ctx.resources
+        .get_or_try_insert(&format!("encoder:{}", path.display()), || {
+            TextEncoder::load(&path, &device)
+        })
+}
+
+/// The examples of the dataset artifacts `key` whose task is one of `tasks` (all when
+/// `tasks` is empty).
+pub(crate) fn examples_of_tasks(ctx: &StageContext, key: &str, tasks: &[TaskKind]) -> Result<Vec<Example>> {
+    let all = read_dataset(ctx, key)?;
+    Ok(all
+        .into_iter()
+        .filter(|e| tasks.is_empty() || tasks.contains(&e.task))
+        .collect())
+}
+
+/// Each `(text, answer)` as an aligned sample: the encoder reads the text, the answer (when
+/// given) is the target.
+pub(crate) fn aligned_samples(
+    encoder: &TextEncoder,
+    tokenizer: &Tokenizer,
+    slots: &ChatSlots,
+    pairs: &[(String, Option<String>)],
+    batch_size: usize,
+) -> Result<Vec<AlignedSample>> {
+    let texts: Vec<&str> = pairs.iter().map(|(t, _)| t.as_str()).collect();
+    let states = encoder.states(&texts, batch_size)?;
+    pairs
+        .iter()
+        .zip(states)
+        .map(|((text, answer), s)| slots.sample(tokenizer, text, s, answer.as_deref()))
+        .collect()
+}
+
+/// The figures of a finished LinguaLIFT stage, for its summary and report section.
+pub(crate) fn stage_summary(
+    report: &StageReport,
+    config: &StageConfig,
+    train: usize,
+    validation: usize,
+    seconds: f64,
+) -> serde_json::Value {
+    let first = report.steps.first().map(|s| s.loss);
+    let last = report.steps.last().map(|s| s.loss);
+    let positions_per_s = report.steps.iter().map(|s| s.tokens_per_s).sum::<f64>()
+        / report.steps.len().max(1) as f64;
+    json!({
+        "train_examples": train,
+        "validation_examples": validation,
+        "steps": report.steps.len(),
+        "batch_size": config.batch_size,
+        "first_train_loss": first,
+        "last_train_loss": last,
+        "initial_eval_loss": report.initial_eval_loss,
+        "final_eval_loss": report.final_eval_loss,
+        "positions_per_s": positions_per_s,
+        "seconds": seconds,
+    })
+}
+
+/// A loss for Markdown (`–` when there is none).
+pub(crate) fn loss_cell(l: Option<f64>) -> String {
+    l.map_or("–".to_string(), |l| format!("{l:.4}"))
+}
+
+/// A model that reads its input through an encoder and an aligner (LinguaLIFT after stage 1,
+/// or stage 1 + 2), on the `[model]`'s device.
+#[derive(Debug)]
+pub struct AlignedModel {
+    /// The LLM (the base, or the base with its adapter merged).
+    pub llm: Llama,
+    /// The alignment layer.
+    pub aligner: Aligner,
+    /// The frozen encoder.
+    pub encoder: Arc<TextEncoder>,
+    /// The chat template cut around the user's text.
+    pub slots: ChatSlots,
+}
+
+impl AlignedModel {
+    /// Greedy answers to each text, read through the encoder, cut at `max_new_tokens` and
+    /// trimmed, in batches of `batch_size`.
+    pub fn answer(
+        &self,
+        tokenizer: &Tokenizer,
+        texts: &[String],
+        max_new_tokens: usize,
+        batch_size: usize,
+    ) -> Result<Vec<String>> {
+        let config = SamplingConfig {
+            stop_token_ids: TURN_END_TOKENS
+                .iter()
+                .filter_map(|t| tokenizer.token_id(t))
+                .collect(),
+            ..SamplingConfig::greedy(max_new_tokens)
+        };
+        let (llm, aligner) = (self.llm.valid(), self.aligner.valid());
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(batch_size.max(1)) {
+            let pairs: Vec<(String, Option<String>)> =
+                chunk.iter().map(|t| (t.clone(), None)).collect();
+            let samples = aligned_samples(&self.encoder, tokenizer, &self.slots, &pairs, batch_size)?;
+            for g in generate_aligned(&llm, &aligner, tokenizer, &samples, &config)? {
+                out.push(g.text.trim().to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Mean token loss (nats) of each `(text, answer)`'s answer, the text read through the
+    /// encoder.
+    pub fn loss(
+        &self,
+        tokenizer: &Tokenizer,
+        pairs: &[(String, String)],
+        batch_size: usize,
+    ) -> Result<f64> {
+        let pairs: Vec<(String, Option<String>)> =
+            pairs.iter().map(|(t, a)| (t.clone(), Some(a.clone()))).collect();
+        let samples = aligned_samples(&self.encoder, tokenizer, &self.slots, &pairs, batch_size)?;
+        aligned_loss(&self.llm.valid(), &self.aligner.valid(), &samples, batch_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligner_references_are_relative_inside_a_run() {
+        assert_eq!(
+            relative(Path::new("out/run/train/b/adapter"), Path::new("out/run/train/a/aligner")),
+            Some(PathBuf::from("../../a/aligner"))
+        );
+        assert_eq!(relative(Path::new("/x/a"), Path::new("y/b")), None);
+        assert_eq!(relative(Path::new("a/../b"), Path::new("a/c")), None);
+        let dir = tempfile::tempdir().unwrap();
+        let adapter = dir.path().join("train/b/adapter");
+        std::fs::create_dir_all(&adapter).unwrap();
+        assert_eq!(read_aligner_ref(&adapter).unwrap(), None);
+        write_aligner_ref(&adapter, &dir.path().join("train/a/aligner")).unwrap();
+        let back = read_aligner_ref(&adapter).unwrap().unwrap();
+        assert_eq!(
+            std::fs::canonicalize(back.parent().unwrap().parent().unwrap()).unwrap(),
+            std::fs::canonicalize(dir.path().join("train")).unwrap()
+        );
+        assert!(back.ends_with("a/aligner"));
+    }
+}
+
+/// Splits a stage table into its own keys (returned) and a [`StageConfig`] read from the rest,
+/// with the path of a bad key in the error (`warmup.steps: invalid type…`). `checkpoint_dir`
+/// is refused: a stage checkpoints into its own directory.
+pub(crate) fn split_stage_table(
+    mut map: serde_json::Map<String, serde_json::Value>,
+    own: &[&str],
+) -> std::result::Result<(serde_json::Map<String, serde_json::Value>, StageConfig), String> {
+    if map.contains_key("checkpoint_dir") {
+        return Err(
+            "checkpoint_dir: the stage writes its checkpoints into its own directory \
+             (checkpoints/); remove the key"
+                .into(),
+        );
+    }
+    let mut mine = serde_json::Map::new();
+    for key in own {
+        if let Some(v) = map.remove(*key) {
+            mine.insert(key.to_string(), v);
+        }
+    }
+    let config: StageConfig = serde_path_to_error::deserialize(serde_json::Value::Object(map))
+        .map_err(|e| match e.path().to_string().as_str() {
+            "." => e.inner().to_string(),
+            path => format!("{path}: {}", e.inner()),
+        })?;
+    Ok((mine, config))
+}
+
+/// Reads one of a stage's own keys (default when absent), naming the key in the error.
+pub(crate) fn own_key<T: serde::de::DeserializeOwned>(
+    mine: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    default: impl FnOnce() -> T,
+) -> std::result::Result<T, String> {
+    match mine.remove(key) {
+        None => Ok(default()),
+        Some(v) => serde_path_to_error::deserialize(v).map_err(|e| {
+            match e.path().to_string().as_str() {
+                "." => format!("{key}: {}", e.inner()),
+                path => format!("{key}.{path}: {}", e.inner()),
+            }
+        }),
+    }
+}
+
+/// Task names of a stage's `tasks` setting, checked.
+pub(crate) fn task_kinds(tasks: &[String]) -> Result<Vec<TaskKind>> {
+    tasks.iter().map(|t| TaskKind::new(t)).collect()
+}
+
+/// The training and validation examples of a stage: those of `tasks` in `train_data` and
+/// `validation_data` (at most `max_validation`); an error naming the tasks there are when none
+/// is left for training.
+pub(crate) fn stage_examples(
+    ctx: &StageContext,
+    train_data: &str,
+    validation_data: &str,
+    tasks: &[String],
+    max_validation: usize,
+) -> Result<(Vec<Example>, Vec<Example>)> {
+    let kinds = task_kinds(tasks)?;
+    let train = examples_of_tasks(ctx, train_data, &kinds)?;
+    if train.is_empty() {
+        let mut there: Vec<String> = read_dataset(ctx, train_data)?
+            .into_iter()
+            .map(|e| e.task.to_string())
+            .collect();
+        there.sort();
+        there.dedup();
+        return Err(Error::plugin(
+            &ctx.name,
+            format!(
+                "`{train_data}` has no example of the tasks {tasks:?} (its tasks: {})",
+                if there.is_empty() { "none".into() } else { there.join(", ") }
+            ),
+        ));
+    }
+    let mut validation = examples_of_tasks(ctx, validation_data, &kinds)?;
+    validation.truncate(max_validation);
+    Ok((train, validation))
+}

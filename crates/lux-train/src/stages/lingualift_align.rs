@@ -1,0 +1,228 @@
+//! [`LinguaLiftAlign`]: `type = "lingualift_align"` — LinguaLIFT's stage 1, the
+//! language-alignment layer trained with the encoder and the LLM frozen.
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use burn::module::Module;
+use lux_core::stage::{Artifact, StageContext, StageOutput};
+use lux_core::{Result, TrainStage, rng};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::aligned::{
+    aligned_samples, load_encoder, loss_cell, own_key, split_stage_table, stage_examples,
+    stage_summary, task_kinds, write_aligner_dir,
+};
+use super::model_spec;
+use crate::align::{AlignMode, AlignerConfig, ChatSlots, StageConfig, train_aligner};
+use crate::encoder::EncoderSpec;
+use crate::sft::user_turn;
+
+/// Stage 1 of LinguaLIFT (arXiv 2412.12499): a frozen multilingual encoder reads each text,
+/// the aligner (an MLP) projects its token states into the LLM's embedding space in place of
+/// the text's own tokens, and the frozen LLM must write the example's output — for
+/// code-switched data (`code_switch` generator), the English original. Only the aligner learns.
+///
+/// ```toml
+/// [[train]]
+/// type = "lingualift_align"
+/// encoder = { name = "multilingual-e5-small" }
+/// aligner = { hidden = 1024, mode = "replace" }
+/// tasks = ["code_switch"]
+/// learning_rate = 1e-3          # the rest is lux_train::align::StageConfig
+/// steps = 40
+/// batch_size = 8
+/// save_steps = 10
+/// warmup = { steps = 4 }
+/// lr_scheduler = { type = "cosine" }
+/// ```
+///
+/// Leaves the aligner (`aligner/`: `save_aligner`'s files + the encoder it reads) as an
+/// artifact of kind `aligner`. Checkpoints go to `checkpoints/checkpoint-N/` every
+/// `save_steps`; run again after an interruption, the stage continues from the newest one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "Map<String, Value>")]
+pub struct LinguaLiftAlign {
+    /// The training loop's settings.
+    #[serde(flatten)]
+    pub config: StageConfig,
+    /// The frozen encoder.
+    pub encoder: EncoderSpec,
+    /// The alignment layer's shape.
+    pub aligner: AlignerShape,
+    /// Tasks of the examples to train on. Default `["code_switch"]`.
+    pub tasks: Vec<String>,
+    /// The training set. Default `mix/train`.
+    pub train_data: String,
+    /// The validation set. Default `mix/validation`.
+    pub validation_data: String,
+    /// At most this many validation examples. Default 64.
+    pub max_validation_examples: usize,
+    /// Texts per encoder pass when the states are computed (once, before training). Default 32.
+    pub encoder_batch_size: usize,
+}
+
+/// The alignment layer: a 2-layer MLP of `hidden` units (LLaVA-1.5's projector), or a linear
+/// map with `hidden = 0`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlignerShape {
+    /// Width of the hidden layer. Default 1024.
+    #[serde(default = "default_hidden")]
+    pub hidden: usize,
+    /// `replace`: the LLM reads the text only through the encoder (LinguaLIFT); `prefix`: the
+    /// projected states come ahead of its own tokens. Default `replace`.
+    #[serde(default = "default_mode")]
+    pub mode: AlignMode,
+}
+
+fn default_hidden() -> usize {
+    1024
+}
+fn default_mode() -> AlignMode {
+    AlignMode::Replace
+}
+
+impl Default for AlignerShape {
+    fn default() -> AlignerShape {
+        AlignerShape {
+            hidden: default_hidden(),
+            mode: default_mode(),
+        }
+    }
+}
+
+const OWN_KEYS: [&str; 7] = [
+    "encoder",
+    "aligner",
+    "tasks",
+    "train_data",
+    "validation_data",
+    "max_validation_examples",
+    "encoder_batch_size",
+];
+
+impl TryFrom<Map<String, Value>> for LinguaLiftAlign {
+    type Error = String;
+
+    fn try_from(map: Map<String, Value>) -> std::result::Result<LinguaLiftAlign, String> {
+        let (mut mine, config) = split_stage_table(map, &OWN_KEYS)?;
+        let encoder = own_key(&mut mine, "encoder", || None)?.ok_or(
+            "missing field `encoder` (e.g. encoder = { name = \"multilingual-e5-small\" })",
+        )?;
+        EncoderSpec::validate(&encoder).map_err(|e| e.to_string())?;
+        Ok(LinguaLiftAlign {
+            config,
+            encoder,
+            aligner: own_key(&mut mine, "aligner", AlignerShape::default)?,
+            tasks: own_key(&mut mine, "tasks", || vec!["code_switch".to_string()])?,
+            train_data: own_key(&mut mine, "train_data", || "mix/train".to_string())?,
+            validation_data: own_key(&mut mine, "validation_data", || "mix/validation".to_string())?,
+            max_validation_examples: own_key(&mut mine, "max_validation_examples", || 64)?,
+            encoder_batch_size: own_key(&mut mine, "encoder_batch_size", || 32)?,
+        })
+    }
+}
+
+#[typetag::serde(name = "lingualift_align")]
+#[async_trait]
+impl TrainStage for LinguaLiftAlign {
+    async fn train(&self, ctx: &StageContext) -> Result<StageOutput> {
+        tokio::task::block_in_place(|| self.train_blocking(ctx))
+    }
+
+    fn prepare(&mut self, ctx: &StageContext) -> Result<()> {
+        let _ = model_spec(ctx)?;
+        self.encoder.validate()?;
+        task_kinds(&self.tasks)?;
+        if self.encoder_batch_size == 0 {
+            return Err(lux_core::Error::invalid("encoder_batch_size", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+impl LinguaLiftAlign {
+    fn train_blocking(&self, ctx: &StageContext) -> Result<StageOutput> {
+        let spec = model_spec(ctx)?;
+        let device = spec.device()?.autodiff();
+        let (llm, tokenizer) = spec.load(&ctx.base_dir, &device)?;
+        let encoder = load_encoder(ctx, &self.encoder)?;
+        let (train, validation) = stage_examples(
+            ctx,
+            &self.train_data,
+            &self.validation_data,
+            &self.tasks,
+            self.max_validation_examples,
+        )?;
+        let slots = ChatSlots::new(&tokenizer, self.aligner.mode)?;
+        let pairs = |examples: &[lux_core::Example]| {
+            examples
+                .iter()
+                .map(|e| (user_turn(e), Some(e.output.clone())))
+                .collect::<Vec<_>>()
+        };
+        let started = Instant::now();
+        let train_samples =
+            aligned_samples(&encoder, &tokenizer, &slots, &pairs(&train), self.encoder_batch_size)?;
+        let validation_samples = aligned_samples(
+            &encoder,
+            &tokenizer,
+            &slots,
+            &pairs(&validation),
+            self.encoder_batch_size,
+        )?;
+        let encode_seconds = started.elapsed().as_secs_f64();
+        // The initial weights depend on the stage's seed only (a resumed stage then replaces
+        // them with its checkpoint's).
+        device.seed(rng::hash(self.config.seed, "lingualift_align/init"));
+        let aligner = AlignerConfig::new(encoder.hidden_size(), llm.config().hidden_size)
+            .with_hidden(self.aligner.hidden)
+            .with_mode(self.aligner.mode)
+            .init(&device)?;
+        let parameters = aligner.num_params();
+        let mut config = self.config.clone();
+        config.checkpoint_dir = Some(ctx.dir.join("checkpoints"));
+        let started = Instant::now();
+        let (aligner, report) =
+            train_aligner(aligner, &llm, &train_samples, &validation_samples, &config)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let dir = ctx.dir.join("aligner");
+        write_aligner_dir(&aligner, &self.encoder.absolute(&ctx.base_dir)?, &dir)?;
+        lux_core::fs::write_json_atomic(ctx.dir.join("stage_report.json"), &report)?;
+        let mut summary = stage_summary(&report, &config, train.len(), validation.len(), seconds);
+        summary["aligner_parameters"] = parameters.into();
+        summary["encode_seconds"] = encode_seconds.into();
+        let markdown = format!(
+            "Aligner ({} parameters, hidden {}, mode `{}`) trained for {} steps of {} on {} \
+             examples of {:?}, encoder and LLM frozen; train loss {} → {}, held-out loss on {} \
+             examples **{} → {}** nats/token. {:.0} s (+ {:.0} s computing encoder states). \
+             Aligner: `{}/`.\n",
+            parameters,
+            self.aligner.hidden,
+            match self.aligner.mode {
+                AlignMode::Replace => "replace",
+                AlignMode::Prefix => "prefix",
+            },
+            report.steps.len(),
+            config.batch_size,
+            train.len(),
+            self.tasks,
+            loss_cell(report.steps.first().map(|s| s.loss)),
+            loss_cell(report.steps.last().map(|s| s.loss)),
+            validation.len(),
+            loss_cell(report.initial_eval_loss),
+            loss_cell(report.final_eval_loss),
+            seconds,
+            encode_seconds,
+            ctx.link(&dir),
+        );
+        Ok(StageOutput {
+            summary,
+            markdown,
+            ..StageOutput::default()
+        }
+        .with_artifact("aligner", Artifact::new("aligner", dir)))
+    }
+}
