@@ -4,6 +4,7 @@
 
 mod adapters;
 mod lingualift;
+mod luxllama;
 mod support;
 
 use std::path::Path;

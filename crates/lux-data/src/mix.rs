@@ -28,6 +28,22 @@
 //! max_examples = 20000
 //! ```
 //!
+//! A component's records come from exactly one of:
+//! - `path`: a JSONL file, one object per line;
+//! - `seeds`: a seed source plugin (`{ type = "dictionary", path = "..." }`), each item as
+//!   its JSON form ([`lux_core::Seed`]: `{texts.lb}` of an aligned group, `{headword}` and
+//!   `{translations.en}` of a dictionary entry, `{text}` and `{metadata.answer}` of a
+//!   document), so bundled data and generated sets are mixed without a derived file;
+//! - `dataset = true`: the examples of the data stage ([`mix_with`]'s `dataset`), each as its
+//!   [`Example`] JSON, so the data stage's instructions get a category and a template of
+//!   their own (and then enter the mix only through such components).
+//!
+//! `where = { instruction_lang = "en" }` keeps the records whose fields have these values,
+//! `for_each = "examples"` makes one record per element of a list field (the element is
+//! `{item}`), `skip_missing = true` skips records lacking a template field (aligned groups
+//! without an English text) instead of failing, and `skip_containing = ["{", "<"]` leaves out
+//! renderings with placeholders or markup. A list of strings renders as `a, b, c`.
+//!
 //! Choices are deterministic: records are ordered by a hash of the mix seed and their id, so
 //! the same files and seed give the same mix, and adding a component does not reshuffle the
 //! others' validation split (a record's side depends only on its own id).
@@ -35,9 +51,12 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use lux_core::{Error, Example, IoContext, Lang, Result, TaskKind, fs, rng};
-use serde::{Deserialize, Serialize};
+use lux_core::{
+    Error, Example, IoContext, Lang, Result, SeedSource, SourceContext, TaskKind, fs, rng,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 /// The mix: components, seed and validation share.
@@ -87,14 +106,38 @@ fn default_validation_ratio() -> f64 {
     0.05
 }
 
-/// One dataset of a mix: a JSONL file (one object per line) and how to render its records.
+/// One dataset of a mix: where its records come from (exactly one of `path`, `seeds` and
+/// `dataset`), which of them to use, and how to render them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MixComponent {
     /// The category (`luxembourgish`, `math_reasoning`): becomes the examples' `task`.
     pub category: String,
-    /// The JSONL file, relative to the mix's base directory.
-    pub path: PathBuf,
+    /// A JSONL file, relative to the mix's base directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// A seed source whose items are the records (paths in it relative to the mix's base
+    /// directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<SeedTable>,
+    /// The data stage's examples are the records.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dataset: bool,
+    /// Keep only records whose (dotted) fields render to these values.
+    #[serde(default, rename = "where", skip_serializing_if = "BTreeMap::is_empty")]
+    pub only: BTreeMap<String, String>,
+    /// One record per element of this list field, the element as `{item}`; a record without
+    /// the field gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<String>,
+    /// Skip (and count) records that lack a field a template uses, instead of failing: for
+    /// sources whose items differ in shape.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub skip_missing: bool,
+    /// Skip (and count) records whose rendered instruction, input or output contains one of
+    /// these strings (placeholders, markup).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip_containing: Vec<String>,
     /// Template of the instruction over the record's fields: `{field}` inserts a field (a
     /// string or a number), `{{` and `}}` are literal braces.
     pub instruction: String,
@@ -112,16 +155,39 @@ pub struct MixComponent {
     /// Keep at most this many records (chosen by the seed, not the first ones).
     #[serde(default)]
     pub max_examples: Option<usize>,
-    /// Short source name for the examples. Default: the file stem.
+    /// Short source name for the examples. Default: the file stem, or the source an item
+    /// or example names (so `max_per_source` still sees `cldr`).
     #[serde(default)]
     pub source: Option<String>,
-    /// The dataset's license, carried into every example.
+    /// The dataset's license, carried into every example. Default: the license an item or
+    /// example names (none for a file).
     #[serde(default)]
     pub license: String,
 }
 
 fn default_lang() -> Lang {
     Lang::EN
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A [`SeedSource`] plugin table inside a mix component, shared so that the config stays
+/// `Clone`; it (de)serialises as the plugin's own table.
+#[derive(Debug, Clone)]
+pub struct SeedTable(pub Arc<dyn SeedSource>);
+
+impl Serialize for SeedTable {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.0.as_ref().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SeedTable {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        Box::<dyn SeedSource>::deserialize(deserializer).map(|b| SeedTable(Arc::from(b)))
+    }
 }
 
 /// A record the mix left out, and why (an empty answer, a field that is not text).
@@ -222,9 +288,10 @@ pub fn mix_with(config: &MixConfig, base_dir: &Path, dataset: Vec<Example>) -> R
     }
     let mut out = MixedDataset::default();
     let mut groups: Vec<(String, Vec<Example>)> = Vec::new();
-    for component in &config.components {
-        let path = base_dir.join(&component.path);
-        let mut examples = read_component(component, &path, &mut out.stats)?;
+    let templated_dataset = config.components.iter().any(|c| c.dataset);
+    for (i, component) in config.components.iter().enumerate() {
+        let records = records(i, component, base_dir, &dataset)?;
+        let mut examples = render_component(component, records, &mut out.stats)?;
         let category = component.category.clone();
         *out.stats.read.entry(category.clone()).or_default() += examples.len();
         order(&mut examples, config.seed);
@@ -235,6 +302,8 @@ pub fn mix_with(config: &MixConfig, base_dir: &Path, dataset: Vec<Example>) -> R
         groups.push((category, examples));
     }
     let mut by_task: BTreeMap<String, Vec<Example>> = BTreeMap::new();
+    // A dataset that components template enters only through them.
+    let dataset = if templated_dataset { Vec::new() } else { dataset };
     for e in dataset {
         by_task.entry(e.task.to_string()).or_default().push(e);
     }
@@ -320,7 +389,142 @@ fn order(examples: &mut [Example], seed: u64) {
     examples.sort_by_cached_key(|e| (rng::hash(seed, &e.id), e.id.clone()));
 }
 
-fn read_component(c: &MixComponent, path: &Path, stats: &mut MixStats) -> Result<Vec<Example>> {
+/// Where a record was read: errors and skipped records name it.
+#[derive(Debug, Clone)]
+enum At {
+    /// Line of a JSONL file.
+    Line(PathBuf, usize),
+    /// Item of a seed source or example of the dataset: what it is (`components[2].seeds
+    /// (dictionary)`), its position (1-based) and its id.
+    Item(String, usize, String),
+}
+
+impl At {
+    fn error(&self, message: impl Into<String>) -> Error {
+        match self {
+            At::Line(path, n) => Error::at_line(path, *n, message),
+            At::Item(what, _, id) => Error::invalid(format!("{what}: item `{id}`"), message),
+        }
+    }
+
+    fn skipped(&self, reason: String) -> SkippedRecord {
+        match self {
+            At::Line(path, n) => SkippedRecord {
+                path: path.clone(),
+                line: *n,
+                reason,
+            },
+            At::Item(what, n, id) => SkippedRecord {
+                path: PathBuf::from(what),
+                line: *n,
+                reason: format!("item `{id}`: {reason}"),
+            },
+        }
+    }
+
+    /// What makes the record's example id unique within its component.
+    fn key(&self) -> String {
+        match self {
+            At::Line(_, n) => n.to_string(),
+            At::Item(_, _, id) => id.clone(),
+        }
+    }
+
+    fn seed_id(&self) -> String {
+        match self {
+            At::Line(path, n) => format!("{}:{n}", path.display()),
+            At::Item(_, _, id) => id.clone(),
+        }
+    }
+}
+
+/// A component's records: the JSON objects its templates render, where each was read, and
+/// the source and license it names (items and examples carry theirs).
+struct Records {
+    items: Vec<(At, Value)>,
+    /// The source name when the component names none and the record does not either.
+    default_source: String,
+}
+
+fn records(i: usize, c: &MixComponent, base_dir: &Path, dataset: &[Example]) -> Result<Records> {
+    let what = format!("components[{i}]");
+    if let Some(path) = &c.path {
+        let path = base_dir.join(path);
+        let file = std::fs::File::open(&path).with_path(&path)?;
+        let mut items = Vec::new();
+        for (i, line) in BufReader::new(file).lines().enumerate() {
+            let n = i + 1;
+            let line = line.with_path(&path)?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let record: Value = serde_json::from_str(&line)
+                .map_err(|e| Error::at_line(&path, n, format!("not JSON: {e}")))?;
+            if !record.is_object() {
+                return Err(Error::at_line(&path, n, "expected a JSON object"));
+            }
+            items.push((At::Line(path.clone(), n), record));
+        }
+        let default_source = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Ok(Records {
+            items,
+            default_source,
+        });
+    }
+    if let Some(SeedTable(source)) = &c.seeds {
+        let what = format!("{what}.seeds ({})", source.name());
+        let mut items = Vec::new();
+        let stream = source
+            .open(&SourceContext::new(base_dir))
+            .map_err(|e| Error::invalid(&what, e.to_string()))?;
+        for (n, seed) in stream.enumerate() {
+            let seed = seed.map_err(|e| Error::invalid(&what, e.to_string()))?;
+            let id = seed.id().to_string();
+            let value = serde_json::to_value(&seed).map_err(|e| Error::other(&what, e))?;
+            items.push((At::Item(what.clone(), n + 1, id), value));
+        }
+        return Ok(Records {
+            items,
+            default_source: source.name(),
+        });
+    }
+    let what = format!("{what}.dataset");
+    let items = dataset
+        .iter()
+        .enumerate()
+        .map(|(n, e)| {
+            let value = serde_json::to_value(e).map_err(|err| Error::other(&what, err))?;
+            Ok((At::Item(what.clone(), n + 1, e.id.clone()), value))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Records {
+        items,
+        default_source: "dataset".into(),
+    })
+}
+
+/// The text a field of `record` names for `where` and for sources and licenses: a string, a
+/// number, or nothing.
+fn text_field(record: &Value, name: &str) -> Option<String> {
+    match lookup(record, name)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The source or license a record names itself: an item's `provenance`, an example's field.
+fn own_field(record: &Value, name: &str) -> Option<String> {
+    text_field(record, &format!("provenance.{name}"))
+        .or_else(|| text_field(record, name))
+        .filter(|s| !s.is_empty())
+}
+
+fn render_component(c: &MixComponent, records: Records, stats: &mut MixStats) -> Result<Vec<Example>> {
     let instruction =
         Template::parse(&c.instruction).map_err(|m| Error::invalid("instruction", m))?;
     let output = Template::parse(&c.output).map_err(|m| Error::invalid("output", m))?;
@@ -331,61 +535,126 @@ fn read_component(c: &MixComponent, path: &Path, stats: &mut MixStats) -> Result
         .transpose()
         .map_err(|m| Error::invalid("input", m))?;
     let task = TaskKind::new(&c.category)?;
-    let source = c.source.clone().unwrap_or_else(|| {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    });
     let output_lang = c.lang.clone().unwrap_or_else(|| c.instruction_lang.clone());
-    let file = std::fs::File::open(path).with_path(path)?;
     let mut examples = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let n = i + 1;
-        let line = line.with_path(path)?;
-        if line.trim().is_empty() {
+    for (at, record) in records.items {
+        if !c
+            .only
+            .iter()
+            .all(|(field, value)| text_field(&record, field).as_deref() == Some(value.as_str()))
+        {
             continue;
         }
-        let record: Value = serde_json::from_str(&line)
-            .map_err(|e| Error::at_line(path, n, format!("not JSON: {e}")))?;
-        if !record.is_object() {
-            return Err(Error::at_line(path, n, "expected a JSON object"));
-        }
-        let render = |t: &Template| t.render(&record).map_err(|m| Error::at_line(path, n, m));
-        let rendered_instruction = render(&instruction)?;
-        let rendered_output = render(&output)?;
-        let rendered_input = input.as_ref().map(render).transpose()?;
-        let empty = if instruction.is_empty_for(&record) || rendered_instruction.trim().is_empty() {
-            Some("instruction")
-        } else if output.is_empty_for(&record) || rendered_output.trim().is_empty() {
-            Some("output")
+        let source = c
+            .source
+            .clone()
+            .or_else(|| own_field(&record, "source"))
+            .unwrap_or_else(|| records.default_source.clone());
+        let license = if c.license.is_empty() {
+            own_field(&record, "license").unwrap_or_default()
         } else {
-            None
+            c.license.clone()
         };
-        if let Some(what) = empty {
-            stats.skipped.push(SkippedRecord {
-                path: path.to_path_buf(),
-                line: n,
-                reason: format!("empty {what}"),
+        // One record, or one per element of the `for_each` list.
+        let expanded: Vec<(String, Value)> = match &c.for_each {
+            None => vec![(at.key(), record)],
+            Some(field) => match lookup(&record, field) {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(list)) => list
+                    .iter()
+                    .enumerate()
+                    .map(|(k, item)| {
+                        let mut r = record.clone();
+                        if let Value::Object(map) = &mut r {
+                            map.insert("item".into(), item.clone());
+                        }
+                        (format!("{}#{k}", at.key()), r)
+                    })
+                    .collect(),
+                Some(other) => {
+                    return Err(at.error(format!(
+                        "for_each: field `{field}` is {}, not a list",
+                        kind_of(other)
+                    )));
+                }
+            },
+        };
+        for (key, record) in expanded {
+            let mut missing = None;
+            let mut render = |t: &Template| match t.render(&record) {
+                Ok(text) => Ok(Some(text)),
+                Err(RenderError::Missing(name)) if c.skip_missing => {
+                    missing.get_or_insert(name);
+                    Ok(None)
+                }
+                Err(e) => Err(at.error(e.to_string())),
+            };
+            let rendered_instruction = render(&instruction)?;
+            let rendered_output = render(&output)?;
+            let rendered_input = input.as_ref().map(&mut render).transpose()?.flatten();
+            if let Some(name) = missing {
+                stats.skipped.push(at.skipped(format!("missing field `{name}`")));
+                continue;
+            }
+            let (Some(rendered_instruction), Some(rendered_output)) =
+                (rendered_instruction, rendered_output)
+            else {
+                continue;
+            };
+            let empty = if instruction.is_empty_for(&record) || rendered_instruction.trim().is_empty()
+            {
+                Some("empty instruction".to_string())
+            } else if output.is_empty_for(&record) || rendered_output.trim().is_empty() {
+                Some("empty output".to_string())
+            } else {
+                let texts = [&rendered_instruction, &rendered_output]
+                    .into_iter()
+                    .chain(rendered_input.as_ref());
+                texts
+                    .flat_map(|t| c.skip_containing.iter().filter(|s| t.contains(s.as_str())))
+                    .next()
+                    .map(|s| format!("contains `{s}`"))
+            };
+            if let Some(reason) = empty {
+                stats.skipped.push(at.skipped(reason));
+                continue;
+            }
+            let id = rng::id(&format!("{}/{}/{key}", c.category, source));
+            examples.push(Example {
+                id,
+                task: task.clone(),
+                instruction: rendered_instruction,
+                instruction_lang: c.instruction_lang.clone(),
+                input: rendered_input.filter(|s| !s.trim().is_empty()),
+                output: rendered_output,
+                output_lang: output_lang.clone(),
+                source: source.clone(),
+                license: license.clone(),
+                seed_id: at.seed_id(),
+                generator: "mix".into(),
+                template: c.category.clone(),
             });
-            continue;
         }
-        let id = rng::id(&format!("{}/{}/{n}", c.category, source));
-        examples.push(Example {
-            id: id.clone(),
-            task: task.clone(),
-            instruction: rendered_instruction,
-            instruction_lang: c.instruction_lang.clone(),
-            input: rendered_input.filter(|s| !s.trim().is_empty()),
-            output: rendered_output,
-            output_lang: output_lang.clone(),
-            source: source.clone(),
-            license: c.license.clone(),
-            seed_id: format!("{}:{n}", path.display()),
-            generator: "mix".into(),
-            template: c.category.clone(),
-        });
     }
     Ok(examples)
+}
+
+/// Why a template could not be rendered over a record.
+#[derive(Debug)]
+enum RenderError {
+    /// The record has no such field.
+    Missing(String),
+    /// The field is not text (an object, a list of objects).
+    NotText(String),
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RenderError::Missing(name) => write!(f, "missing field `{name}`"),
+            RenderError::NotText(message) => f.write_str(message),
+        }
+    }
 }
 
 /// A `{field}` template over a JSON record.
@@ -471,22 +740,35 @@ impl Template {
         any && all_empty
     }
 
-    /// Renders over `record`; a dotted name reaches into nested objects (`meta.question`).
-    fn render(&self, record: &Value) -> std::result::Result<String, String> {
+    /// Renders over `record`; a dotted name reaches into nested objects (`meta.question`), a
+    /// list of strings or numbers renders as `a, b, c`.
+    fn render(&self, record: &Value) -> std::result::Result<String, RenderError> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
                 Part::Field(name) => {
                     let value =
-                        lookup(record, name).ok_or_else(|| format!("missing field `{name}`"))?;
+                        lookup(record, name).ok_or_else(|| RenderError::Missing(name.clone()))?;
+                    let not_text = |v: &Value| {
+                        RenderError::NotText(format!("field `{name}` is {}, not text", kind_of(v)))
+                    };
                     match value {
                         Value::String(s) => out.push_str(s),
                         Value::Number(n) => out.push_str(&n.to_string()),
                         Value::Null => {}
-                        other => {
-                            return Err(format!("field `{name}` is {}, not text", kind_of(other)));
+                        Value::Array(items) => {
+                            let texts = items
+                                .iter()
+                                .map(|v| match v {
+                                    Value::String(s) => Ok(s.clone()),
+                                    Value::Number(n) => Ok(n.to_string()),
+                                    other => Err(not_text(other)),
+                                })
+                                .collect::<std::result::Result<Vec<_>, _>>()?;
+                            out.push_str(&texts.join(", "));
                         }
+                        other => return Err(not_text(other)),
                     }
                 }
             }
@@ -669,6 +951,139 @@ max_examples = 6
         mixed.write(dir.path().join("out")).unwrap();
         let lines = std::fs::read_to_string(dir.path().join("out/train.jsonl")).unwrap();
         assert_eq!(lines.lines().count(), mixed.train.len());
+    }
+
+    #[test]
+    fn components_read_seed_sources_and_the_dataset_with_dotted_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "parallel.jsonl",
+            &[
+                r#"{"id": "a", "texts": {"lb": "Moien", "en": "Hello"}, "provenance": {"source": "cldr", "license": "Unicode-3.0"}}"#,
+                r#"{"id": "b", "texts": {"lb": "Äddi", "fr": "Adieu"}, "provenance": {"source": "cldr", "license": "Unicode-3.0"}}"#,
+                r#"{"id": "c", "texts": {"lb": "{count} Fichieren", "en": "{count} files"}, "provenance": {"source": "twiki", "license": "CC-BY"}}"#,
+            ],
+        );
+        write(
+            dir.path(),
+            "dictionary.jsonl",
+            &[
+                r#"{"headword": "Haus", "translations": {"en": ["house", "home"]}, "examples": ["Mir wunnen an engem Haus.", "D'Haus ass al."]}"#,
+                r#"{"headword": "Bam", "translations": {"de": ["Baum"]}}"#,
+            ],
+        );
+        let dataset = vec![
+            example(0, "word_translation", "cldr"),
+            Example {
+                instruction_lang: Lang::new("fr").unwrap(),
+                ..example(1, "word_translation", "cldr")
+            },
+        ];
+        let config: MixConfig = toml::from_str(
+            r#"
+validation_ratio = 0.0
+
+[[components]]
+category = "translation_en_lb"
+seeds = { type = "parallel_jsonl", path = "parallel.jsonl" }
+instruction = "Translate into Luxembourgish."
+input = "{texts.en}"
+output = "{texts.lb}"
+lang = "lb"
+skip_missing = true
+skip_containing = ["{"]
+
+[[components]]
+category = "dictionary"
+seeds = { type = "dictionary", path = "dictionary.jsonl", license = "CC0-1.0" }
+instruction = "What does «{headword}» mean?"
+output = "{translations.en}"
+skip_missing = true
+
+[[components]]
+category = "dictionary_usage"
+seeds = { type = "dictionary", path = "dictionary.jsonl" }
+for_each = "examples"
+instruction = "Use «{headword}» in a sentence."
+output = "{item}"
+instruction_lang = "lb"
+
+[[components]]
+category = "luxinstruct"
+dataset = true
+where = { instruction_lang = "fr" }
+instruction = "{instruction}"
+output = "{output}"
+instruction_lang = "fr"
+lang = "lb"
+"#,
+        )
+        .unwrap();
+        let m = mix_with(&config, dir.path(), dataset).unwrap();
+        let by = |task: &str| -> Vec<&Example> {
+            m.train.iter().filter(|e| e.task.as_str() == task).collect()
+        };
+        let translation = by("translation_en_lb");
+        assert_eq!(translation.len(), 1, "no English text, and a placeholder: skipped");
+        assert_eq!(translation[0].input.as_deref(), Some("Hello"));
+        assert_eq!(translation[0].output, "Moien");
+        assert_eq!(translation[0].source, "cldr", "the item's own source");
+        assert_eq!(translation[0].license, "Unicode-3.0");
+        let reasons: Vec<&str> = m.stats.skipped.iter().map(|s| s.reason.as_str()).collect();
+        assert!(reasons.iter().any(|r| r.contains("item `b`") && r.contains("texts.en")), "{reasons:?}");
+        assert!(reasons.iter().any(|r| r.contains("contains `{`")), "{reasons:?}");
+
+        let dictionary = by("dictionary");
+        assert_eq!(dictionary.len(), 1);
+        assert_eq!(dictionary[0].output, "house, home", "a list renders joined");
+        assert_eq!(dictionary[0].license, "CC0-1.0");
+
+        let usage = by("dictionary_usage");
+        assert_eq!(usage.len(), 2, "one example per phrase; none for an entry without");
+        assert!(usage.iter().any(|e| e.output == "D'Haus ass al."));
+
+        // The dataset enters only through its component: the French example, templated.
+        let instruct = by("luxinstruct");
+        assert_eq!(instruct.len(), 1);
+        assert_eq!(instruct[0].instruction, "Translate 1");
+        assert!(by("word_translation").is_empty());
+        assert_eq!(m.train.len(), 5);
+    }
+
+    #[test]
+    fn a_component_names_exactly_one_origin_and_errors_name_the_item() {
+        let dir = tempfile::tempdir().unwrap();
+        files(dir.path());
+        let mut both = config(0.1);
+        both.components[0].dataset = true;
+        let err = mix(&both, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("components[0].path") && err.contains("exactly one"), "{err}");
+
+        let mut none = config(0.1);
+        none.components[1].path = None;
+        assert!(mix(&none, dir.path()).unwrap_err().to_string().contains("components[1].path"));
+
+        // Without skip_missing, a missing field of an item is an error naming it.
+        let config: MixConfig = toml::from_str(
+            r#"
+[[components]]
+category = "t"
+dataset = true
+instruction = "{instruction}"
+output = "{nothing}"
+"#,
+        )
+        .unwrap();
+        let err = mix_with(&config, dir.path(), vec![example(3, "t", "s")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("components[0].dataset")
+                && err.contains("t-s-3")
+                && err.contains("missing field `nothing`"),
+            "{err}"
+        );
     }
 
     #[test]

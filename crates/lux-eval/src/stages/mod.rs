@@ -6,6 +6,7 @@
 //! | `cka.rs` | [`CkaEval`] (`type = "cka"`): CKA per layer between the native language and others, on aligned sentences |
 //! | `heldout_loss.rs` | [`HeldoutLoss`] (`type = "heldout_loss"`): mean token loss on the validation set |
 //! | `mgsm.rs` | [`MgsmEval`] (`type = "mgsm"`): MGSM-style exact match and gold-answer loss per language, aligned (LinguaLIFT) systems included |
+//! | `luxella.rs` | [`LuxellaEval`] (`type = "luxella"`): the LuxLlama card's LUXELLA benchmark, judged 1–5 |
 //! | `judge_panel.rs` | [`JudgePanelEval`] (`type = "judge_panel"`): G-Eval with a panel of judges, and their agreement |
 //! | `chrf.rs` | [`ChrfEval`] (`type = "chrf"`): corpus chrF/chrF++ (and any `metrics`) of the answers against the references |
 //!
@@ -17,10 +18,12 @@ mod answers;
 mod chrf;
 mod heldout_loss;
 mod mgsm;
+mod luxella;
 mod judge_panel;
 
 pub use cka::CkaEval;
 pub use chrf::ChrfEval;
 pub use heldout_loss::HeldoutLoss;
 pub use mgsm::MgsmEval;
+pub use luxella::LuxellaEval;
 pub use judge_panel::{JudgePanelConfig, JudgePanelEval};
