@@ -197,7 +197,11 @@ impl Recipe {
         opts: &LoadOptions,
     ) -> Result<Recipe> {
         let at = |span: Option<std::ops::Range<usize>>, message: String| {
-            let location = span.map(|s| format!("line {}", line_of(text, s.start)));
+            let location = span.clone().map(|s| format!("line {}", line_of(text, s.start)));
+            let message = match span.and_then(|s| unknown_type_line(text, s, &message)) {
+                Some(line) => format!("{message} (written on line {line})"),
+                None => message,
+            };
             Error::parse(origin, location, message)
         };
         let mut doc = DeTable::parse(text).map_err(|e| at(e.span(), e.message().to_string()))?;
@@ -384,6 +388,54 @@ impl Recipe {
         };
         Pipeline::new(data)?.run(out_dir, &run).await
     }
+}
+
+/// The line of the unknown plugin type an error names, when it is not the line the TOML
+/// reader pointed at.
+///
+/// A plugin nested in a stage (a judge in `judges = [...]`, a metric in `metrics = [...]`, an
+/// adapter) is read from a buffered copy of its stage's table, so the reader can only point at
+/// the stage; the error names the unknown type (``unknown variant `g_evall` ``), so its line is
+/// found where that string is first written in the stage, from where the reader pointed to
+/// the next stage or top-level table.
+fn unknown_type_line(text: &str, span: std::ops::Range<usize>, message: &str) -> Option<usize> {
+    let name = message
+        .strip_prefix("unknown variant `")
+        .and_then(|rest| rest.split('`').next())?;
+    let rest = text.get(span.start..)?;
+    let mut end = rest.len();
+    let mut offset = 0;
+    for (n, line) in rest.split_inclusive('\n').enumerate() {
+        if n > 0 && starts_another_table(line) {
+            end = offset;
+            break;
+        }
+        offset += line.len();
+    }
+    let stage = &rest[..end];
+    let at = ["\"", "'"]
+        .iter()
+        .find_map(|q| stage.find(&format!("{q}{name}{q}")))?;
+    let line = line_of(text, span.start + at);
+    (line != line_of(text, span.start)).then_some(line)
+}
+
+/// Whether a line opens another stage (`[[train]]`, `[[eval]]`) or a top-level table other
+/// than a stage's own sub-tables (`[[eval.judges]]` stays in the stage).
+fn starts_another_table(line: &str) -> bool {
+    let t = line.trim_start();
+    if !t.starts_with('[') {
+        return false;
+    }
+    let key = t.trim_start_matches('[').trim_start();
+    let Some(first) = key.chars().next() else {
+        return false;
+    };
+    if !(first.is_ascii_alphanumeric() || first == '_' || first == '-') {
+        // An array continuation line (`["en", "lb"],`), not a header.
+        return false;
+    }
+    !(key.starts_with("train.") || key.starts_with("eval."))
 }
 
 /// 1-based line of a byte offset.

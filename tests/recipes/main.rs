@@ -5,6 +5,7 @@
 mod adapters;
 mod lingualift;
 mod luxllama;
+mod evaluations;
 mod support;
 
 use std::path::Path;
@@ -47,7 +48,7 @@ fn the_luxinstruct_recipe_holds_every_stage_and_its_settings() {
     let recipe = Recipe::load(repo_root().join("recipes/luxinstruct.toml")).unwrap();
     assert_eq!(
         recipe.stage_names(),
-        ["data", "mix", "sft", "heldout_loss", "cka"]
+        ["data", "mix", "sft", "heldout_loss", "cka", "judge_panel", "chrf"]
     );
     let sft = serde_json::to_value(&recipe.train[0]).unwrap();
     assert_eq!(sft["type"], "sft");
