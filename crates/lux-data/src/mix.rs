@@ -74,14 +74,25 @@ pub struct MixConfig {
     #[serde(default)]
     pub components: Vec<MixComponent>,
     /// At most this many examples per task (the `task` field, which is a component's
-    /// `category`); the key `"*"` caps every task not named. Which examples stay is chosen
-    /// by the seed. Default: no cap.
+    /// `category`); the key `"*"` caps every task not named. A capped task keeps its sources
+    /// balanced: examples are taken from each source in turn (seeded order within each), so a
+    /// small catalogue is not squeezed out by a big one. Default: no cap.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub max_per_task: BTreeMap<String, usize>,
     /// At most this many examples per source (`cldr`, `translatewiki`, `dictionary`…), so that
-    /// one catalogue cannot dominate the dataset; `"*"` caps every source not named.
+    /// one catalogue cannot dominate the dataset; `"*"` caps every source not named. Applied
+    /// before the task caps, taking the source's tasks in turn.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub max_per_source: BTreeMap<String, usize>,
+    /// Upsampling factors per task for the training split (`"*"` for the others): `2.0`
+    /// repeats each training example of the task twice, `1.5` once plus a second time for half
+    /// of them (chosen by the seed). Validation examples are never repeated. Default 1.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub weight_per_task: BTreeMap<String, f64>,
+    /// Upsampling factors per source for the training split, multiplied with the task's: the
+    /// way to give small catalogues more weight without dropping the big one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub weight_per_source: BTreeMap<String, f64>,
 }
 
 fn default_seed() -> u64 {
@@ -98,6 +109,8 @@ impl Default for MixConfig {
             components: Vec::new(),
             max_per_task: BTreeMap::new(),
             max_per_source: BTreeMap::new(),
+            weight_per_task: BTreeMap::new(),
+            weight_per_source: BTreeMap::new(),
         }
     }
 }
@@ -212,6 +225,10 @@ pub struct MixStats {
     pub validation: BTreeMap<String, usize>,
     /// Records left out by `max_examples`, `max_per_task` or `max_per_source`, per category.
     pub capped: BTreeMap<String, usize>,
+    /// Extra training copies made by `weight_per_task` / `weight_per_source`, per category
+    /// (included in `train`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upsampled: BTreeMap<String, usize>,
     /// Records skipped (every field of the instruction or output template empty), with the
     /// reasons.
     pub skipped: Vec<SkippedRecord>,
@@ -249,8 +266,32 @@ impl MixConfig {
             ));
         }
 
+        for (name, weights) in [
+            ("weight_per_task", &self.weight_per_task),
+            ("weight_per_source", &self.weight_per_source),
+        ] {
+            if let Some((k, w)) = weights.iter().find(|(_, w)| !(w.is_finite() && **w >= 0.0)) {
+                return Err(Error::invalid(
+                    format!("{name}.{k}"),
+                    format!("{w} is not a factor ≥ 0"),
+                ));
+            }
+        }
         for (i, c) in self.components.iter().enumerate() {
             let key = |k: &str| format!("components[{i}].{k}");
+            let origins = usize::from(c.path.is_some())
+                + usize::from(c.seeds.is_some())
+                + usize::from(c.dataset);
+            if origins != 1 {
+                return Err(Error::invalid(
+                    key("path"),
+                    "name exactly one of `path` (a JSONL file), `seeds` (a seed source table) \
+                     and `dataset = true` (the data stage's examples)",
+                ));
+            }
+            if c.for_each.as_deref().is_some_and(str::is_empty) {
+                return Err(Error::invalid(key("for_each"), "name a list field"));
+            }
             TaskKind::new(&c.category)
                 .map_err(|e| Error::invalid(key("category"), e.to_string()))?;
             Template::parse(&c.instruction).map_err(|m| Error::invalid(key("instruction"), m))?;
@@ -325,8 +366,19 @@ pub fn mix_with(config: &MixConfig, base_dir: &Path, dataset: Vec<Example>) -> R
                 *out.stats.validation.entry(category.clone()).or_default() += 1;
                 out.validation.push(e);
             } else {
-                *out.stats.train.entry(category.clone()).or_default() += 1;
-                out.train.push(e);
+                let copies = copies(config, &e);
+                *out.stats.train.entry(category.clone()).or_default() += copies;
+                if copies > 1 {
+                    *out.stats.upsampled.entry(category.clone()).or_default() += copies - 1;
+                }
+                for k in 1..copies {
+                    let mut copy = e.clone();
+                    copy.id = format!("{}~{k}", e.id);
+                    out.train.push(copy);
+                }
+                if copies > 0 {
+                    out.train.push(e);
+                }
             }
         }
     }
@@ -335,44 +387,89 @@ pub fn mix_with(config: &MixConfig, base_dir: &Path, dataset: Vec<Example>) -> R
     Ok(out)
 }
 
-/// Applies `max_per_task` and `max_per_source` over all groups: examples are visited in the
-/// seed's order and dropped once their task's or source's count is full.
+/// How many times a training example appears: the product of its task's and source's
+/// weights, the fractional part decided by the seed and the example's id.
+fn copies(config: &MixConfig, e: &Example) -> usize {
+    let weight = |weights: &BTreeMap<String, f64>, key: &str| {
+        weights.get(key).or_else(|| weights.get("*")).copied().unwrap_or(1.0)
+    };
+    let w = weight(&config.weight_per_task, &e.task.to_string())
+        * weight(&config.weight_per_source, &e.source);
+    let whole = w.floor();
+    let extra = rng::unit(config.seed ^ WEIGHT_SALT, &e.id) < w - whole;
+    whole as usize + usize::from(extra)
+}
+
+/// Mixed into the seed for the fractional weights.
+const WEIGHT_SALT: u64 = 0x3e19_47a1;
+
+/// Applies `max_per_source`, then `max_per_task`, over all groups (see [`cap_by`]).
 fn cap(groups: &mut [(String, Vec<Example>)], config: &MixConfig, stats: &mut MixStats) {
     if config.max_per_task.is_empty() && config.max_per_source.is_empty() {
         return;
     }
-    let limit = |caps: &BTreeMap<String, usize>, key: &str| {
-        caps.get(key).or_else(|| caps.get("*")).copied()
-    };
-    let mut all: Vec<(u64, String, usize, usize)> = Vec::new();
-    for (g, (_, examples)) in groups.iter().enumerate() {
-        for (i, e) in examples.iter().enumerate() {
-            all.push((rng::hash(config.seed ^ CAP_SALT, &e.id), e.id.clone(), g, i));
-        }
-    }
-    all.sort();
-    let mut per_task: BTreeMap<String, usize> = BTreeMap::new();
-    let mut per_source: BTreeMap<String, usize> = BTreeMap::new();
-    let mut keep: Vec<Vec<bool>> = groups.iter().map(|(_, ex)| vec![false; ex.len()]).collect();
-    for (_, _, g, i) in all {
-        let e = &groups[g].1[i];
-        let task = e.task.to_string();
-        let t = per_task.entry(task.clone()).or_default();
-        let s = per_source.entry(e.source.clone()).or_default();
-        let full = limit(&config.max_per_task, &task).is_some_and(|m| *t >= m)
-            || limit(&config.max_per_source, &e.source).is_some_and(|m| *s >= m);
-        if !full {
-            *t += 1;
-            *s += 1;
-            keep[g][i] = true;
-        }
-    }
+    let mut keep: Vec<Vec<bool>> = groups.iter().map(|(_, ex)| vec![true; ex.len()]).collect();
+    let source = |e: &Example| e.source.clone();
+    let task = |e: &Example| e.task.to_string();
+    cap_by(groups, &mut keep, &config.max_per_source, &source, &task, config.seed);
+    cap_by(groups, &mut keep, &config.max_per_task, &task, &source, config.seed);
     for ((category, examples), keep) in groups.iter_mut().zip(keep) {
         let before = examples.len();
         let mut flags = keep.into_iter();
         examples.retain(|_| flags.next().unwrap_or(false));
         if examples.len() < before {
             *stats.capped.entry(category.clone()).or_default() += before - examples.len();
+        }
+    }
+}
+
+/// Keeps at most `caps[key(e)]` (or `caps["*"]`) of the still-kept examples per key, taking
+/// them from each `spread(e)` value in turn (round robin, seeded order within each), so a cap
+/// on a task keeps the task's small sources whole as long as it can.
+fn cap_by(
+    groups: &[(String, Vec<Example>)],
+    keep: &mut [Vec<bool>],
+    caps: &BTreeMap<String, usize>,
+    key: &dyn Fn(&Example) -> String,
+    spread: &dyn Fn(&Example) -> String,
+    seed: u64,
+) {
+    if caps.is_empty() {
+        return;
+    }
+    // key → spread value → [(hash, id, group, index)]
+    type Members = Vec<(u64, String, usize, usize)>;
+    let mut by_key: BTreeMap<String, BTreeMap<String, Members>> = BTreeMap::new();
+    for (g, (_, examples)) in groups.iter().enumerate() {
+        for (i, e) in examples.iter().enumerate() {
+            if keep[g][i] {
+                by_key.entry(key(e)).or_default().entry(spread(e)).or_default().push((
+                    rng::hash(seed ^ CAP_SALT, &e.id),
+                    e.id.clone(),
+                    g,
+                    i,
+                ));
+            }
+        }
+    }
+    for (k, mut parts) in by_key {
+        let Some(&limit) = caps.get(&k).or_else(|| caps.get("*")) else {
+            continue;
+        };
+        for members in parts.values_mut() {
+            members.sort();
+            members.reverse(); // popped from the end: smallest hash first
+        }
+        let mut taken = 0;
+        while taken < limit && parts.values().any(|m| !m.is_empty()) {
+            for members in parts.values_mut() {
+                if taken < limit && members.pop().is_some() {
+                    taken += 1;
+                }
+            }
+        }
+        for (_, _, g, i) in parts.into_values().flatten() {
+            keep[g][i] = false;
         }
     }
 }
@@ -814,17 +911,42 @@ mod tests {
     }
 
     #[test]
+    fn weights_repeat_training_examples_only() {
+        let dataset: Vec<Example> = (0..40)
+            .map(|i| example(i, "paraphrase", if i < 10 { "small" } else { "big" }))
+            .collect();
+        let config: MixConfig = toml::from_str(
+            "validation_ratio = 0.25\nweight_per_source = { small = 3.0, big = 0.5 }\n",
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let m = mix_with(&config, dir.path(), dataset).unwrap();
+        assert_eq!(m.validation.len(), 10);
+        let small_val = m.validation.iter().filter(|e| e.source == "small").count();
+        let small_train = m.train.iter().filter(|e| e.source == "small").count();
+        assert_eq!(small_train, 3 * (10 - small_val));
+        let big_train = m.train.iter().filter(|e| e.source == "big").count();
+        let big_held = 30 - m.validation.iter().filter(|e| e.source == "big").count();
+        assert!(big_train < big_held && big_train > 0, "{big_train} of {big_held}");
+        let ids: std::collections::BTreeSet<&str> = m.train.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids.len(), m.train.len(), "copies get ids of their own");
+        assert_eq!(m.stats.train.values().sum::<usize>(), m.train.len());
+    }
+
+    #[test]
     fn caps_per_task_and_source_bound_the_dataset_and_are_counted() {
         let mut dataset = Vec::new();
         for i in 0..100 {
             dataset.push(example(i, "word_translation", "cldr"));
         }
-        for i in 0..30 {
+        for i in 0..10 {
             dataset.push(example(i, "word_translation", "dictionary"));
+        }
+        for i in 0..30 {
             dataset.push(example(i, "sentence_translation", "cldr"));
         }
         let config: MixConfig = toml::from_str(
-            "validation_ratio = 0.1\nmax_per_task = { word_translation = 50 }\n\
+            "validation_ratio = 0.1\nmax_per_task = { word_translation = 35 }\n\
              max_per_source = { \"*\" = 60 }\n",
         )
         .unwrap();
@@ -832,9 +954,13 @@ mod tests {
         let m = mix_with(&config, dir.path(), dataset.clone()).unwrap();
         let all: Vec<&Example> = m.train.iter().chain(&m.validation).collect();
         let n = |f: &dyn Fn(&Example) -> bool| all.iter().filter(|e| f(e)).count();
-        assert_eq!(n(&|e| e.task.to_string() == "word_translation"), 50);
-        assert!(n(&|e| e.source == "cldr") <= 60);
-        assert!(n(&|e| e.source == "cldr") > 30, "sentences and words share the cap");
+        let words = |e: &Example| e.task.to_string() == "word_translation";
+        assert_eq!(n(&words), 35);
+        // The source cap took cldr's tasks in turn (30 and 30), then the task cap took the
+        // sources in turn: the small dictionary keeps its 10 words, cldr gives up the rest.
+        assert_eq!(n(&|e| e.source == "cldr" && !words(e)), 30);
+        assert_eq!(n(&|e| e.source == "dictionary"), 10);
+        assert_eq!(n(&|e| e.source == "cldr"), 55);
         let capped: usize = m.stats.capped.values().sum();
         assert_eq!(all.len() + capped, dataset.len());
         assert_eq!(m.validation.len(), m.stats.validation.values().sum::<usize>());
