@@ -49,7 +49,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     if let Some(model) = &recipe.model {
         if let Err(e) = model.resolve(&recipe.base_dir) {
-            println!("{e}\n→ running the data and mix stages only (fetch the model and run again for the rest)");
+            println!(
+                "{e}\n→ running the data and mix stages only (fetch the model and run again for the rest)"
+            );
             settings.stop_after = Some("mix".into());
         }
     }
@@ -69,10 +71,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn headline(kind: &str, s: &Value) -> String {
     let num = |v: &Value| v.as_f64().map_or("–".to_string(), |x| format!("{x:.3}"));
     match kind {
-        "data" => format!("{} examples kept of {} generated", s["kept"], s["generated"]),
+        "data" => format!(
+            "{} examples kept of {} generated",
+            s["kept"], s["generated"]
+        ),
         "mix" => {
-            let total = |m: &Value| m.as_object().map_or(0, |o| o.values().filter_map(Value::as_u64).sum::<u64>());
-            format!("{} training / {} validation examples", total(&s["train"]), total(&s["validation"]))
+            let total = |m: &Value| {
+                m.as_object()
+                    .map_or(0, |o| o.values().filter_map(Value::as_u64).sum::<u64>())
+            };
+            format!(
+                "{} training / {} validation examples",
+                total(&s["train"]),
+                total(&s["validation"])
+            )
         }
         "train" => format!(
             "{} steps; held-out loss {} → {}",
@@ -86,7 +98,14 @@ fn headline(kind: &str, s: &Value) -> String {
                 .map(|j| {
                     let systems = j["systems"].as_array().into_iter().flatten();
                     let per: Vec<String> = systems
-                        .map(|m| format!("{} {} ({} failed)", m["system"].as_str().unwrap_or("?"), num(&m["mean"]), m["failed"]))
+                        .map(|m| {
+                            format!(
+                                "{} {} ({} failed)",
+                                m["system"].as_str().unwrap_or("?"),
+                                num(&m["mean"]),
+                                m["failed"]
+                            )
+                        })
                         .collect();
                     format!("{}: {}", j["judge"].as_str().unwrap_or("?"), per.join(", "))
                 })
@@ -96,7 +115,13 @@ fn headline(kind: &str, s: &Value) -> String {
         _ => match s["systems"].as_array() {
             Some(systems) => systems
                 .iter()
-                .map(|m| format!("{} loss {}", m["system"].as_str().unwrap_or("?"), num(&m["loss"])))
+                .map(|m| {
+                    format!(
+                        "{} loss {}",
+                        m["system"].as_str().unwrap_or("?"),
+                        num(&m["loss"])
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
             None => String::new(),

@@ -33,7 +33,10 @@ fn the_luxllama_recipe_holds_the_cards_settings_and_quick_shrinks_them() {
     for key in ["r", "lora_alpha", "lora_dropout", "target_modules"] {
         assert_eq!(sft["adapter"][key], lora[key], "adapter.{key}");
     }
-    assert_eq!(sft["adapter"]["target_modules"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        sft["adapter"]["target_modules"].as_array().unwrap().len(),
+        7
+    );
 
     let mix = serde_json::to_value(recipe.mix.as_ref().unwrap()).unwrap();
     let categories: Vec<&str> = mix["components"]
@@ -42,7 +45,12 @@ fn the_luxllama_recipe_holds_the_cards_settings_and_quick_shrinks_them() {
         .iter()
         .map(|c| c["category"].as_str().unwrap())
         .collect();
-    for c in ["translation_en_lb", "dictionary_usage", "math_reasoning_lb", "luxinstruct"] {
+    for c in [
+        "translation_en_lb",
+        "dictionary_usage",
+        "math_reasoning_lb",
+        "luxinstruct",
+    ] {
         assert!(categories.contains(&c), "{c} missing: {categories:?}");
     }
 
@@ -50,7 +58,11 @@ fn the_luxllama_recipe_holds_the_cards_settings_and_quick_shrinks_them() {
     let sft = serde_json::to_value(&quick.train[0]).unwrap();
     assert!(sft["max_steps"].as_u64().unwrap() < 4);
     assert!(sft["adapter"]["r"].as_u64().unwrap() < 256);
-    assert_eq!(sft["adapter"]["target_modules"].as_array().unwrap().len(), 7, "quick keeps what it does not name");
+    assert_eq!(
+        sft["adapter"]["target_modules"].as_array().unwrap().len(),
+        7,
+        "quick keeps what it does not name"
+    );
     let luxella = serde_json::to_value(&quick.eval[1]).unwrap();
     assert!(luxella["max_questions"].as_u64().unwrap() < 16);
     assert_eq!(luxella["judges"].as_array().unwrap().len(), 2);
@@ -182,18 +194,31 @@ async fn a_luxllama_shaped_recipe_runs_on_a_tiny_model_and_records_what_failed()
 
     // Every category came from its component; the data stage's examples only through theirs.
     let mix = &report.stages[1].output.summary;
-    for category in ["translation_en_lb", "dictionary_usage", "math_reasoning", "luxinstruct"] {
-        assert!(mix["read"][category].as_u64().unwrap_or(0) > 0, "{category}: {mix}");
+    for category in [
+        "translation_en_lb",
+        "dictionary_usage",
+        "math_reasoning",
+        "luxinstruct",
+    ] {
+        assert!(
+            mix["read"][category].as_u64().unwrap_or(0) > 0,
+            "{category}: {mix}"
+        );
     }
     assert!(mix["read"].get("sentence_translation").is_none(), "{mix}");
     let train: Vec<lux::core::Example> =
         lux::core::fs::read_jsonl(run_dir.join("mix/train.jsonl")).unwrap();
-    let math = train.iter().find(|e| e.task.as_str() == "math_reasoning").unwrap();
-    assert!(math.instruction.starts_with("Solve: ") && math.output.starts_with("The answer is "));
-    assert!(train
+    let math = train
         .iter()
-        .filter(|e| e.task.as_str() == "luxinstruct")
-        .all(|e| e.instruction_lang.code() == "fr"));
+        .find(|e| e.task.as_str() == "math_reasoning")
+        .unwrap();
+    assert!(math.instruction.starts_with("Solve: ") && math.output.starts_with("The answer is "));
+    assert!(
+        train
+            .iter()
+            .filter(|e| e.task.as_str() == "luxinstruct")
+            .all(|e| e.instruction_lang.code() == "fr")
+    );
 
     // LUXELLA: three questions, two systems, two judges; nothing unreadable is dropped.
     let luxella = &report.stages[4].output.summary;
@@ -212,7 +237,10 @@ async fn a_luxllama_shaped_recipe_runs_on_a_tiny_model_and_records_what_failed()
     assert_eq!(judges.len(), 2);
     for judge in judges {
         let systems = judge["systems"].as_array().unwrap();
-        let names: Vec<&str> = systems.iter().map(|s| s["system"].as_str().unwrap()).collect();
+        let names: Vec<&str> = systems
+            .iter()
+            .map(|s| s["system"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["base", "sft"], "{judge}");
         for s in systems {
             let (scored, failed) = (s["scored"].as_u64().unwrap(), s["failed"].as_u64().unwrap());
@@ -228,7 +256,10 @@ async fn a_luxllama_shaped_recipe_runs_on_a_tiny_model_and_records_what_failed()
             .sum();
         assert_eq!(items, 6, "{id}: every item of both systems kept");
         for svg in ["by-category", "by-difficulty"] {
-            assert!(eval_dir.join(format!("luxella.{id}.{svg}.svg")).exists(), "{id} {svg}");
+            assert!(
+                eval_dir.join(format!("luxella.{id}.{svg}.svg")).exists(),
+                "{id} {svg}"
+            );
         }
     }
     // The tiny model's verdicts are not JSON: llm_judge's failures are recorded per item.
@@ -242,5 +273,8 @@ async fn a_luxllama_shaped_recipe_runs_on_a_tiny_model_and_records_what_failed()
         .collect();
     assert!(!errors.is_empty(), "{llm_judge}");
     let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
-    assert!(md.contains("## eval `luxella`") && md.contains("**llm_judge**"), "{md}");
+    assert!(
+        md.contains("## eval `luxella`") && md.contains("**llm_judge**"),
+        "{md}"
+    );
 }

@@ -192,8 +192,10 @@ impl LuxellaEval {
             let generator = QuestionGenerator::new(config)?;
             let file = ctx.dir.join("luxella_generated.jsonl");
             let summary = generator.generate(&file).await?;
-            let mut seen: HashSet<String> =
-                items.iter().map(|i| normalize_question(&i.question)).collect();
+            let mut seen: HashSet<String> = items
+                .iter()
+                .map(|i| normalize_question(&i.question))
+                .collect();
             if file.exists() {
                 for item in read_benchmark(&file)? {
                     if seen.insert(normalize_question(&item.question)) {
@@ -318,7 +320,10 @@ impl LuxellaEval {
             );
             let mut systems_json = Vec::new();
             for m in &report.models {
-                let mean = m.overall.mean.map_or("–".to_string(), |v| format!("{v:.2}"));
+                let mean = m
+                    .overall
+                    .mean
+                    .map_or("–".to_string(), |v| format!("{v:.2}"));
                 let _ = writeln!(
                     md,
                     "| {} | {mean} | {} | {} |",
