@@ -8,6 +8,7 @@
 //!   mix/                   train.jsonl, validation.jsonl, mix_stats.json
 //!   train/<name>/          metrics.jsonl, loss.svg, checkpoint-N/, adapter/
 //!   eval/<name>/           the evaluation's tables and charts
+//!   llm-cache/             LLM responses by content (kept when a stage starts over)
 //!   report.md, report.json the run: one section per stage, LLM usage
 //! ```
 //!
@@ -170,12 +171,12 @@ impl Run {
         if let Some(data) = self.recipe.data.take() {
             let settings = json!({
                 "data": &data,
-                "llm": self.recipe.llm.as_ref().map(|_| true),
+                "llm": self.recipe.llm.as_ref().map(redacted),
                 "llm_generators": self.recipe.llm_generators,
             });
             key = stage_key(&key, &settings);
             let report = self.data_stage(data, &key).await?;
-            collect(&mut inputs, &report, &self.dir);
+            collect(&mut inputs, &report);
             reports.push(report);
             if self.stops_after("data") {
                 return self.finish(reports);
@@ -184,7 +185,7 @@ impl Run {
         if let Some(mix) = self.recipe.mix.take() {
             key = stage_key(&key, &serde_json::to_value(&mix).unwrap_or_default());
             let report = self.mix_stage(&mix, &key, &inputs)?;
-            collect(&mut inputs, &report, &self.dir);
+            collect(&mut inputs, &report);
             reports.push(report);
             if self.stops_after("mix") {
                 return self.finish(reports);
@@ -197,7 +198,7 @@ impl Run {
                 .plugin_stage(&ctx, "train", &key, stage.stage.train(&ctx))
                 .await
                 .map_err(|e| in_stage(&self.recipe, &stage.name, e))?;
-            collect(&mut inputs, &report, &self.dir);
+            collect(&mut inputs, &report);
             reports.push(report);
             if self.stops_after(&stage.name) {
                 return self.finish(reports);
@@ -341,11 +342,14 @@ impl Run {
         eprintln!("data: {} → {}", self.recipe.path.display(), dir.display());
         let resumes = self.enter(&dir, key)?;
         let started = Instant::now();
+        // The response cache lives beside the stages, not in `data/`: a data stage that starts
+        // over (its settings changed) answers the requests it repeats from the cache instead
+        // of paying for them again.
         Recipe::compose_generators(
             &mut data,
             self.recipe.llm.as_ref(),
             &self.recipe.llm_generators,
-            &dir.join("llm-cache"),
+            &self.dir.join("llm-cache"),
         )?;
         let opts = RunOptions {
             base_dir: self.recipe.base_dir.clone(),
@@ -572,7 +576,7 @@ fn caps_text(mix: &MixConfig) -> String {
     }
 }
 
-fn collect(inputs: &mut Vec<(String, Artifact)>, report: &StageReport, _run_dir: &Path) {
+fn collect(inputs: &mut Vec<(String, Artifact)>, report: &StageReport) {
     for (name, artifact) in &report.output.artifacts {
         inputs.push((format!("{}/{name}", report.name), artifact.clone()));
     }
