@@ -13,7 +13,8 @@ use serde_json::Value;
 use super::support::repo_root;
 
 /// A recipe with one SFT step (so there are two systems) and the two evaluations, the judges
-/// reading a form prompt that exists only beside the recipe.
+/// reading a form prompt and a model that exist only beside the recipe (`model_dir` must be
+/// its `tiny-llama`).
 fn recipe(model_dir: &Path) -> String {
     let data = repo_root().join("data");
     format!(
@@ -59,9 +60,9 @@ criteria = [
 aggregation = {{ method = "median" }}
 concurrency = 2
 judges = [
-  {{ type = "g_eval", id = "weighted", mode = "probability_weighted", top_logprobs = 8, max_tokens = 3, form_prompt = "judge-form.txt", steps = {{ correctness = "Compare with the reference." }}, llm = {{ type = "local", path = "{model}" }} }},
-  {{ type = "g_eval", id = "sampled", mode = "sample_mean", n = 2, max_tokens = 3, seed = 5, form_prompt = "judge-form.txt", steps = {{ correctness = "Compare with the reference." }}, llm = {{ type = "local", path = "{model}" }} }},
-  {{ type = "llm_judge", id = "json", max_tokens = 8, llm = {{ type = "local", path = "{model}" }} }},
+  {{ type = "g_eval", id = "weighted", mode = "probability_weighted", top_logprobs = 8, max_tokens = 3, form_prompt = "judge-form.txt", steps = {{ correctness = "Compare with the reference." }}, llm = {{ type = "local", path = "tiny-llama" }} }},
+  {{ type = "g_eval", id = "sampled", mode = "sample_mean", n = 2, max_tokens = 3, seed = 5, form_prompt = "judge-form.txt", steps = {{ correctness = "Compare with the reference." }}, llm = {{ type = "local", path = "tiny-llama" }} }},
+  {{ type = "llm_judge", id = "json", max_tokens = 8, llm = {{ type = "local", path = "tiny-llama" }} }},
 ]
 
 [[eval]]
@@ -108,9 +109,11 @@ async fn judge_panel_and_chrf_score_every_system_on_a_tiny_model() {
         },
     )
     .unwrap();
-    // Three judges with equal `llm` tables: one client (one loaded model) in the run.
+    // Three judges with equal `llm` tables: one client (one loaded model) in the run, its
+    // relative path resolved against the recipe's directory, not the working directory.
     let resources = format!("{:?}", run.resources());
     assert_eq!(resources.matches("llm:").count(), 1, "{resources}");
+    assert!(resources.contains(&model.display().to_string()), "{resources}");
 
     let report = run.execute().await.unwrap();
     let names: Vec<&str> = report.stages.iter().map(|s| s.name.as_str()).collect();

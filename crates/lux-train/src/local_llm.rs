@@ -47,7 +47,8 @@ const TURN_END_TOKENS: &[&str] = &[
 pub struct LocalLlmConfig {
     /// A GGUF file (weights and tokenizer), or a Hugging Face model directory
     /// (`config.json`, `model.safetensors`, `tokenizer.json`, and `tokenizer_config.json` for
-    /// the chat template).
+    /// the chat template). Relative: to the recipe's directory when the client is prepared by a
+    /// recipe's plugin ([`LlmClient::resolve_paths`]), else to the working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
     /// A model fetched into the models cache by `scripts/fetch-models.sh`: `smollm2`
@@ -372,6 +373,16 @@ impl LlmClient for LocalLlm {
             .map_err(|e| Error::Llm(format!("local generation thread failed: {e}")))?
     }
 
+    /// A relative `path` is the recipe's: it becomes `base_dir/path`.
+    fn resolve_paths(&mut self, base_dir: &std::path::Path) -> Result<()> {
+        if let Some(path) = &self.config.path
+            && path.is_relative()
+        {
+            self.config.path = Some(base_dir.join(path));
+        }
+        Ok(())
+    }
+
     /// `local:<model>` or `local:<file or directory name>`.
     fn model(&self) -> String {
         let name = match (&self.config.model, &self.config.path) {
@@ -426,6 +437,22 @@ mod tests {
             r#"{"type": "local", "model": "smollm2", "temprature": 0.5}"#,
         );
         assert!(bad.unwrap_err().to_string().contains("temprature"));
+    }
+
+    #[test]
+    fn a_relative_path_is_resolved_against_the_recipe_dir() {
+        let mut client = LocalLlm::new(LocalLlmConfig::from_path("models/m.gguf")).unwrap();
+        client.resolve_paths(std::path::Path::new("/recipes")).unwrap();
+        assert_eq!(
+            client.config().path.as_deref(),
+            Some(std::path::Path::new("/recipes/models/m.gguf"))
+        );
+        let mut absolute = LocalLlm::new(LocalLlmConfig::from_path("/m.gguf")).unwrap();
+        absolute.resolve_paths(std::path::Path::new("/recipes")).unwrap();
+        assert_eq!(absolute.config().path.as_deref(), Some(std::path::Path::new("/m.gguf")));
+        let mut named = LocalLlm::new(LocalLlmConfig::named("smollm2")).unwrap();
+        named.resolve_paths(std::path::Path::new("/recipes")).unwrap();
+        assert_eq!(named.config().path, None);
     }
 
     #[test]

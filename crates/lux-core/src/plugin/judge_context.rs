@@ -53,19 +53,27 @@ impl JudgeContext {
         }
     }
 
-    /// The run's client for `client`'s settings: the first client prepared with an equal
-    /// table (its serialised form, `type` included), or `client` itself, which is then
+    /// Replaces `client` by the run's client of equal settings: the first client shared with
+    /// an equal table (its serialised form, `type` included, after
+    /// [`LlmClient::resolve_paths`] against `base_dir`), or `client` itself, which is then
     /// registered for the next judge. Two judges whose `llm` tables are equal therefore send
     /// their requests to one instance — one loaded model, one cache, one request budget.
     ///
     /// Settings a client leaves out of its serialised form (operational ones, such as a
     /// `local` client's `threads`) do not tell two clients apart.
-    pub fn share_llm(&self, client: Arc<dyn LlmClient>) -> Result<Arc<dyn LlmClient>> {
+    pub fn share_llm(&self, client: &mut Arc<dyn LlmClient>) -> Result<()> {
+        // A client held only here has its relative files resolved first, so that its key is
+        // where the files are, not how a recipe wrote them; a client held elsewhere too was
+        // resolved when it was first shared.
+        if let Some(own) = Arc::get_mut(client) {
+            own.resolve_paths(&self.base_dir)?;
+        }
         let key = llm_key(client.as_ref())?;
         let shared = self
             .resources
-            .get_or_try_insert::<Arc<dyn LlmClient>>(&key, || Ok(client))?;
-        Ok(Arc::clone(&shared))
+            .get_or_try_insert::<Arc<dyn LlmClient>>(&key, || Ok(Arc::clone(client)))?;
+        *client = Arc::clone(&shared);
+        Ok(())
     }
 }
 
@@ -142,19 +150,58 @@ mod tests {
         })
     }
 
+    /// `client` as `ctx` shares it.
+    fn share(ctx: &JudgeContext, mut client: Arc<dyn LlmClient>) -> Arc<dyn LlmClient> {
+        ctx.share_llm(&mut client).unwrap();
+        client
+    }
+
     #[test]
     fn equal_tables_share_one_client_and_others_do_not() {
         let ctx = JudgeContext::new("recipes");
-        let a = ctx.share_llm(echo("m")).unwrap();
-        let b = ctx.share_llm(echo("m")).unwrap();
-        let c = ctx.share_llm(echo("other")).unwrap();
+        let a = share(&ctx, echo("m"));
+        let b = share(&ctx, echo("m"));
+        let c = share(&ctx, echo("other"));
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
         // Another context over the same resources (another stage of the run) shares too.
         let again = JudgeContext::new(".").with_resources(ctx.resources.clone());
-        assert!(Arc::ptr_eq(&a, &again.share_llm(echo("m")).unwrap()));
+        assert!(Arc::ptr_eq(&a, &share(&again, echo("m"))));
         // Fresh resources: a fresh client.
-        assert!(!Arc::ptr_eq(&a, &JudgeContext::new(".").share_llm(echo("m")).unwrap()));
+        assert!(!Arc::ptr_eq(&a, &share(&JudgeContext::new("."), echo("m"))));
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Filed {
+        path: std::path::PathBuf,
+    }
+
+    #[typetag::serde(name = "judge_context_test_filed")]
+    #[async_trait]
+    impl LlmClient for Filed {
+        async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse> {
+            Err(Error::Llm("not used".into()))
+        }
+        fn model(&self) -> String {
+            self.path.display().to_string()
+        }
+        fn resolve_paths(&mut self, base_dir: &Path) -> Result<()> {
+            self.path = base_dir.join(&self.path);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn clients_resolve_their_files_against_the_base_dir_before_sharing() {
+        let ctx = JudgeContext::new("/recipes");
+        let a = share(&ctx, Arc::new(Filed { path: "m.gguf".into() }));
+        assert_eq!(a.model(), "/recipes/m.gguf");
+        // The same file written absolutely is the same client.
+        let b = share(&ctx, Arc::new(Filed { path: "/recipes/m.gguf".into() }));
+        assert!(Arc::ptr_eq(&a, &b));
+        // Sharing an already shared client does not resolve it again.
+        let again = share(&ctx, Arc::clone(&a));
+        assert_eq!(again.model(), "/recipes/m.gguf");
     }
 
     #[test]

@@ -161,4 +161,15 @@ pub trait LlmClient: Send + Sync + Debug {
 
     /// The model's name, for provenance.
     fn model(&self) -> String;
+
+    /// Resolves relative files in the client's settings (a local model's `path`) against
+    /// `base_dir`, the directory of the recipe that names the client: a recipe and its files
+    /// move together, whatever the working directory. Called once, before the first request,
+    /// by whoever prepares the plugin holding the client (see
+    /// [`JudgeContext::share_llm`](crate::JudgeContext::share_llm)); the default has nothing
+    /// to resolve.
+    fn resolve_paths(&mut self, base_dir: &std::path::Path) -> Result<()> {
+        let _ = base_dir;
+        Ok(())
+    }
 }

@@ -625,8 +625,7 @@ impl Judge for GEval {
         if self.prompts_pending {
             self.load_prompts(Some(&ctx.base_dir))?;
         }
-        self.config.llm = ctx.share_llm(Arc::clone(&self.config.llm))?;
-        Ok(())
+        ctx.share_llm(&mut self.config.llm)
     }
 
     fn id(&self) -> String {
