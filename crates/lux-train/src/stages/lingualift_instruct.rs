@@ -202,6 +202,7 @@ impl LinguaLiftInstruct {
                     .with_hidden(u.hidden)
                     .with_mode(u.mode)
                     .init(&device)?;
+                super::lingualift_align::materialize(&aligner);
                 let dir = ctx.dir.join("aligner");
                 let spec = u.encoder.absolute(&ctx.base_dir)?;
                 write_aligner_dir(&aligner, &spec, &dir)?;

@@ -161,3 +161,52 @@ pub fn read_adapter_spec(dir: &Path) -> Result<Box<dyn Adapter>> {
     let text = std::fs::read_to_string(&path).with_path(&path)?;
     serde_json::from_str(&text).map_err(|e| Error::parse(&path, None, e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use lux_core::stage::Artifact;
+
+    use super::super::aligned::write_aligner_ref;
+    use super::*;
+
+    #[test]
+    fn adapters_trained_behind_an_aligner_are_not_text_systems() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plain, aligned, aligner) = (
+            dir.path().join("train/sft/adapter"),
+            dir.path().join("train/instruct/adapter"),
+            dir.path().join("train/align/aligner"),
+        );
+        for d in [&plain, &aligned, &aligner] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        write_aligner_ref(&aligned, &aligner).unwrap();
+        let mut ctx = StageContext::standalone("eval", dir.path().join("eval"));
+        ctx.inputs = vec![
+            ("mix/train".into(), Artifact::new("dataset", dir.path().join("t.jsonl"))),
+            ("sft/adapter".into(), Artifact::new("adapter", &plain)),
+            ("align/aligner".into(), Artifact::new("aligner", &aligner)),
+            ("instruct/adapter".into(), Artifact::new("adapter", &aligned)),
+        ];
+        let text: Vec<(String, bool)> = systems(&ctx)
+            .into_iter()
+            .map(|s| (s.name, s.adapter.is_some()))
+            .collect();
+        assert_eq!(text, [("base".to_string(), false), ("sft".to_string(), true)]);
+        let all = all_systems(&ctx).unwrap();
+        let names: Vec<(&str, bool)> = all.iter().map(|s| (s.name.as_str(), s.reads_text())).collect();
+        assert_eq!(
+            names,
+            [("base", true), ("sft", true), ("align", false), ("instruct", false)]
+        );
+        assert_eq!(all[2].adapter, None);
+        let instruct_aligner = all[3].aligner.as_ref().unwrap();
+        assert_eq!(
+            std::fs::canonicalize(instruct_aligner).unwrap(),
+            std::fs::canonicalize(&aligner).unwrap()
+        );
+        // A text evaluation refuses an aligned system instead of feeding its LLM tokens.
+        let e = load_system(&ctx, &all[3]).unwrap_err().to_string();
+        assert!(e.contains("instruct") && e.contains("aligner"), "{e}");
+    }
+}
