@@ -408,8 +408,8 @@ impl Run {
         mixed.write(&dir)?;
         let st = &mixed.stats;
         let mut md = format!(
-            "{} training and {} validation examples (validation share {}). Caps: {}.\n\n\
-             | category | read | capped | train | validation |\n|---|---:|---:|---:|---:|\n",
+            "{} training and {} validation examples (validation share {}); {}.\n\n\
+             | category | read | capped | train (copies) | validation |\n|---|---:|---:|---:|---:|\n",
             mixed.train.len(),
             mixed.validation.len(),
             mix.validation_ratio,
@@ -419,9 +419,10 @@ impl Run {
             let n = |m: &std::collections::BTreeMap<String, usize>| m.get(category).copied().unwrap_or(0);
             let _ = writeln!(
                 md,
-                "| {category} | {read} | {} | {} | {} |",
+                "| {category} | {read} | {} | {} ({}) | {} |",
                 n(&st.capped),
                 n(&st.train),
+                n(&st.upsampled),
                 n(&st.validation)
             );
         }
@@ -560,19 +561,28 @@ fn redacted(table: &toml::Table) -> Value {
     serde_json::to_value(t).unwrap_or_default()
 }
 
+/// The mix's caps and weights in words, for the report.
 fn caps_text(mix: &MixConfig) -> String {
-    let caps = |m: &std::collections::BTreeMap<String, usize>| {
-        m.iter().map(|(k, v)| format!("{k} ≤ {v}")).collect::<Vec<_>>().join(", ")
-    };
-    match (mix.max_per_task.is_empty(), mix.max_per_source.is_empty()) {
-        (true, true) => "none".into(),
-        (false, true) => format!("per task {}", caps(&mix.max_per_task)),
-        (true, false) => format!("per source {}", caps(&mix.max_per_source)),
-        (false, false) => format!(
-            "per task {}; per source {}",
-            caps(&mix.max_per_task),
-            caps(&mix.max_per_source)
-        ),
+    fn list<V: std::fmt::Display>(m: &std::collections::BTreeMap<String, V>, op: &str) -> String {
+        m.iter()
+            .map(|(k, v)| format!("{k} {op} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+    let parts: Vec<String> = [
+        ("caps per source", list(&mix.max_per_source, "≤")),
+        ("caps per task", list(&mix.max_per_task, "≤")),
+        ("training weights per source", list(&mix.weight_per_source, "×")),
+        ("training weights per task", list(&mix.weight_per_task, "×")),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| format!("{k} {v}"))
+    .collect();
+    if parts.is_empty() {
+        "no caps or weights".into()
+    } else {
+        parts.join("; ")
     }
 }
 
