@@ -36,7 +36,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .find(|a| !a.starts_with("--"))
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("recipes/lingualift.toml"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("recipes/lingualift.toml")
+        });
 
     let recipe = Recipe::load_with(&path, &LoadOptions { quick })?;
     // What you would change in code rather than in the file, for example another LLM:
@@ -49,12 +51,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..RunSettings::default()
     };
     if let Some(missing) = missing_model(&recipe) {
-        println!("{missing}\n→ running the data stages only (fetch the models and run again for the rest)");
+        println!(
+            "{missing}\n→ running the data stages only (fetch the models and run again for the rest)"
+        );
         settings.stop_after = Some("mix".into());
     }
     let report = Run::new(recipe, settings)?.execute().await?;
     for stage in &report.stages {
-        println!("{:<6} {:<20} {:<7} {:>7.1} s  {}", stage.kind, stage.name, stage.status, stage.seconds, stage.dir);
+        println!(
+            "{:<6} {:<20} {:<7} {:>7.1} s  {}",
+            stage.kind, stage.name, stage.status, stage.seconds, stage.dir
+        );
     }
     println!("report: {}", report.run_dir.join("report.md").display());
     Ok(())
@@ -69,7 +76,10 @@ fn missing_model(recipe: &Recipe) -> Option<String> {
     for stage in &recipe.train {
         let table = serde_json::to_value(stage).ok()?;
         let encoders = [&table["encoder"], &table["untrained_aligner"]["encoder"]];
-        for spec in encoders.into_iter().filter_map(|v| serde_json::from_value::<EncoderSpec>(v.clone()).ok()) {
+        for spec in encoders
+            .into_iter()
+            .filter_map(|v| serde_json::from_value::<EncoderSpec>(v.clone()).ok())
+        {
             if let Err(e) = spec.resolve(&recipe.base_dir) {
                 return Some(format!("stage `{}`: {e}", stage.name));
             }

@@ -32,7 +32,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .find(|a| !a.starts_with("--"))
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("recipes/luxinstruct.toml"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("recipes/luxinstruct.toml")
+        });
 
     let recipe = Recipe::load_with(&path, &LoadOptions { quick })?;
     // What you would change in code rather than in the file, for example another base model:
@@ -45,13 +47,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     if let Some(model) = &recipe.model {
         if let Err(e) = model.resolve(&recipe.base_dir) {
-            println!("{e}\n→ running the data stages only (fetch the model and run again for the rest)");
+            println!(
+                "{e}\n→ running the data stages only (fetch the model and run again for the rest)"
+            );
             settings.stop_after = Some("mix".into());
         }
     }
     let report = Run::new(recipe, settings)?.execute().await?;
     for stage in &report.stages {
-        println!("{:<6} {:<14} {:<7} {:>7.1} s  {}", stage.kind, stage.name, stage.status, stage.seconds, stage.dir);
+        println!(
+            "{:<6} {:<14} {:<7} {:>7.1} s  {}",
+            stage.kind, stage.name, stage.status, stage.seconds, stage.dir
+        );
     }
     println!("report: {}", report.run_dir.join("report.md").display());
     Ok(())

@@ -232,7 +232,10 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -261,7 +264,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args).map_err(|e| Failure::Invalid(Error::invalid("command line", e.to_string())))?;
+    let cli = Cli::try_parse_from(args)
+        .map_err(|e| Failure::Invalid(Error::invalid("command line", e.to_string())))?;
     run(cli.command).await
 }
 
@@ -308,7 +312,9 @@ async fn run(command: Command) -> std::result::Result<(), Failure> {
             packages,
             out,
         } => {
-            let text = std::fs::read_to_string(&config).with_path(&config).map_err(invalid)?;
+            let text = std::fs::read_to_string(&config)
+                .with_path(&config)
+                .map_err(invalid)?;
             let cfg: lux_data::corpus::CorpusConfig = toml::from_str(&text)
                 .map_err(|e| invalid(Error::parse(&config, None, e.to_string())))?;
             let packages = packages.unwrap_or_else(|| cache_dir().join("packages"));
@@ -376,7 +382,9 @@ async fn run_recipe(args: RunArgs, mode: Mode) -> std::result::Result<(), Failur
                     format!("{} has no [[eval]] stage", args.recipe.display()),
                 )));
             }
-            settings.rerun.extend(recipe.eval.iter().map(|s| s.name.clone()));
+            settings
+                .rerun
+                .extend(recipe.eval.iter().map(|s| s.name.clone()));
         }
     }
     let run = Run::new(recipe, settings).map_err(Failure::Invalid)?;
@@ -388,7 +396,14 @@ async fn run_recipe(args: RunArgs, mode: Mode) -> std::result::Result<(), Failur
 fn print_summary(report: &RunReport) {
     out!("");
     for s in &report.stages {
-        out!("{:<6} {:<16} {:<7} {:>8.1} s  {}", s.kind, s.name, s.status, s.seconds, s.dir);
+        out!(
+            "{:<6} {:<16} {:<7} {:>8.1} s  {}",
+            s.kind,
+            s.name,
+            s.status,
+            s.seconds,
+            s.dir
+        );
     }
     out!("report: {}", report.run_dir.join("report.md").display());
 }

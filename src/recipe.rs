@@ -197,7 +197,9 @@ impl Recipe {
         opts: &LoadOptions,
     ) -> Result<Recipe> {
         let at = |span: Option<std::ops::Range<usize>>, message: String| {
-            let location = span.clone().map(|s| format!("line {}", line_of(text, s.start)));
+            let location = span
+                .clone()
+                .map(|s| format!("line {}", line_of(text, s.start)));
             let message = match span.and_then(|s| unknown_type_line(text, s, &message)) {
                 Some(line) => format!("{message} (written on line {line})"),
                 None => message,
@@ -212,9 +214,7 @@ impl Recipe {
         if let Some(dup) = first_duplicate(train_names.iter().chain(&eval_names)) {
             return Err(at(
                 None,
-                format!(
-                    "two stages are named `{dup}`: give one of them another `name = \"...\"`"
-                ),
+                format!("two stages are named `{dup}`: give one of them another `name = \"...\"`"),
             ));
         }
         if let Some(quick) = quick {
@@ -554,7 +554,11 @@ fn apply_quick<'i>(
     Ok(())
 }
 
-fn stage_table<'a, 'i>(root: &'a mut DeTable<'i>, key: &str, i: usize) -> Option<&'a mut DeTable<'i>> {
+fn stage_table<'a, 'i>(
+    root: &'a mut DeTable<'i>,
+    key: &str,
+    i: usize,
+) -> Option<&'a mut DeTable<'i>> {
     match root.get_mut(key)?.get_mut() {
         DeValue::Array(items) => match items.get_mut(i)?.get_mut() {
             DeValue::Table(t) => Some(t),

@@ -311,7 +311,15 @@ impl Run {
         Ok(resumes)
     }
 
-    fn done(&self, name: &str, kind: &str, dir: &Path, key: &str, seconds: f64, output: StageOutput) -> Result<StageReport> {
+    fn done(
+        &self,
+        name: &str,
+        kind: &str,
+        dir: &Path,
+        key: &str,
+        seconds: f64,
+        output: StageOutput,
+    ) -> Result<StageReport> {
         write_record(
             dir,
             &StageRecord {
@@ -389,10 +397,22 @@ impl Run {
             ..StageOutput::default()
         }
         .with_artifact("dataset", Artifact::new("dataset", dir.join("dataset.jsonl")));
-        self.done("data", "data", &dir, key, started.elapsed().as_secs_f64(), output)
+        self.done(
+            "data",
+            "data",
+            &dir,
+            key,
+            started.elapsed().as_secs_f64(),
+            output,
+        )
     }
 
-    fn mix_stage(&self, mix: &MixConfig, key: &str, inputs: &[(String, Artifact)]) -> Result<StageReport> {
+    fn mix_stage(
+        &self,
+        mix: &MixConfig,
+        key: &str,
+        inputs: &[(String, Artifact)],
+    ) -> Result<StageReport> {
         let dir = self.dir.join("mix");
         if let Some(report) = self.reuse("mix", "mix", &dir, key) {
             eprintln!("mix: reused ({})", dir.display());
@@ -416,7 +436,9 @@ impl Run {
             caps_text(mix),
         );
         for (category, read) in &st.read {
-            let n = |m: &std::collections::BTreeMap<String, usize>| m.get(category).copied().unwrap_or(0);
+            let n = |m: &std::collections::BTreeMap<String, usize>| {
+                m.get(category).copied().unwrap_or(0)
+            };
             let _ = writeln!(
                 md,
                 "| {category} | {read} | {} | {} ({}) | {} |",
@@ -432,8 +454,18 @@ impl Run {
             ..StageOutput::default()
         }
         .with_artifact("train", Artifact::new("dataset", dir.join("train.jsonl")))
-        .with_artifact("validation", Artifact::new("dataset", dir.join("validation.jsonl")));
-        self.done("mix", "mix", &dir, key, started.elapsed().as_secs_f64(), output)
+        .with_artifact(
+            "validation",
+            Artifact::new("dataset", dir.join("validation.jsonl")),
+        );
+        self.done(
+            "mix",
+            "mix",
+            &dir,
+            key,
+            started.elapsed().as_secs_f64(),
+            output,
+        )
     }
 
     async fn plugin_stage(
@@ -456,7 +488,14 @@ impl Run {
         );
         let started = Instant::now();
         let output = work.await?;
-        self.done(&ctx.name, kind, &ctx.dir, key, started.elapsed().as_secs_f64(), output)
+        self.done(
+            &ctx.name,
+            kind,
+            &ctx.dir,
+            key,
+            started.elapsed().as_secs_f64(),
+            output,
+        )
     }
 
     fn finish(&self, stages: Vec<StageReport>) -> Result<RunReport> {
@@ -479,7 +518,10 @@ impl Run {
             ..report.clone()
         };
         fs::write_json_atomic(self.dir.join("report.json"), &relative)?;
-        fs::write_atomic(self.dir.join("report.md"), self.markdown(&report).as_bytes())?;
+        fs::write_atomic(
+            self.dir.join("report.md"),
+            self.markdown(&report).as_bytes(),
+        )?;
         Ok(report)
     }
 
@@ -505,7 +547,13 @@ impl Run {
             );
         }
         for s in &report.stages {
-            let _ = write!(md, "\n## {} `{}`\n\n{}", s.kind, s.name, s.output.markdown.trim_end());
+            let _ = write!(
+                md,
+                "\n## {} `{}`\n\n{}",
+                s.kind,
+                s.name,
+                s.output.markdown.trim_end()
+            );
             md.push('\n');
         }
         md.push_str("\n## LLM usage\n\n");
@@ -546,7 +594,8 @@ fn in_stage(recipe: &Recipe, stage: &str, e: Error) -> Error {
 }
 
 fn to_json<T: Serialize>(stage: &Named<T>) -> Result<Value> {
-    serde_json::to_value(stage).map_err(|e| Error::other(format!("serialising stage {}", stage.name), e))
+    serde_json::to_value(stage)
+        .map_err(|e| Error::other(format!("serialising stage {}", stage.name), e))
 }
 
 /// The key of a stage after `previous`, over its settings.
@@ -572,7 +621,10 @@ fn caps_text(mix: &MixConfig) -> String {
     let parts: Vec<String> = [
         ("caps per source", list(&mix.max_per_source, "≤")),
         ("caps per task", list(&mix.max_per_task, "≤")),
-        ("training weights per source", list(&mix.weight_per_source, "×")),
+        (
+            "training weights per source",
+            list(&mix.weight_per_source, "×"),
+        ),
         ("training weights per task", list(&mix.weight_per_task, "×")),
     ]
     .into_iter()

@@ -113,7 +113,10 @@ async fn judge_panel_and_chrf_score_every_system_on_a_tiny_model() {
     // relative path resolved against the recipe's directory, not the working directory.
     let resources = format!("{:?}", run.resources());
     assert_eq!(resources.matches("llm:").count(), 1, "{resources}");
-    assert!(resources.contains(&model.display().to_string()), "{resources}");
+    assert!(
+        resources.contains(&model.display().to_string()),
+        "{resources}"
+    );
 
     let report = run.execute().await.unwrap();
     let names: Vec<&str> = report.stages.iter().map(|s| s.name.as_str()).collect();
@@ -122,7 +125,10 @@ async fn judge_panel_and_chrf_score_every_system_on_a_tiny_model() {
     // judge_panel: 2 systems × 3 answers, each judged by 3 judges.
     let panel = &report.stages[3].output.summary;
     assert_eq!(panel["systems"], serde_json::json!(["base", "sft"]));
-    assert_eq!(panel["judges"], serde_json::json!(["weighted", "sampled", "json"]));
+    assert_eq!(
+        panel["judges"],
+        serde_json::json!(["weighted", "sampled", "json"])
+    );
     let eval_dir = run_dir.join("eval/judge_panel");
     let answers = read_jsonl(&eval_dir.join("answers.jsonl"));
     assert_eq!(answers.len(), 6);
@@ -188,7 +194,11 @@ async fn judge_panel_and_chrf_score_every_system_on_a_tiny_model() {
         );
     }
     assert!(criterion["agreement"].get("alpha_interval").is_some());
-    for file in ["panel.correctness.md", "panel.correctness.json", "judge_panel.json"] {
+    for file in [
+        "panel.correctness.md",
+        "panel.correctness.json",
+        "judge_panel.json",
+    ] {
         assert!(eval_dir.join(file).exists(), "{file} missing");
     }
 
@@ -207,14 +217,25 @@ async fn judge_panel_and_chrf_score_every_system_on_a_tiny_model() {
     }
     .init()
     .unwrap();
-    for (s, system) in summary["systems"].as_array().unwrap().iter().zip(["base", "sft"]) {
+    for (s, system) in summary["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["base", "sft"])
+    {
         assert_eq!(s["system"], system);
         let mine: Vec<&Value> = rows.iter().filter(|r| r["system"] == system).collect();
         let hyp: Vec<&str> = mine.iter().map(|r| r["answer"].as_str().unwrap()).collect();
-        let refs: Vec<&str> = mine.iter().map(|r| r["reference"].as_str().unwrap()).collect();
+        let refs: Vec<&str> = mine
+            .iter()
+            .map(|r| r["reference"].as_str().unwrap())
+            .collect();
         let overall = &s["overall"];
         let expect = chrf.corpus_score(&hyp, &refs).unwrap();
-        assert!((overall["chrf"].as_f64().unwrap() - expect).abs() < 1e-9, "{overall}");
+        assert!(
+            (overall["chrf"].as_f64().unwrap() - expect).abs() < 1e-9,
+            "{overall}"
+        );
         let pp = overall["chrf++"].as_f64().unwrap();
         assert!((0.0..=100.0).contains(&pp));
         let expect = lower.corpus_score(&hyp, &refs).unwrap();
@@ -229,7 +250,12 @@ async fn judge_panel_and_chrf_score_every_system_on_a_tiny_model() {
         assert_eq!(n, 3);
     }
     let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
-    for section in ["## eval `judge_panel`", "## eval `chrf`", "Krippendorff", "chrF++"] {
+    for section in [
+        "## eval `judge_panel`",
+        "## eval `chrf`",
+        "Krippendorff",
+        "chrF++",
+    ] {
         assert!(md.contains(section), "{section} missing in\n{md}");
     }
 }
@@ -256,9 +282,7 @@ fn an_unknown_judge_or_metric_names_the_file_the_line_and_the_known_ones() {
             && e.contains("`llm_judge`"),
         "{e}"
     );
-    let e = parse(
-        "name = \"t\"\n\n[[eval]]\ntype = \"chrf\"\nmetrics = [{ type = \"chrff\" }]\n",
-    );
+    let e = parse("name = \"t\"\n\n[[eval]]\ntype = \"chrf\"\nmetrics = [{ type = \"chrff\" }]\n");
     assert!(
         e.contains("my-recipe.toml")
             && e.contains("line 3")
@@ -274,5 +298,8 @@ fn an_unknown_judge_or_metric_names_the_file_the_line_and_the_known_ones() {
          criteria = [{ name = \"c\", description = \"d\", scale = { min = 1, max = 5 } }]\n\
          judges = [{ type = \"llm_judge\", temprature = 0.5, llm = { type = \"local\", model = \"smollm2\" } }]\n",
     );
-    assert!(e.contains("my-recipe.toml") && e.contains("temprature"), "{e}");
+    assert!(
+        e.contains("my-recipe.toml") && e.contains("temprature"),
+        "{e}"
+    );
 }

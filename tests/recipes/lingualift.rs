@@ -16,21 +16,37 @@ fn the_lingualift_recipe_holds_every_stage_and_its_settings() {
     let recipe = Recipe::load(&path).unwrap();
     assert_eq!(
         recipe.stage_names(),
-        ["data", "mix", "lingualift_align", "lingualift_instruct", "no_stage1", "mgsm"]
+        [
+            "data",
+            "mix",
+            "lingualift_align",
+            "lingualift_instruct",
+            "no_stage1",
+            "mgsm"
+        ]
     );
     let align = serde_json::to_value(&recipe.train[0]).unwrap();
     assert_eq!(align["type"], "lingualift_align");
     assert_eq!(align["encoder"]["name"], "multilingual-e5-small");
-    assert_eq!((align["aligner"]["hidden"].as_u64(), align["steps"].as_u64()), (Some(1024), Some(40)));
+    assert_eq!(
+        (align["aligner"]["hidden"].as_u64(), align["steps"].as_u64()),
+        (Some(1024), Some(40))
+    );
     let instruct = serde_json::to_value(&recipe.train[1]).unwrap();
     assert_eq!(instruct["adapter"]["r"], 16);
     assert_eq!(instruct["tasks"][0], "math_word_problem");
     let ablation = serde_json::to_value(&recipe.train[2]).unwrap();
-    assert_eq!(ablation["untrained_aligner"]["encoder"]["name"], "multilingual-e5-small");
+    assert_eq!(
+        ablation["untrained_aligner"]["encoder"]["name"],
+        "multilingual-e5-small"
+    );
     let quick = Recipe::load_with(&path, &LoadOptions { quick: true }).unwrap();
     let align = serde_json::to_value(&quick.train[0]).unwrap();
     assert_eq!(align["steps"], 6);
-    assert_eq!(align["learning_rate"], 1e-3, "quick keeps what it does not name");
+    assert_eq!(
+        align["learning_rate"], 1e-3,
+        "quick keeps what it does not name"
+    );
 }
 
 #[test]
@@ -44,7 +60,10 @@ fn a_stage_table_with_a_typo_or_two_aligners_is_an_error_naming_it() {
     let e = parse(format!(
         "{head}[[train]]\ntype = \"lingualift_align\"\nencoder = {{ name = \"multilingual-e5-small\" }}\nlearning_rate = 1e-3\nstep = 4\n"
     ));
-    assert!(e.contains("`step`") && e.contains("`steps`") && e.contains("line 4"), "{e}");
+    assert!(
+        e.contains("`step`") && e.contains("`steps`") && e.contains("line 4"),
+        "{e}"
+    );
     let e = parse(format!(
         "{head}[[train]]\ntype = \"lingualift_instruct\"\nlearning_rate = 1e-3\nsteps = 2\naligner = \"a/aligner\"\nuntrained_aligner = {{ encoder = {{ path = \"e\" }} }}\nadapter = {{ type = \"lora\", r = 2, lora_alpha = 4.0, target_modules = [\"q_proj\"] }}\n"
     ));
@@ -52,7 +71,10 @@ fn a_stage_table_with_a_typo_or_two_aligners_is_an_error_naming_it() {
     let e = parse(format!(
         "{head}[[train]]\ntype = \"lingualift_align\"\nencoder = {{ name = \"labse\" }}\nlearning_rate = 1e-3\nsteps = 4\n"
     ));
-    assert!(e.contains("labse") && e.contains("multilingual-e5-small"), "{e}");
+    assert!(
+        e.contains("labse") && e.contains("multilingual-e5-small"),
+        "{e}"
+    );
 }
 
 /// The LinguaLIFT recipe, shrunk: the first groups of the catalogue, a few steps, tiny models.
@@ -158,14 +180,27 @@ async fn lingualift_runs_end_to_end_on_tiny_models_and_stage_1_resumes() {
 
     let report = run().await;
     let names: Vec<&str> = report.stages.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["data", "mix", "lingualift_align", "lingualift_instruct", "no_stage1", "mgsm"]);
+    assert_eq!(
+        names,
+        [
+            "data",
+            "mix",
+            "lingualift_align",
+            "lingualift_instruct",
+            "no_stage1",
+            "mgsm"
+        ]
+    );
     // Both kinds of data flowed through [data] and [mix].
     let per_task = &report.stages[0].output.summary["per_task"];
     assert!(per_task["code_switch"].as_u64().unwrap() > 0, "{per_task}");
     assert_eq!(per_task["math_word_problem"], 26, "{per_task}");
     let train: Vec<lux::core::Example> =
         lux::core::fs::read_jsonl(run_dir.join("mix/train.jsonl")).unwrap();
-    let switched = train.iter().find(|e| e.task.as_str() == "code_switch").unwrap();
+    let switched = train
+        .iter()
+        .find(|e| e.task.as_str() == "code_switch")
+        .unwrap();
     assert_ne!(switched.instruction, switched.output);
     assert_eq!(switched.output_lang.code(), "en");
 
@@ -182,9 +217,10 @@ async fn lingualift_runs_end_to_end_on_tiny_models_and_stage_1_resumes() {
     ] {
         assert!(run_dir.join(file).exists(), "{file} missing");
     }
-    let aligner = lux::train::stages::read_aligner_ref(&run_dir.join("train/lingualift_instruct/adapter"))
-        .unwrap()
-        .unwrap();
+    let aligner =
+        lux::train::stages::read_aligner_ref(&run_dir.join("train/lingualift_instruct/adapter"))
+            .unwrap()
+            .unwrap();
     assert_eq!(
         std::fs::canonicalize(aligner).unwrap(),
         std::fs::canonicalize(run_dir.join("train/lingualift_align/aligner")).unwrap()
@@ -192,7 +228,12 @@ async fn lingualift_runs_end_to_end_on_tiny_models_and_stage_1_resumes() {
     let align = &report.stages[2].output;
     assert_eq!(align.artifacts["aligner"].kind, "aligner");
     assert_eq!(align.summary["steps"], 3);
-    assert!(align.summary["final_eval_loss"].as_f64().unwrap().is_finite());
+    assert!(
+        align.summary["final_eval_loss"]
+            .as_f64()
+            .unwrap()
+            .is_finite()
+    );
     assert_eq!(report.stages[3].output.artifacts["adapter"].kind, "adapter");
 
     // Every system, with a loss per language; the adapters trained behind an aligner are not
@@ -233,11 +274,15 @@ async fn lingualift_runs_end_to_end_on_tiny_models_and_stage_1_resumes() {
         serde_json::from_str(&std::fs::read_to_string(&stage_json).unwrap()).unwrap();
     record["finished"] = false.into();
     std::fs::write(&stage_json, record.to_string()).unwrap();
-    std::fs::remove_dir_all(run_dir.join("train/lingualift_align/checkpoints/checkpoint-3")).unwrap();
+    std::fs::remove_dir_all(run_dir.join("train/lingualift_align/checkpoints/checkpoint-3"))
+        .unwrap();
     std::fs::remove_dir_all(run_dir.join("train/lingualift_align/aligner")).unwrap();
     let resumed = run().await;
     let status: Vec<&str> = resumed.stages.iter().map(|s| s.status.as_str()).collect();
-    assert_eq!(status, ["reused", "reused", "ran", "reused", "reused", "reused"]);
+    assert_eq!(
+        status,
+        ["reused", "reused", "ran", "reused", "reused", "reused"]
+    );
     assert_eq!(std::fs::read(&weights).unwrap(), uninterrupted);
     assert_eq!(resumed.stages[2].output.summary["steps"], 3);
     assert_eq!(

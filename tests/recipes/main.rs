@@ -3,9 +3,9 @@
 //! recipe runs end to end on a tiny model, and a rerun reuses what did not change.
 
 mod adapters;
+mod evaluations;
 mod lingualift;
 mod luxllama;
-mod evaluations;
 mod support;
 
 use std::path::Path;
@@ -48,7 +48,15 @@ fn the_luxinstruct_recipe_holds_every_stage_and_its_settings() {
     let recipe = Recipe::load(repo_root().join("recipes/luxinstruct.toml")).unwrap();
     assert_eq!(
         recipe.stage_names(),
-        ["data", "mix", "sft", "heldout_loss", "cka", "judge_panel", "chrf"]
+        [
+            "data",
+            "mix",
+            "sft",
+            "heldout_loss",
+            "cka",
+            "judge_panel",
+            "chrf"
+        ]
     );
     let sft = serde_json::to_value(&recipe.train[0]).unwrap();
     assert_eq!(sft["type"], "sft");
@@ -74,11 +82,17 @@ fn unknown_stage_types_name_the_file_the_line_and_the_known_types() {
         "{HEAD}\n[[train]]\ntype = \"sfft\"\nlearning_rate = 1e-4\n"
     ));
     assert!(
-        e.contains("my-recipe.toml") && e.contains("line 6") && e.contains("sfft") && e.contains("`sft`"),
+        e.contains("my-recipe.toml")
+            && e.contains("line 6")
+            && e.contains("sfft")
+            && e.contains("`sft`"),
         "{e}"
     );
     let e = error(&format!("{HEAD}\n[[eval]]\ntype = \"ckaa\"\n"));
-    assert!(e.contains("line 6") && e.contains("`cka`") && e.contains("`heldout_loss`"), "{e}");
+    assert!(
+        e.contains("line 6") && e.contains("`cka`") && e.contains("`heldout_loss`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -86,7 +100,10 @@ fn unknown_adapters_missing_fields_and_wrong_types_are_named() {
     let e = error(&format!(
         "{HEAD}\n[[train]]\ntype = \"sft\"\nlearning_rate = 1e-4\nadapter = {{ type = \"lorra\", r = 4 }}\n"
     ));
-    assert!(e.contains("line 5") && e.contains("lorra") && e.contains("`lora`"), "{e}");
+    assert!(
+        e.contains("line 5") && e.contains("lorra") && e.contains("`lora`"),
+        "{e}"
+    );
     let e = error(&format!(
         "{HEAD}\n[[train]]\ntype = \"sft\"\nadapter = {{ type = \"lora\", r = 4, lora_alpha = 8.0, target_modules = [\"q_proj\"] }}\n"
     ));
@@ -95,7 +112,9 @@ fn unknown_adapters_missing_fields_and_wrong_types_are_named() {
         "{HEAD}\n[[train]]\ntype = \"sft\"\nlearning_rate = 1e-4\nmax_steps = \"ten\"\nadapter = {{ type = \"lora\", r = 4, lora_alpha = 8.0, target_modules = [\"q_proj\"] }}\n"
     ));
     assert!(e.contains("max_steps") && e.contains("line 5"), "{e}");
-    let e = error(&format!("{HEAD}\n[[eval]]\ntype = \"cka\"\nparallel = \"p.jsonl\"\nsentence = 3\n"));
+    let e = error(&format!(
+        "{HEAD}\n[[eval]]\ntype = \"cka\"\nparallel = \"p.jsonl\"\nsentence = 3\n"
+    ));
     assert!(e.contains("sentence") && e.contains("sentences"), "{e}");
     let e = error("name = \"t\"\n[model]\nname = \"gpt9\"\n");
     assert!(e.contains("gpt9") && e.contains("smollm2"), "{e}");
@@ -103,37 +122,70 @@ fn unknown_adapters_missing_fields_and_wrong_types_are_named() {
 
 #[test]
 fn stage_names_are_unique_and_quick_names_existing_tables() {
-    let two = format!(
-        "{HEAD}\n[[eval]]\ntype = \"heldout_loss\"\n[[eval]]\ntype = \"heldout_loss\"\n"
-    );
+    let two =
+        format!("{HEAD}\n[[eval]]\ntype = \"heldout_loss\"\n[[eval]]\ntype = \"heldout_loss\"\n");
     assert!(error(&two).contains("two stages are named `heldout_loss`"));
     let renamed = format!(
         "{HEAD}\n[[eval]]\ntype = \"heldout_loss\"\n[[eval]]\ntype = \"heldout_loss\"\nname = \"loss_long\"\nmax_seq_length = 512\n"
     );
-    assert_eq!(parse(&renamed).unwrap().stage_names(), ["heldout_loss", "loss_long"]);
-    let bad_quick = format!("{HEAD}\n[[eval]]\ntype = \"heldout_loss\"\n[quick]\nheldout = {{ max_examples = 2 }}\n");
-    let e = Recipe::parse(&bad_quick, Path::new("q.toml"), ".".into(), &LoadOptions { quick: true })
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("quick.heldout") && e.contains("heldout_loss") && e.contains("line 8"), "{e}");
+    assert_eq!(
+        parse(&renamed).unwrap().stage_names(),
+        ["heldout_loss", "loss_long"]
+    );
+    let bad_quick = format!(
+        "{HEAD}\n[[eval]]\ntype = \"heldout_loss\"\n[quick]\nheldout = {{ max_examples = 2 }}\n"
+    );
+    let e = Recipe::parse(
+        &bad_quick,
+        Path::new("q.toml"),
+        ".".into(),
+        &LoadOptions { quick: true },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("quick.heldout") && e.contains("heldout_loss") && e.contains("line 8"),
+        "{e}"
+    );
 }
 
 #[test]
 fn the_cli_exits_2_on_an_invalid_recipe_or_stage_and_teaches_in_help() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("bad.toml"), format!("{HEAD}\n[[eval]]\ntype = \"nope\"\n")).unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        format!("{HEAD}\n[[eval]]\ntype = \"nope\"\n"),
+    )
+    .unwrap();
     let (code, _, stderr) = lux(&["run", "bad.toml"], dir.path());
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("bad.toml") && stderr.contains("nope"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("nope"),
+        "{stderr}"
+    );
     let (code, _, stderr) = lux(
-        &["run", &repo_root().join("recipes/luxinstruct.toml").display().to_string(), "--stage", "sftt"],
+        &[
+            "run",
+            &repo_root()
+                .join("recipes/luxinstruct.toml")
+                .display()
+                .to_string(),
+            "--stage",
+            "sftt",
+        ],
         dir.path(),
     );
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("sftt") && stderr.contains("heldout_loss"), "{stderr}");
+    assert!(
+        stderr.contains("sftt") && stderr.contains("heldout_loss"),
+        "{stderr}"
+    );
     let (code, stdout, _) = lux(&["--help"], dir.path());
     assert_eq!(code, 0);
-    assert!(stdout.contains("lux run") && stdout.contains("Exit codes"), "{stdout}");
+    assert!(
+        stdout.contains("lux run") && stdout.contains("Exit codes"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,7 +226,14 @@ async fn a_whole_recipe_runs_on_a_tiny_model_and_a_rerun_reuses_it() {
         assert!(run_dir.join(file).exists(), "{file} missing");
     }
     let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
-    for section in ["## data `data`", "## mix `mix`", "## train `sft`", "## eval `heldout_loss`", "## eval `cka`", "## LLM usage"] {
+    for section in [
+        "## data `data`",
+        "## mix `mix`",
+        "## train `sft`",
+        "## eval `heldout_loss`",
+        "## eval `cka`",
+        "## LLM usage",
+    ] {
         assert!(md.contains(section), "{section} missing in\n{md}");
     }
     // The mix capped word_translation at 60.
@@ -183,9 +242,16 @@ async fn a_whole_recipe_runs_on_a_tiny_model_and_a_rerun_reuses_it() {
         + mix["validation"]["word_translation"].as_u64().unwrap_or(0);
     assert_eq!(words, 60, "{mix}");
     // Base and tuned model both evaluated, with finite losses.
-    let systems = report.stages[3].output.summary["systems"].as_array().unwrap().clone();
+    let systems = report.stages[3].output.summary["systems"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(systems.len(), 2);
-    assert!(systems.iter().all(|s| s["loss"].as_f64().unwrap().is_finite()));
+    assert!(
+        systems
+            .iter()
+            .all(|s| s["loss"].as_f64().unwrap().is_finite())
+    );
 
     // Nothing changed: every stage is reused.
     let again = Run::new(Recipe::load(&recipe_path).unwrap(), settings.clone())
@@ -193,7 +259,11 @@ async fn a_whole_recipe_runs_on_a_tiny_model_and_a_rerun_reuses_it() {
         .execute()
         .await
         .unwrap();
-    assert!(again.stages.iter().all(|s| s.status == "reused"), "{:?}", again.stages);
+    assert!(
+        again.stages.iter().all(|s| s.status == "reused"),
+        "{:?}",
+        again.stages
+    );
     assert_eq!(again.stages[3].output, report.stages[3].output);
 
     // Another SFT setting: data and mix are reused, training and evaluation run again.
@@ -214,14 +284,22 @@ fn lux_run_quick_runs_every_stage_through_the_binary() {
     let model = dir.path().join("tiny-llama");
     lux::train::testing::write_tiny_llama(&model, 5).unwrap();
     std::fs::write(dir.path().join("tiny.toml"), tiny_recipe(&model, 2)).unwrap();
-    let (code, stdout, stderr) = lux(&["run", "tiny.toml", "--quick", "--quiet", "--out", "run"], dir.path());
+    let (code, stdout, stderr) = lux(
+        &["run", "tiny.toml", "--quick", "--quiet", "--out", "run"],
+        dir.path(),
+    );
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("report:"), "{stdout}");
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("run/report.json")).unwrap()).unwrap();
-    assert_eq!(report["stages"][2]["output"]["summary"]["steps"], 1, "quick's max_steps");
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("run/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        report["stages"][2]["output"]["summary"]["steps"], 1,
+        "quick's max_steps"
+    );
     let resolved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("run/recipe.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("run/recipe.json")).unwrap())
+            .unwrap();
     assert_eq!(resolved["quick"], true);
     assert_eq!(resolved["eval"][1]["sentences"], 6);
 }
@@ -243,7 +321,11 @@ async fn an_interrupted_training_stage_resumes_from_its_newest_checkpoint() {
         std::fs::read_to_string(run_dir.join("train/sft/metrics.jsonl"))
             .unwrap()
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"]
+                    .as_f64()
+                    .unwrap()
+            })
             .collect()
     };
     let first = Run::new(Recipe::load(&recipe_path).unwrap(), settings.clone())
@@ -280,12 +362,19 @@ async fn an_interrupted_training_stage_resumes_from_its_newest_checkpoint() {
     let status: Vec<&str> = resumed.stages.iter().map(|s| s.status.as_str()).collect();
     assert_eq!(status, ["reused", "reused", "ran"]);
     assert!(sft.join("adapter/adapter_model.safetensors").exists());
-    assert_eq!((written(1), written(2)), kept, "resumed: steps 1-2 not trained again");
+    assert_eq!(
+        (written(1), written(2)),
+        kept,
+        "resumed: steps 1-2 not trained again"
+    );
     assert!(sft.join("checkpoint-4").exists());
     let after = losses(&run_dir);
     assert_eq!(after.len(), 4);
     for (a, b) in uninterrupted.iter().zip(&after) {
-        assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{uninterrupted:?} vs {after:?}");
+        assert!(
+            (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+            "{uninterrupted:?} vs {after:?}"
+        );
     }
 }
 
@@ -321,7 +410,10 @@ adapter = { type = "lora", r = 2, lora_alpha = 4.0, target_modules = ["q_proj"] 
     .unwrap();
     let train: Vec<lux::core::Example> =
         lux::core::fs::read_jsonl(run_dir.join("mix/train.jsonl")).unwrap();
-    let french = train.iter().filter(|e| e.instruction_lang.code() == "fr").count();
+    let french = train
+        .iter()
+        .filter(|e| e.instruction_lang.code() == "fr")
+        .count();
     assert!(french > 0 && french < train.len());
     let stage = report.stages.iter().find(|s| s.name == "sft_fr").unwrap();
     assert_eq!(stage.output.summary["train_examples"], french);

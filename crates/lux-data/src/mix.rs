@@ -319,7 +319,11 @@ pub fn mix(config: &MixConfig, base_dir: &Path) -> Result<MixedDataset> {
 /// [`mix`] with a dataset of ready examples besides the components (the data stage's
 /// `dataset.jsonl`): each of its tasks is a category. The caps (`max_per_task`,
 /// `max_per_source`) apply to everything, then each category is split.
-pub fn mix_with(config: &MixConfig, base_dir: &Path, dataset: Vec<Example>) -> Result<MixedDataset> {
+pub fn mix_with(
+    config: &MixConfig,
+    base_dir: &Path,
+    dataset: Vec<Example>,
+) -> Result<MixedDataset> {
     config.validate()?;
     if config.components.is_empty() && dataset.is_empty() {
         return Err(Error::invalid(
@@ -344,7 +348,11 @@ pub fn mix_with(config: &MixConfig, base_dir: &Path, dataset: Vec<Example>) -> R
     }
     let mut by_task: BTreeMap<String, Vec<Example>> = BTreeMap::new();
     // A dataset that components template enters only through them.
-    let dataset = if templated_dataset { Vec::new() } else { dataset };
+    let dataset = if templated_dataset {
+        Vec::new()
+    } else {
+        dataset
+    };
     for e in dataset {
         by_task.entry(e.task.to_string()).or_default().push(e);
     }
@@ -391,7 +399,11 @@ pub fn mix_with(config: &MixConfig, base_dir: &Path, dataset: Vec<Example>) -> R
 /// weights, the fractional part decided by the seed and the example's id.
 fn copies(config: &MixConfig, e: &Example) -> usize {
     let weight = |weights: &BTreeMap<String, f64>, key: &str| {
-        weights.get(key).or_else(|| weights.get("*")).copied().unwrap_or(1.0)
+        weights
+            .get(key)
+            .or_else(|| weights.get("*"))
+            .copied()
+            .unwrap_or(1.0)
     };
     let w = weight(&config.weight_per_task, &e.task.to_string())
         * weight(&config.weight_per_source, &e.source);
@@ -411,8 +423,22 @@ fn cap(groups: &mut [(String, Vec<Example>)], config: &MixConfig, stats: &mut Mi
     let mut keep: Vec<Vec<bool>> = groups.iter().map(|(_, ex)| vec![true; ex.len()]).collect();
     let source = |e: &Example| e.source.clone();
     let task = |e: &Example| e.task.to_string();
-    cap_by(groups, &mut keep, &config.max_per_source, &source, &task, config.seed);
-    cap_by(groups, &mut keep, &config.max_per_task, &task, &source, config.seed);
+    cap_by(
+        groups,
+        &mut keep,
+        &config.max_per_source,
+        &source,
+        &task,
+        config.seed,
+    );
+    cap_by(
+        groups,
+        &mut keep,
+        &config.max_per_task,
+        &task,
+        &source,
+        config.seed,
+    );
     for ((category, examples), keep) in groups.iter_mut().zip(keep) {
         let before = examples.len();
         let mut flags = keep.into_iter();
@@ -443,12 +469,12 @@ fn cap_by(
     for (g, (_, examples)) in groups.iter().enumerate() {
         for (i, e) in examples.iter().enumerate() {
             if keep[g][i] {
-                by_key.entry(key(e)).or_default().entry(spread(e)).or_default().push((
-                    rng::hash(seed ^ CAP_SALT, &e.id),
-                    e.id.clone(),
-                    g,
-                    i,
-                ));
+                by_key
+                    .entry(key(e))
+                    .or_default()
+                    .entry(spread(e))
+                    .or_default()
+                    .push((rng::hash(seed ^ CAP_SALT, &e.id), e.id.clone(), g, i));
             }
         }
     }
@@ -621,7 +647,11 @@ fn own_field(record: &Value, name: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-fn render_component(c: &MixComponent, records: Records, stats: &mut MixStats) -> Result<Vec<Example>> {
+fn render_component(
+    c: &MixComponent,
+    records: Records,
+    stats: &mut MixStats,
+) -> Result<Vec<Example>> {
     let instruction =
         Template::parse(&c.instruction).map_err(|m| Error::invalid("instruction", m))?;
     let output = Template::parse(&c.output).map_err(|m| Error::invalid("output", m))?;
@@ -690,7 +720,9 @@ fn render_component(c: &MixComponent, records: Records, stats: &mut MixStats) ->
             let rendered_output = render(&output)?;
             let rendered_input = input.as_ref().map(&mut render).transpose()?.flatten();
             if let Some(name) = missing {
-                stats.skipped.push(at.skipped(format!("missing field `{name}`")));
+                stats
+                    .skipped
+                    .push(at.skipped(format!("missing field `{name}`")));
                 continue;
             }
             let (Some(rendered_instruction), Some(rendered_output)) =
@@ -698,20 +730,20 @@ fn render_component(c: &MixComponent, records: Records, stats: &mut MixStats) ->
             else {
                 continue;
             };
-            let empty = if instruction.is_empty_for(&record) || rendered_instruction.trim().is_empty()
-            {
-                Some("empty instruction".to_string())
-            } else if output.is_empty_for(&record) || rendered_output.trim().is_empty() {
-                Some("empty output".to_string())
-            } else {
-                let texts = [&rendered_instruction, &rendered_output]
-                    .into_iter()
-                    .chain(rendered_input.as_ref());
-                texts
-                    .flat_map(|t| c.skip_containing.iter().filter(|s| t.contains(s.as_str())))
-                    .next()
-                    .map(|s| format!("contains `{s}`"))
-            };
+            let empty =
+                if instruction.is_empty_for(&record) || rendered_instruction.trim().is_empty() {
+                    Some("empty instruction".to_string())
+                } else if output.is_empty_for(&record) || rendered_output.trim().is_empty() {
+                    Some("empty output".to_string())
+                } else {
+                    let texts = [&rendered_instruction, &rendered_output]
+                        .into_iter()
+                        .chain(rendered_input.as_ref());
+                    texts
+                        .flat_map(|t| c.skip_containing.iter().filter(|s| t.contains(s.as_str())))
+                        .next()
+                        .map(|s| format!("contains `{s}`"))
+                };
             if let Some(reason) = empty {
                 stats.skipped.push(at.skipped(reason));
                 continue;
@@ -927,7 +959,10 @@ mod tests {
         assert_eq!(small_train, 3 * (10 - small_val));
         let big_train = m.train.iter().filter(|e| e.source == "big").count();
         let big_held = 30 - m.validation.iter().filter(|e| e.source == "big").count();
-        assert!(big_train < big_held && big_train > 0, "{big_train} of {big_held}");
+        assert!(
+            big_train < big_held && big_train > 0,
+            "{big_train} of {big_held}"
+        );
         let ids: std::collections::BTreeSet<&str> = m.train.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids.len(), m.train.len(), "copies get ids of their own");
         assert_eq!(m.stats.train.values().sum::<usize>(), m.train.len());
@@ -963,7 +998,10 @@ mod tests {
         assert_eq!(n(&|e| e.source == "cldr"), 55);
         let capped: usize = m.stats.capped.values().sum();
         assert_eq!(all.len() + capped, dataset.len());
-        assert_eq!(m.validation.len(), m.stats.validation.values().sum::<usize>());
+        assert_eq!(
+            m.validation.len(),
+            m.stats.validation.values().sum::<usize>()
+        );
         // The same seed keeps the same examples, whatever the input order.
         dataset.reverse();
         let again = mix_with(&config, dir.path(), dataset).unwrap();
@@ -1151,14 +1189,26 @@ lang = "lb"
             m.train.iter().filter(|e| e.task.as_str() == task).collect()
         };
         let translation = by("translation_en_lb");
-        assert_eq!(translation.len(), 1, "no English text, and a placeholder: skipped");
+        assert_eq!(
+            translation.len(),
+            1,
+            "no English text, and a placeholder: skipped"
+        );
         assert_eq!(translation[0].input.as_deref(), Some("Hello"));
         assert_eq!(translation[0].output, "Moien");
         assert_eq!(translation[0].source, "cldr", "the item's own source");
         assert_eq!(translation[0].license, "Unicode-3.0");
         let reasons: Vec<&str> = m.stats.skipped.iter().map(|s| s.reason.as_str()).collect();
-        assert!(reasons.iter().any(|r| r.contains("item `b`") && r.contains("texts.en")), "{reasons:?}");
-        assert!(reasons.iter().any(|r| r.contains("contains `{`")), "{reasons:?}");
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("item `b`") && r.contains("texts.en")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons.iter().any(|r| r.contains("contains `{`")),
+            "{reasons:?}"
+        );
 
         let dictionary = by("dictionary");
         assert_eq!(dictionary.len(), 1);
@@ -1166,7 +1216,11 @@ lang = "lb"
         assert_eq!(dictionary[0].license, "CC0-1.0");
 
         let usage = by("dictionary_usage");
-        assert_eq!(usage.len(), 2, "one example per phrase; none for an entry without");
+        assert_eq!(
+            usage.len(),
+            2,
+            "one example per phrase; none for an entry without"
+        );
         assert!(usage.iter().any(|e| e.output == "D'Haus ass al."));
 
         // The dataset enters only through its component: the French example, templated.
@@ -1184,11 +1238,19 @@ lang = "lb"
         let mut both = config(0.1);
         both.components[0].dataset = true;
         let err = mix(&both, dir.path()).unwrap_err().to_string();
-        assert!(err.contains("components[0].path") && err.contains("exactly one"), "{err}");
+        assert!(
+            err.contains("components[0].path") && err.contains("exactly one"),
+            "{err}"
+        );
 
         let mut none = config(0.1);
         none.components[1].path = None;
-        assert!(mix(&none, dir.path()).unwrap_err().to_string().contains("components[1].path"));
+        assert!(
+            mix(&none, dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("components[1].path")
+        );
 
         // Without skip_missing, a missing field of an item is an error naming it.
         let config: MixConfig = toml::from_str(

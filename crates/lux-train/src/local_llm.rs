@@ -442,16 +442,25 @@ mod tests {
     #[test]
     fn a_relative_path_is_resolved_against_the_recipe_dir() {
         let mut client = LocalLlm::new(LocalLlmConfig::from_path("models/m.gguf")).unwrap();
-        client.resolve_paths(std::path::Path::new("/recipes")).unwrap();
+        client
+            .resolve_paths(std::path::Path::new("/recipes"))
+            .unwrap();
         assert_eq!(
             client.config().path.as_deref(),
             Some(std::path::Path::new("/recipes/models/m.gguf"))
         );
         let mut absolute = LocalLlm::new(LocalLlmConfig::from_path("/m.gguf")).unwrap();
-        absolute.resolve_paths(std::path::Path::new("/recipes")).unwrap();
-        assert_eq!(absolute.config().path.as_deref(), Some(std::path::Path::new("/m.gguf")));
+        absolute
+            .resolve_paths(std::path::Path::new("/recipes"))
+            .unwrap();
+        assert_eq!(
+            absolute.config().path.as_deref(),
+            Some(std::path::Path::new("/m.gguf"))
+        );
         let mut named = LocalLlm::new(LocalLlmConfig::named("smollm2")).unwrap();
-        named.resolve_paths(std::path::Path::new("/recipes")).unwrap();
+        named
+            .resolve_paths(std::path::Path::new("/recipes"))
+            .unwrap();
         assert_eq!(named.config().path, None);
     }
 

@@ -148,7 +148,10 @@ pub fn write_tiny_encoder(dir: &Path, seed: u64) -> Result<()> {
     lux_core::fs::write_json_atomic(dir.join("config.json"), &config)?;
     let mut shapes: Vec<(String, Vec<usize>)> = vec![
         ("embeddings.word_embeddings.weight".into(), vec![vocab, d]),
-        ("embeddings.position_embeddings.weight".into(), vec![positions, d]),
+        (
+            "embeddings.position_embeddings.weight".into(),
+            vec![positions, d],
+        ),
         ("embeddings.token_type_embeddings.weight".into(), vec![2, d]),
         ("embeddings.LayerNorm.weight".into(), vec![d]),
         ("embeddings.LayerNorm.bias".into(), vec![d]),

@@ -194,10 +194,20 @@ mod tests {
     #[test]
     fn clients_resolve_their_files_against_the_base_dir_before_sharing() {
         let ctx = JudgeContext::new("/recipes");
-        let a = share(&ctx, Arc::new(Filed { path: "m.gguf".into() }));
+        let a = share(
+            &ctx,
+            Arc::new(Filed {
+                path: "m.gguf".into(),
+            }),
+        );
         assert_eq!(a.model(), "/recipes/m.gguf");
         // The same file written absolutely is the same client.
-        let b = share(&ctx, Arc::new(Filed { path: "/recipes/m.gguf".into() }));
+        let b = share(
+            &ctx,
+            Arc::new(Filed {
+                path: "/recipes/m.gguf".into(),
+            }),
+        );
         assert!(Arc::ptr_eq(&a, &b));
         // Sharing an already shared client does not resolve it again.
         let again = share(&ctx, Arc::clone(&a));

@@ -164,7 +164,11 @@ impl InstructionGenerator for CodeSwitch {
                     ),
                 ));
             }
-            tracing::info!(lang = lang.code(), pairs = lexicon.len(), "code_switch lexicon");
+            tracing::info!(
+                lang = lang.code(),
+                pairs = lexicon.len(),
+                "code_switch lexicon"
+            );
             switcher = switcher.with_lexicon(lang.clone(), &lexicon);
         }
         self.switcher = Some(switcher);
@@ -189,7 +193,11 @@ impl InstructionGenerator for CodeSwitch {
         if switched.replacements.is_empty() {
             return Ok(Generation::default());
         }
-        let mut langs: Vec<&str> = switched.replacements.iter().map(|r| r.lang.code()).collect();
+        let mut langs: Vec<&str> = switched
+            .replacements
+            .iter()
+            .map(|r| r.lang.code())
+            .collect();
         langs.sort_unstable();
         langs.dedup();
         let example = Example {
@@ -224,7 +232,11 @@ mod tests {
 
     fn prepared(ratio: f64) -> (CodeSwitch, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("en-lb.txt"), "house Haus\nred rout\nbig grouss\n").unwrap();
+        std::fs::write(
+            dir.path().join("en-lb.txt"),
+            "house Haus\nred rout\nbig grouss\n",
+        )
+        .unwrap();
         let mut g = CodeSwitch::new(vec![Lang::LB]);
         g.muse.insert(Lang::LB, dir.path().join("en-lb.txt"));
         g.ratio = ratio;
@@ -235,13 +247,19 @@ mod tests {
     #[test]
     fn switches_the_english_side_and_keeps_the_original_as_output() {
         let (g, _dir) = prepared(1.0);
-        let seed = parallel("p1", &[("en", "The big red house"), ("lb", "Dat grousst rout Haus")]);
+        let seed = parallel(
+            "p1",
+            &[("en", "The big red house"), ("lb", "Dat grousst rout Haus")],
+        );
         let ex = crate::generators::testing::run(&g, &seed).examples;
         assert_eq!(ex.len(), 1);
         assert_eq!(ex[0].instruction, "The grouss rout Haus");
         assert_eq!(ex[0].output, "The big red house");
         assert_eq!(ex[0].task.as_str(), "code_switch");
-        assert_eq!((ex[0].instruction_lang.code(), ex[0].output_lang.code()), ("en", "en"));
+        assert_eq!(
+            (ex[0].instruction_lang.code(), ex[0].output_lang.code()),
+            ("en", "en")
+        );
         assert_eq!(ex[0].template, "3/3 of en switched into lb");
     }
 
@@ -252,10 +270,18 @@ mod tests {
         // A document in Luxembourgish is not an English text.
         assert!(!g.accepts(&article("Haus", "Dat ass e grousst Haus hei")));
         let none = parallel("p2", &[("en", "Nothing here is known")]);
-        assert!(crate::generators::testing::run(&g, &none).examples.is_empty());
+        assert!(
+            crate::generators::testing::run(&g, &none)
+                .examples
+                .is_empty()
+        );
         let (zero, _dir) = prepared(0.0);
         let seed = parallel("p3", &[("en", "The big red house")]);
-        assert!(crate::generators::testing::run(&zero, &seed).examples.is_empty());
+        assert!(
+            crate::generators::testing::run(&zero, &seed)
+                .examples
+                .is_empty()
+        );
     }
 
     #[test]
@@ -286,7 +312,10 @@ mod tests {
     #[test]
     fn settings_are_checked_in_prepare() {
         let ctx = crate::generators::testing::ctx();
-        let e = CodeSwitch::new(vec![Lang::LB]).prepare(&ctx).unwrap_err().to_string();
+        let e = CodeSwitch::new(vec![Lang::LB])
+            .prepare(&ctx)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("dictionary"), "{e}");
         let mut g = CodeSwitch::new(vec![Lang::LB]);
         g.muse.insert(Lang::FR, "x.txt".into());

@@ -979,8 +979,7 @@ mod tests {
         let mut c = GEvalConfig::new(client);
         c.mode = GEvalMode::Parsed;
         c.form_prompt = Some("form.txt".into());
-        c.steps
-            .insert("correctness".into(), "1. Compare.".into());
+        c.steps.insert("correctness".into(), "1. Compare.".into());
         // Deserialisation cannot know the recipe's directory: nothing is read yet, and judging
         // before `prepare` is an error rather than a read against the working directory.
         let mut g = GEval::new(c).unwrap();
@@ -988,17 +987,26 @@ mod tests {
         assert!(e.contains("form_prompt") && e.contains("prepare"), "{e}");
         let ctx = JudgeContext::new(dir.path());
         g.prepare(&ctx).unwrap();
-        assert_eq!(g.form.origin(), dir.path().join("form.txt").display().to_string());
+        assert_eq!(
+            g.form.origin(),
+            dir.path().join("form.txt").display().to_string()
+        );
         assert_eq!(block_on(g.judge(&request())).unwrap().score, 4.0);
         let sent = &log.lock().unwrap()[0].messages[0].content;
-        assert!(sent.starts_with("Rate Haus for correctness from 1 to 5"), "{sent}");
+        assert!(
+            sent.starts_with("Rate Haus for correctness from 1 to 5"),
+            "{sent}"
+        );
 
         // A missing file is found in `prepare`, named with the recipe's directory.
         let mut c = GEvalConfig::new(Scripted::new(vec![]));
         c.steps_prompt = Some("missing.txt".into());
         let mut g = GEval::new(c).unwrap();
         let e = g.prepare(&ctx).unwrap_err().to_string();
-        assert!(e.contains(&dir.path().join("missing.txt").display().to_string()), "{e}");
+        assert!(
+            e.contains(&dir.path().join("missing.txt").display().to_string()),
+            "{e}"
+        );
     }
 
     #[test]

@@ -114,12 +114,19 @@ mod tests {
             per_template: 1,
             languages: vec![Lang::EN],
         };
-        let seed = source.open(&SourceContext::default()).unwrap().next().unwrap().unwrap();
+        let seed = source
+            .open(&SourceContext::default())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
         let mut g = WordProblem::default();
         let ctx = GenerateContext::new(1, Lang::LB, vec![Lang::EN]);
         g.prepare(&ctx).unwrap();
         assert!(g.accepts(&seed));
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let ex = rt.block_on(g.generate(&seed, &ctx)).unwrap().examples;
         let Seed::Document(d) = &seed else { panic!() };
         assert_eq!(ex.len(), 1);
@@ -135,6 +142,11 @@ mod tests {
             answer_template: "The answer.".into(),
             ..WordProblem::default()
         };
-        assert!(bad.prepare(&ctx).unwrap_err().to_string().contains("{answer}"));
+        assert!(
+            bad.prepare(&ctx)
+                .unwrap_err()
+                .to_string()
+                .contains("{answer}")
+        );
     }
 }

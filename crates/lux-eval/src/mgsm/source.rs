@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use lux_core::{Document, Error, Lang, Provenance, Result, Seed, SeedSource, SeedStream, SourceContext};
+use lux_core::{
+    Document, Error, Lang, Provenance, Result, Seed, SeedSource, SeedStream, SourceContext,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{MgsmMiniConfig, generate};
@@ -117,7 +119,9 @@ mod tests {
             .collect::<Result<_>>()
             .unwrap();
         assert_eq!(seeds.len(), 26);
-        let Seed::Document(d) = &seeds[0] else { panic!("a document") };
+        let Seed::Document(d) = &seeds[0] else {
+            panic!("a document")
+        };
         assert_eq!(d.lang, Lang::EN);
         assert!(d.id.ends_with("/en"));
         let answer = d.metadata["answer"].as_str().unwrap();
@@ -132,14 +136,25 @@ mod tests {
             _ => false,
         }));
 
-        let bad = WordProblems { seed: 2024, ..source.clone() };
-        let e = bad.open(&SourceContext::default()).err().unwrap().to_string();
+        let bad = WordProblems {
+            seed: 2024,
+            ..source.clone()
+        };
+        let e = bad
+            .open(&SourceContext::default())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("2024") && e.contains("evaluation"), "{e}");
         let bad = WordProblems {
             languages: vec![Lang::new("pt").unwrap()],
             ..source
         };
-        let e = bad.open(&SourceContext::default()).err().unwrap().to_string();
+        let e = bad
+            .open(&SourceContext::default())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("pt"), "{e}");
     }
 }

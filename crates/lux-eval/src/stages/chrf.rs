@@ -121,13 +121,8 @@ impl ChrfEval {
         let mut rows = Vec::new();
         let mut per_system = Vec::new();
         for system in systems(ctx) {
-            let answers = system_answers(
-                ctx,
-                &system,
-                &prompts,
-                self.max_new_tokens,
-                self.batch_size,
-            )?;
+            let answers =
+                system_answers(ctx, &system, &prompts, self.max_new_tokens, self.batch_size)?;
             for (e, a) in examples.iter().zip(answers.iter()) {
                 rows.push(json!({
                     "system": system.name,
@@ -154,7 +149,11 @@ impl ChrfEval {
         let mut md = format!(
             "Corpus chrF{} of the answers to {} held-out examples of `{}` (greedy, at most {} \
              tokens) against the reference outputs, 0–100: [answers.jsonl]({}).\n\n",
-            if self.chrf_plus_plus { " and chrF++" } else { "" },
+            if self.chrf_plus_plus {
+                " and chrF++"
+            } else {
+                ""
+            },
             examples.len(),
             self.data,
             self.max_new_tokens,
@@ -328,17 +327,28 @@ mod tests {
             example("sentence_translation", "fr", "Moien!"),
             example("sentence_translation", "en", "Äddi."),
         ];
-        let answers: Vec<String> =
-            ["d'Kanner spillen.", "Moien", "Äddi."].map(String::from).to_vec();
+        let answers: Vec<String> = ["d'Kanner spillen.", "Moien", "Äddi."]
+            .map(String::from)
+            .to_vec();
         let g = groups(&examples);
         assert_eq!(g["sentence_translation en→lb"], [0, 2]);
         let chrf = ChrfConfig::chrf().init().unwrap();
         let pp = ChrfConfig::chrf_plus_plus().init().unwrap();
         let s = eval
-            .scores(&chrf, &pp, &names, &examples, &answers, &g["sentence_translation en→lb"])
+            .scores(
+                &chrf,
+                &pp,
+                &names,
+                &examples,
+                &answers,
+                &g["sentence_translation en→lb"],
+            )
             .unwrap();
         let expected = chrf
-            .corpus_score(&["d'Kanner spillen.", "Äddi."], &["D'Kanner spillen.", "Äddi."])
+            .corpus_score(
+                &["d'Kanner spillen.", "Äddi."],
+                &["D'Kanner spillen.", "Äddi."],
+            )
             .unwrap();
         assert_eq!(s.n, 2);
         assert!((s.chrf - expected).abs() < 1e-12);
@@ -347,14 +357,20 @@ mod tests {
         assert!((s.metrics["chrf"].as_f64().unwrap() - 100.0).abs() < 1e-9);
         assert!((s.metrics["chrf#2"].as_f64().unwrap() - s.chrf).abs() < 1e-12);
         // A representation metric cannot score predictions: its error is recorded.
-        assert!(s.metrics["linear_cka"]["error"].as_str().is_some(), "{:?}", s.metrics);
+        assert!(
+            s.metrics["linear_cka"]["error"].as_str().is_some(),
+            "{:?}",
+            s.metrics
+        );
         let row = eval.cells(&s, &names);
         assert!(row.contains("100.0000") && row.contains("error"), "{row}");
     }
 
     #[test]
     fn unknown_keys_and_metrics_are_named() {
-        let e = toml::from_str::<ChrfEval>("max_exmples = 3").unwrap_err().to_string();
+        let e = toml::from_str::<ChrfEval>("max_exmples = 3")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("max_exmples"), "{e}");
         let e = toml::from_str::<ChrfEval>("metrics = [{ type = \"chrff\" }]")
             .unwrap_err()

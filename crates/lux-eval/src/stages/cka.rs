@@ -82,10 +82,16 @@ impl Evaluation for CkaEval {
 
     fn prepare(&mut self, ctx: &StageContext) -> Result<()> {
         if self.sentences < 2 {
-            return Err(Error::invalid("cka.sentences", "CKA needs at least 2 sentences"));
+            return Err(Error::invalid(
+                "cka.sentences",
+                "CKA needs at least 2 sentences",
+            ));
         }
         if self.batch_size == 0 || self.max_tokens == 0 {
-            return Err(Error::invalid("cka", "batch_size and max_tokens must be at least 1"));
+            return Err(Error::invalid(
+                "cka",
+                "batch_size and max_tokens must be at least 1",
+            ));
         }
         self.pairs(ctx).map(|_| ())
     }
@@ -113,7 +119,10 @@ impl CkaEval {
 
     fn run(&self, ctx: &StageContext) -> Result<StageOutput> {
         let pairs = self.pairs(ctx)?;
-        let langs: BTreeSet<Lang> = pairs.iter().flat_map(|(a, b)| [a.clone(), b.clone()]).collect();
+        let langs: BTreeSet<Lang> = pairs
+            .iter()
+            .flat_map(|(a, b)| [a.clone(), b.clone()])
+            .collect();
         let path = ctx.resolve(&self.parallel);
         let mut groups: Vec<Parallel> = lux_core::fs::read_jsonl::<Parallel>(&path)?
             .into_iter()
@@ -206,7 +215,12 @@ impl CkaEval {
         let (base_name, base) = &reports[0];
         if reports.len() == 1 {
             let files = cka_report(base, None)?.write(&ctx.dir, "cka")?;
-            let _ = writeln!(md, "Per layer: [{}]({})", base_name, ctx.link(&files.markdown));
+            let _ = writeln!(
+                md,
+                "Per layer: [{}]({})",
+                base_name,
+                ctx.link(&files.markdown)
+            );
         }
         for (name, report) in &reports[1..] {
             let files = cka_report(base, Some(report))?.write(&ctx.dir, &format!("cka.{name}"))?;
@@ -224,7 +238,10 @@ impl CkaEval {
         });
         lux_core::fs::write_json_atomic(
             ctx.dir.join("layers.json"),
-            &reports.iter().map(|(n, r)| json!({ "system": n, "report": r })).collect::<Vec<_>>(),
+            &reports
+                .iter()
+                .map(|(n, r)| json!({ "system": n, "report": r }))
+                .collect::<Vec<_>>(),
         )?;
         Ok(StageOutput {
             summary,

@@ -316,7 +316,9 @@ impl JudgePanelEval {
             );
             let stem = format!("panel.{}", slug(&criteria.name));
             let files = panel_report(&run)?.write(&ctx.dir, &stem)?;
-            let judgements = ctx.dir.join(format!("judgements.{}.jsonl", slug(&criteria.name)));
+            let judgements = ctx
+                .dir
+                .join(format!("judgements.{}.jsonl", slug(&criteria.name)));
             let lines: Vec<Value> = run
                 .items
                 .iter()
@@ -435,7 +437,11 @@ fn write_criterion(
     for j in &run.judges {
         let _ = write!(md, " {} (failed) |", cell(j));
     }
-    let _ = write!(md, "\n|---|---:|---:|{}\n", "---:|".repeat(run.judges.len()));
+    let _ = write!(
+        md,
+        "\n|---|---:|---:|{}\n",
+        "---:|".repeat(run.judges.len())
+    );
     for s in systems {
         let _ = write!(
             md,
@@ -445,7 +451,12 @@ fn write_criterion(
             s["unscored"]
         );
         for j in s["judges"].as_array().into_iter().flatten() {
-            let _ = write!(md, " {} ({}) |", fmt_opt(j["mean"].as_f64(), 3), j["failed"]);
+            let _ = write!(
+                md,
+                " {} ({}) |",
+                fmt_opt(j["mean"].as_f64(), 3),
+                j["failed"]
+            );
         }
         md.push('\n');
     }
@@ -495,7 +506,8 @@ mod tests {
             }
             Ok(Judgement {
                 judge: self.name.clone(),
-                score: (r.response.len() as f64 + self.bias).clamp(r.criteria.scale.min, r.criteria.scale.max),
+                score: (r.response.len() as f64 + self.bias)
+                    .clamp(r.criteria.scale.min, r.criteria.scale.max),
                 scale: r.criteria.scale,
                 reason: None,
                 method: ScoreMethod::Parsed,
@@ -537,7 +549,10 @@ judges = [
         let e = toml::from_str::<JudgePanelEval>(&TABLE.replace("max = 5", "max = 1"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("criteria.fluency.scale") && e.contains("below"), "{e}");
+        assert!(
+            e.contains("criteria.fluency.scale") && e.contains("below"),
+            "{e}"
+        );
         let e = toml::from_str::<JudgePanelEval>(&format!("max_examples = 0\n{TABLE}"))
             .unwrap_err()
             .to_string();
@@ -579,8 +594,17 @@ judges = [
         assert_eq!(summary[1]["judges"][0]["failed"], 1);
         assert_eq!(summary[1]["judges"][1]["mean"], 2.0);
         let mut md = String::new();
-        write_criterion(&mut md, &criteria, &summary, &run, "eval/p/panel.fluency.md".into());
-        assert!(md.contains("| sft | 1.500 | 1 | 1.000 (1) | 2.000 (1) |"), "{md}");
+        write_criterion(
+            &mut md,
+            &criteria,
+            &summary,
+            &run,
+            "eval/p/panel.fluency.md".into(),
+        );
+        assert!(
+            md.contains("| sft | 1.500 | 1 | 1.000 (1) | 2.000 (1) |"),
+            "{md}"
+        );
         assert!(md.contains("Krippendorff's α"), "{md}");
     }
 }

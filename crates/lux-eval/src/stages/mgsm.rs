@@ -8,15 +8,13 @@ use async_trait::async_trait;
 use lux_core::stage::{StageContext, StageOutput};
 use lux_core::{Error, Evaluation, Lang, Result};
 use lux_train::sft::{mean_token_loss, tokenize_chat};
-use lux_train::stages::{
-    System, all_systems, answer, load_aligned_system, load_system, systems,
-};
+use lux_train::stages::{System, all_systems, answer, load_aligned_system, load_system, systems};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::mgsm::{
-    AnswerExtractorConfig, DEFAULT_ANSWER_TEMPLATE, LANGUAGES, MgsmProblem, MgsmReport,
-    MgsmScorer, bundled, render_answer,
+    AnswerExtractorConfig, DEFAULT_ANSWER_TEMPLATE, LANGUAGES, MgsmProblem, MgsmReport, MgsmScorer,
+    bundled, render_answer,
 };
 use crate::report::mgsm_report;
 
@@ -103,12 +101,23 @@ impl Evaluation for MgsmEval {
         }
         render_answer(&self.answer_template, "1")?;
         if self.languages.is_empty() {
-            return Err(Error::invalid("mgsm.languages", "name at least one language"));
-        }
-        if let Some(l) = self.languages.iter().find(|l| !LANGUAGES.contains(&l.code())) {
             return Err(Error::invalid(
                 "mgsm.languages",
-                format!("the bundled set has no `{}` (it has: {})", l.code(), LANGUAGES.join(", ")),
+                "name at least one language",
+            ));
+        }
+        if let Some(l) = self
+            .languages
+            .iter()
+            .find(|l| !LANGUAGES.contains(&l.code()))
+        {
+            return Err(Error::invalid(
+                "mgsm.languages",
+                format!(
+                    "the bundled set has no `{}` (it has: {})",
+                    l.code(),
+                    LANGUAGES.join(", ")
+                ),
             ));
         }
         Ok(())
@@ -131,7 +140,11 @@ impl MgsmEval {
         for lang in &self.languages {
             let mut of_lang: Vec<(usize, usize, MgsmProblem)> = Vec::new();
             let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-            for (i, p) in bundled()?.into_iter().filter(|p| &p.lang == lang).enumerate() {
+            for (i, p) in bundled()?
+                .into_iter()
+                .filter(|p| &p.lang == lang)
+                .enumerate()
+            {
                 let k = seen.entry(p.template.clone()).or_default();
                 of_lang.push((*k, i, p));
                 *k += 1;
@@ -149,10 +162,18 @@ impl MgsmEval {
         render_answer(&self.answer_template, &p.answer.to_string())
     }
 
-    fn score(&self, ctx: &StageContext, system: System, problems: &[MgsmProblem]) -> Result<Scored> {
+    fn score(
+        &self,
+        ctx: &StageContext,
+        system: System,
+        problems: &[MgsmProblem],
+    ) -> Result<Scored> {
         let mut by_lang: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, p) in problems.iter().enumerate() {
-            by_lang.entry(p.lang.code().to_string()).or_default().push(i);
+            by_lang
+                .entry(p.lang.code().to_string())
+                .or_default()
+                .push(i);
         }
         let mut answer_loss = BTreeMap::new();
         let responses = if system.reads_text() {
@@ -168,9 +189,18 @@ impl MgsmEval {
                     .iter()
                     .map(|&i| tokenize_chat(tokenizer, &prompts[i], &self.gold(&problems[i])?))
                     .collect::<Result<Vec<_>>>()?;
-                answer_loss.insert(lang.clone(), mean_token_loss(&model, &samples, self.batch_size, pad)?);
+                answer_loss.insert(
+                    lang.clone(),
+                    mean_token_loss(&model, &samples, self.batch_size, pad)?,
+                );
             }
-            answer(&model, tokenizer, &prompts, self.max_new_tokens, self.batch_size)?
+            answer(
+                &model,
+                tokenizer,
+                &prompts,
+                self.max_new_tokens,
+                self.batch_size,
+            )?
         } else {
             let (model, base) = load_aligned_system(ctx, &system)?;
             let tokenizer = &base.tokenizer;
@@ -180,7 +210,10 @@ impl MgsmEval {
                     .iter()
                     .map(|&i| Ok((questions[i].clone(), self.gold(&problems[i])?)))
                     .collect::<Result<Vec<_>>>()?;
-                answer_loss.insert(lang.clone(), model.loss(tokenizer, &pairs, self.batch_size)?);
+                answer_loss.insert(
+                    lang.clone(),
+                    model.loss(tokenizer, &pairs, self.batch_size)?,
+                );
             }
             model.answer(tokenizer, &questions, self.max_new_tokens, self.batch_size)?
         };
@@ -259,7 +292,11 @@ impl MgsmEval {
         md.push('\n');
         let mut rows = Vec::new();
         for s in &scored {
-            let reads = if s.system.reads_text() { "text" } else { "encoder" };
+            let reads = if s.system.reads_text() {
+                "text"
+            } else {
+                "encoder"
+            };
             let _ = write!(md, "| {} | {reads} |", s.system.name);
             let mut accuracy = serde_json::Map::new();
             for l in &langs {
@@ -278,7 +315,9 @@ impl MgsmEval {
                 let _ = write!(
                     md,
                     " {} |",
-                    s.answer_loss.get(*l).map_or("–".into(), |v| format!("{v:.3}"))
+                    s.answer_loss
+                        .get(*l)
+                        .map_or("–".into(), |v| format!("{v:.3}"))
                 );
             }
             md.push('\n');
@@ -330,7 +369,10 @@ mod tests {
         assert!(p.iter().all(|p| p.lang.code() == "lb"));
         let p = eval("problems_per_language = 15").problems().unwrap();
         assert_eq!(p.len(), 60);
-        assert_eq!(eval("problems_per_language = 0").problems().unwrap().len(), 208);
+        assert_eq!(
+            eval("problems_per_language = 0").problems().unwrap().len(),
+            208
+        );
     }
 
     #[test]
@@ -339,7 +381,12 @@ mod tests {
         let mut e = eval("languages = [\"pt\"]");
         assert!(e.prepare(&ctx).unwrap_err().to_string().contains("pt"));
         let mut e = eval("answer_template = \"It is.\"");
-        assert!(e.prepare(&ctx).unwrap_err().to_string().contains("{answer}"));
+        assert!(
+            e.prepare(&ctx)
+                .unwrap_err()
+                .to_string()
+                .contains("{answer}")
+        );
         let mut e = eval("max_new_tokens = 0");
         assert!(e.prepare(&ctx).is_err());
         assert!(eval("").prepare(&ctx).is_ok());

@@ -13,17 +13,17 @@
 //! `answers.rs` generates each system's answers to held-out examples once per run, for every
 //! evaluation that scores answers.
 
-mod cka;
 mod answers;
 mod chrf;
+mod cka;
 mod heldout_loss;
-mod mgsm;
-mod luxella;
 mod judge_panel;
+mod luxella;
+mod mgsm;
 
-pub use cka::CkaEval;
 pub use chrf::ChrfEval;
+pub use cka::CkaEval;
 pub use heldout_loss::HeldoutLoss;
-pub use mgsm::MgsmEval;
-pub use luxella::LuxellaEval;
 pub use judge_panel::{JudgePanelConfig, JudgePanelEval};
+pub use luxella::LuxellaEval;
+pub use mgsm::MgsmEval;

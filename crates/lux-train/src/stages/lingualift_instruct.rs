@@ -116,10 +116,14 @@ impl TryFrom<Map<String, Value>> for LinguaLiftInstruct {
         let untrained_aligner: Option<UntrainedAligner> =
             own_key(&mut mine, "untrained_aligner", || None)?;
         if let Some(u) = &untrained_aligner {
-            u.encoder.validate().map_err(|e| format!("untrained_aligner: {e}"))?;
+            u.encoder
+                .validate()
+                .map_err(|e| format!("untrained_aligner: {e}"))?;
         }
         if aligner.is_some() && untrained_aligner.is_some() {
-            return Err("set either `aligner` (a trained one) or `untrained_aligner`, not both".into());
+            return Err(
+                "set either `aligner` (a trained one) or `untrained_aligner`, not both".into(),
+            );
         }
         Ok(LinguaLiftInstruct {
             config,
@@ -128,7 +132,9 @@ impl TryFrom<Map<String, Value>> for LinguaLiftInstruct {
             untrained_aligner,
             tasks: own_key(&mut mine, "tasks", || vec!["math_word_problem".to_string()])?,
             train_data: own_key(&mut mine, "train_data", || "mix/train".to_string())?,
-            validation_data: own_key(&mut mine, "validation_data", || "mix/validation".to_string())?,
+            validation_data: own_key(&mut mine, "validation_data", || {
+                "mix/validation".to_string()
+            })?,
             max_validation_examples: own_key(&mut mine, "max_validation_examples", || 64)?,
             encoder_batch_size: own_key(&mut mine, "encoder_batch_size", || 32)?,
         })
@@ -197,7 +203,10 @@ impl LinguaLiftInstruct {
             }
             Some(u) => {
                 let encoder = load_encoder(ctx, &u.encoder)?;
-                device.seed(rng::hash(self.config.seed, "lingualift_instruct/untrained_aligner"));
+                device.seed(rng::hash(
+                    self.config.seed,
+                    "lingualift_instruct/untrained_aligner",
+                ));
                 let aligner = AlignerConfig::new(encoder.hidden_size(), base.config().hidden_size)
                     .with_hidden(u.hidden)
                     .with_mode(u.mode)
@@ -224,8 +233,13 @@ impl LinguaLiftInstruct {
                 .map(|e| (user_turn(e), Some(e.output.clone())))
                 .collect::<Vec<_>>()
         };
-        let train_samples =
-            aligned_samples(&encoder, &tokenizer, &slots, &pairs(&train), self.encoder_batch_size)?;
+        let train_samples = aligned_samples(
+            &encoder,
+            &tokenizer,
+            &slots,
+            &pairs(&train),
+            self.encoder_batch_size,
+        )?;
         let validation_samples = aligned_samples(
             &encoder,
             &tokenizer,
@@ -241,8 +255,13 @@ impl LinguaLiftInstruct {
         let mut config = self.config.clone();
         config.checkpoint_dir = Some(ctx.dir.join("checkpoints"));
         let started = Instant::now();
-        let (model, report) =
-            train_llm(model, &aligner, &train_samples, &validation_samples, &config)?;
+        let (model, report) = train_llm(
+            model,
+            &aligner,
+            &train_samples,
+            &validation_samples,
+            &config,
+        )?;
         let seconds = started.elapsed().as_secs_f64();
         let dir = ctx.dir.join("adapter");
         adapter.save(&model, &dir)?;
@@ -267,7 +286,11 @@ impl LinguaLiftInstruct {
             config.batch_size,
             train.len(),
             self.tasks,
-            if self.untrained_aligner.is_some() { "untrained" } else { "trained" },
+            if self.untrained_aligner.is_some() {
+                "untrained"
+            } else {
+                "trained"
+            },
             ctx.link(&aligner_dir),
             loss_cell(report.steps.first().map(|s| s.loss)),
             loss_cell(report.steps.last().map(|s| s.loss)),

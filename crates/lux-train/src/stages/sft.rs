@@ -97,9 +97,11 @@ impl TryFrom<Map<String, Value>> for SftStage {
             .filter_map(|k| map.remove(*k).map(|v| (k.to_string(), v)))
             .collect();
         if !own.contains_key("adapter") {
-            return Err("missing field `adapter` (e.g. adapter = { type = \"lora\", r = 16, \
+            return Err(
+                "missing field `adapter` (e.g. adapter = { type = \"lora\", r = 16, \
                         lora_alpha = 32.0, target_modules = [\"q_proj\", \"v_proj\"] })"
-                .into());
+                    .into(),
+            );
         }
         Ok(SftStage {
             stage: with_path(Value::Object(own))?,
@@ -165,8 +167,12 @@ impl SftStage {
                 ),
             ));
         }
-        let (train, cut) =
-            tokenize_examples(&tokenizer, &train_set, c.max_seq_length, c.completion_only_loss)?;
+        let (train, cut) = tokenize_examples(
+            &tokenizer,
+            &train_set,
+            c.max_seq_length,
+            c.completion_only_loss,
+        )?;
         let (validation, _) = tokenize_examples(
             &tokenizer,
             &validation_set,

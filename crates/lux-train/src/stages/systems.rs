@@ -50,7 +50,11 @@ pub fn systems(ctx: &StageContext) -> Vec<System> {
         aligner: None,
     }];
     for (key, artifact) in ctx.inputs_of_kind("adapter") {
-        if artifact.path.join(super::aligned::ALIGNER_REF_FILE).is_file() {
+        if artifact
+            .path
+            .join(super::aligned::ALIGNER_REF_FILE)
+            .is_file()
+        {
             continue;
         }
         all.push(System {
@@ -183,21 +187,38 @@ mod tests {
         write_aligner_ref(&aligned, &aligner).unwrap();
         let mut ctx = StageContext::standalone("eval", dir.path().join("eval"));
         ctx.inputs = vec![
-            ("mix/train".into(), Artifact::new("dataset", dir.path().join("t.jsonl"))),
+            (
+                "mix/train".into(),
+                Artifact::new("dataset", dir.path().join("t.jsonl")),
+            ),
             ("sft/adapter".into(), Artifact::new("adapter", &plain)),
             ("align/aligner".into(), Artifact::new("aligner", &aligner)),
-            ("instruct/adapter".into(), Artifact::new("adapter", &aligned)),
+            (
+                "instruct/adapter".into(),
+                Artifact::new("adapter", &aligned),
+            ),
         ];
         let text: Vec<(String, bool)> = systems(&ctx)
             .into_iter()
             .map(|s| (s.name, s.adapter.is_some()))
             .collect();
-        assert_eq!(text, [("base".to_string(), false), ("sft".to_string(), true)]);
+        assert_eq!(
+            text,
+            [("base".to_string(), false), ("sft".to_string(), true)]
+        );
         let all = all_systems(&ctx).unwrap();
-        let names: Vec<(&str, bool)> = all.iter().map(|s| (s.name.as_str(), s.reads_text())).collect();
+        let names: Vec<(&str, bool)> = all
+            .iter()
+            .map(|s| (s.name.as_str(), s.reads_text()))
+            .collect();
         assert_eq!(
             names,
-            [("base", true), ("sft", true), ("align", false), ("instruct", false)]
+            [
+                ("base", true),
+                ("sft", true),
+                ("align", false),
+                ("instruct", false)
+            ]
         );
         assert_eq!(all[2].adapter, None);
         let instruct_aligner = all[3].aligner.as_ref().unwrap();
