@@ -2,8 +2,9 @@
 //! crates gets the whole CLI with your plugins in it.
 //!
 //! ```no_run
-//! // src/main.rs of a crate that depends on lux and on your plugins
-//! use my_plugins as _; // link the crate so recipes can name its plugins
+//! // src/main.rs of a crate that depends on lux and on your plugin crates: name each plugin
+//! // crate so it is linked and recipes can name its plugins (`use my_plugins as _;`).
+//! use lux::plugins as _;
 //!
 //! fn main() -> std::process::ExitCode {
 //!     lux::cli::main()

@@ -50,7 +50,7 @@ fn pairs(model: &Llama) -> Vec<(String, Vec<f32>, Vec<f32>)> {
         .into_iter()
         .filter_map(|(name, p)| {
             let pair = p.low_rank.as_ref()?;
-            let values = |t: burn::tensor::Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
+            let values = |t: burn::tensor::Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
             Some((name, values(pair.a.val()), values(pair.b.val())))
         })
         .collect()

@@ -15,8 +15,8 @@
 //! - [`luxella`]: a LUXELLA-style benchmark: LLM-written questions per category and
 //!   difficulty, answered by models, scored 1–5 by a judge.
 //! - [`report`]: Markdown + JSON + SVG reports of all of the above.
-//! - [`stages`]: the `[[eval]]` stages of recipes (`cka`, `heldout_loss`, `judge_panel`, `luxella`, `mgsm`,
-//!   `chrf`), run on the base model and after each training stage.
+//! - [`stages`]: the `[[eval]]` stages of recipes (`cka`, `heldout_loss`, `judge_panel`,
+//!   `luxella`, `mgsm`, `chrf`), run on the base model and after each training stage.
 //!
 //! Prompts are [`lux_core::PromptTemplate`]s, built in from this crate's `prompts/` or replaced
 //! by a file a recipe names (relative to the recipe: judges read them in
