@@ -47,13 +47,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         progress: true,
         ..RunSettings::default()
     };
-    if let Some(model) = &recipe.model {
-        if let Err(e) = model.resolve(&recipe.base_dir) {
-            println!(
-                "{e}\n→ running the data and mix stages only (fetch the model and run again for the rest)"
-            );
-            settings.stop_after = Some("mix".into());
-        }
+    if let Some(model) = &recipe.model
+        && let Err(e) = model.resolve(&recipe.base_dir)
+    {
+        println!(
+            "{e}\n→ running the data and mix stages only (fetch the model and run again for the rest)"
+        );
+        settings.stop_after = Some("mix".into());
     }
     let report = Run::new(recipe, settings)?.execute().await?;
     for stage in &report.stages {

@@ -85,9 +85,9 @@ async fn the_sft_stage_trains_an_adapter_defined_outside_lux_train() {
     let device = Device::flex();
     let base = || Llama::from_pretrained(&model_dir, &device).unwrap();
     let (trained, _) = load_peft(base(), &run_dir.join("train/sft/adapter")).unwrap();
-    let fa: LoraFa = serde_json::from_str(&format!(
-        r#"{{"lora": {{"r": 4, "lora_alpha": 8.0, "target_modules": ["q_proj", "v_proj"]}}}}"#
-    ))
+    let fa: LoraFa = serde_json::from_str(
+        r#"{"lora": {"r": 4, "lora_alpha": 8.0, "target_modules": ["q_proj", "v_proj"]}}"#,
+    )
     .unwrap();
     // SftConfig's default seed (1729) initialised the pairs.
     let (initial, names) = fa.attach(base(), 1729).unwrap();

@@ -377,7 +377,7 @@ impl Pipeline {
             examples += entry.examples.len();
             entries.push(entry);
             bar.inc(1);
-            if count % 64 == 0 {
+            if count.is_multiple_of(64) {
                 let rate = count as f64 / started.elapsed().as_secs_f64().max(1e-9);
                 bar.set_message(format!("{examples} examples, {rate:.0} seeds/s"));
             }

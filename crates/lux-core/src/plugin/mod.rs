@@ -19,6 +19,7 @@ pub mod train;
 #[cfg(test)]
 mod object_safety {
     // Compile-time check that every plugin trait can be used as `dyn Trait` across threads.
+    #[allow(clippy::too_many_arguments)]
     fn _obj_safe(
         _: &dyn super::source::SeedSource,
         _: &dyn super::generator::InstructionGenerator,

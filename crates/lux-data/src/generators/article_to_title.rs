@@ -78,8 +78,7 @@ impl DocumentSelection {
     ) -> Option<(&'a Document, &'a str)> {
         let Seed::Document(d) = seed else { return None };
         let title = d.title.as_deref().filter(|t| !t.trim().is_empty())?;
-        let source_ok =
-            self.sources.is_empty() || self.sources.iter().any(|s| *s == d.provenance.source);
+        let source_ok = self.sources.is_empty() || self.sources.contains(&d.provenance.source);
         (d.lang == *native && source_ok && d.text.chars().count() >= self.min_chars)
             .then_some((d, title))
     }
@@ -87,7 +86,7 @@ impl DocumentSelection {
     /// Whether `seed` could be selected (without knowing the run's native language).
     pub(crate) fn may_select(&self, seed: &Seed) -> bool {
         matches!(seed, Seed::Document(d) if d.title.is_some()
-            && (self.sources.is_empty() || self.sources.iter().any(|s| *s == d.provenance.source)))
+            && (self.sources.is_empty() || self.sources.contains(&d.provenance.source)))
     }
 
     pub(crate) fn cut(&self, text: &str) -> String {
