@@ -11,7 +11,7 @@ use lux_core::{Error, Example, IoContext, Result, TaskKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::read_dataset;
+use super::{read_dataset, read_selected};
 use crate::align::{
     AlignedSample, Aligner, ChatSlots, StageConfig, StageReport, aligned_loss, generate_aligned,
     save_aligner,
@@ -110,20 +110,6 @@ pub fn load_encoder(ctx: &StageContext, spec: &EncoderSpec) -> Result<Arc<TextEn
         .get_or_try_insert(&format!("encoder:{}", path.display()), || {
             TextEncoder::load(&path, &device)
         })
-}
-
-/// The examples of the dataset artifacts `key` whose task is one of `tasks` (all when
-/// `tasks` is empty).
-pub(crate) fn examples_of_tasks(
-    ctx: &StageContext,
-    key: &str,
-    tasks: &[TaskKind],
-) -> Result<Vec<Example>> {
-    let all = read_dataset(ctx, key)?;
-    Ok(all
-        .into_iter()
-        .filter(|e| tasks.is_empty() || tasks.contains(&e.task))
-        .collect())
 }
 
 /// Each `(text, answer)` as an aligned sample: the encoder reads the text, the answer (when
@@ -303,7 +289,7 @@ pub(crate) fn stage_examples(
     max_validation: usize,
 ) -> Result<(Vec<Example>, Vec<Example>)> {
     let kinds = task_kinds(tasks)?;
-    let train = examples_of_tasks(ctx, train_data, &kinds)?;
+    let train = read_selected(ctx, train_data, &kinds, &[])?;
     if train.is_empty() {
         let mut there: Vec<String> = read_dataset(ctx, train_data)?
             .into_iter()
@@ -323,7 +309,7 @@ pub(crate) fn stage_examples(
             ),
         ));
     }
-    let mut validation = examples_of_tasks(ctx, validation_data, &kinds)?;
+    let mut validation = read_selected(ctx, validation_data, &kinds, &[])?;
     validation.truncate(max_validation);
     Ok((train, validation))
 }

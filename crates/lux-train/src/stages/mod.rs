@@ -79,3 +79,20 @@ pub fn base_model(ctx: &StageContext) -> Result<Arc<LoadedModel>> {
 pub fn read_dataset(ctx: &StageContext, key: &str) -> Result<Vec<Example>> {
     lux_core::fs::read_jsonl(&ctx.input(key)?.path)
 }
+
+/// The examples of the dataset artifact `key` whose task is one of `tasks` and whose
+/// instruction is in one of `instruction_langs` (an empty list selects every value): how a
+/// training stage picks its part of the run's data.
+pub fn read_selected(
+    ctx: &StageContext,
+    key: &str,
+    tasks: &[lux_core::TaskKind],
+    instruction_langs: &[lux_core::Lang],
+) -> Result<Vec<Example>> {
+    let mut examples = read_dataset(ctx, key)?;
+    examples.retain(|e| {
+        (tasks.is_empty() || tasks.contains(&e.task))
+            && (instruction_langs.is_empty() || instruction_langs.contains(&e.instruction_lang))
+    });
+    Ok(examples)
+}

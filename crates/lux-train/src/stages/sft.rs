@@ -4,12 +4,12 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use lux_core::stage::{Artifact, StageContext, StageOutput};
-use lux_core::{Error, Example, Lang, Result, TaskKind, TrainStage};
+use lux_core::{Error, Lang, Result, TaskKind, TrainStage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::systems::write_adapter_spec;
-use super::{model_spec, read_dataset};
+use super::{model_spec, read_selected};
 use crate::adapter::Adapter;
 use crate::sft::{SftConfig, SftTrainer, tokenize_examples};
 
@@ -118,16 +118,6 @@ fn with_path<T: serde::de::DeserializeOwned>(value: Value) -> std::result::Resul
     })
 }
 
-impl SftStage {
-    /// Whether `example` is one this stage trains on.
-    fn selects(&self, example: &Example) -> bool {
-        let s = &self.stage;
-        (s.tasks.is_empty() || s.tasks.contains(&example.task))
-            && (s.instruction_langs.is_empty()
-                || s.instruction_langs.contains(&example.instruction_lang))
-    }
-}
-
 #[typetag::serde(name = "sft")]
 #[async_trait]
 impl TrainStage for SftStage {
@@ -153,10 +143,9 @@ impl SftStage {
         let (base, tokenizer) = spec.load(&ctx.base_dir, &device)?;
         let c = &self.config;
         let s = &self.stage;
-        let mut train_set = read_dataset(ctx, &s.train_data)?;
-        train_set.retain(|e| self.selects(e));
-        let mut validation_set = read_dataset(ctx, &s.validation_data)?;
-        validation_set.retain(|e| self.selects(e));
+        let train_set = read_selected(ctx, &s.train_data, &s.tasks, &s.instruction_langs)?;
+        let mut validation_set =
+            read_selected(ctx, &s.validation_data, &s.tasks, &s.instruction_langs)?;
         validation_set.truncate(s.max_validation_examples);
         if train_set.is_empty() {
             return Err(Error::plugin(
