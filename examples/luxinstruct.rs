@@ -51,7 +51,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "{e}\n→ running the data stages only (fetch the model and run again for the rest)"
         );
-        settings.stop_after = Some("mix".into());
+        // The last data stage the recipe has (a recipe without one stops before anything).
+        let names = recipe.stage_names();
+        match ["mix", "data"]
+            .into_iter()
+            .find(|n| names.iter().any(|s| s == n))
+        {
+            Some(last) => settings.stop_after = Some(last.into()),
+            None => return Err(e.into()),
+        }
     }
     let report = Run::new(recipe, settings)?.execute().await?;
     for stage in &report.stages {

@@ -276,13 +276,16 @@ impl Run {
             return None;
         }
         let record = read_record(dir)?;
-        (record.finished && record.key == key).then(|| StageReport {
+        let output = absolute(record.output, &self.dir);
+        // A finished stage whose files were deleted since is run again, not reused.
+        let intact = output.artifacts.values().all(|a| a.path.exists());
+        (record.finished && record.key == key && intact).then(|| StageReport {
             name: name.to_string(),
             kind: kind.to_string(),
             status: "reused".into(),
             seconds: record.seconds,
             dir: link(&self.dir, dir),
-            output: absolute(record.output, &self.dir),
+            output,
         })
     }
 
