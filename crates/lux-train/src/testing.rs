@@ -20,28 +20,7 @@ const TEMPLATE: &str = "{% for message in messages %}<|im_start|>{{ message['rol
 /// `tokenizer.json`, `tokenizer_config.json`. Weights are drawn from `seed`.
 pub fn write_tiny_llama(dir: &Path, seed: u64) -> Result<()> {
     std::fs::create_dir_all(dir).with_path(dir)?;
-    let mut tokens: Vec<String> = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-        .map(String::from)
-        .to_vec();
-    let mut alphabet: Vec<char> = tokenizers::pre_tokenizers::byte_level::ByteLevel::alphabet()
-        .into_iter()
-        .collect();
-    alphabet.sort_unstable();
-    tokens.extend(alphabet.into_iter().map(String::from));
-    let mut token_types = vec![3, 3, 3];
-    token_types.resize(tokens.len(), 1);
-    let vocab = tokens.len();
-    let tok = Tokenizer::from_gguf_metadata(&GgufTokenizerMetadata {
-        model: "gpt2".into(),
-        pre: Some("gpt2".into()),
-        tokens,
-        token_types,
-        ..GgufTokenizerMetadata::default()
-    })?;
-    let tokenizer_path = dir.join("tokenizer.json");
-    tok.inner()
-        .save(&tokenizer_path, false)
-        .map_err(|e| Error::parse(&tokenizer_path, None, e.to_string()))?;
+    let vocab = write_byte_tokenizer(dir, &["<|endoftext|>", "<|im_start|>", "<|im_end|>"])?;
     let tokenizer_config = serde_json::json!({
         "chat_template": TEMPLATE,
         "eos_token": "<|im_end|>",
@@ -117,26 +96,7 @@ pub fn write_tiny_llama(dir: &Path, seed: u64) -> Result<()> {
 /// multilingual-e5-small. Weights are drawn from `seed`.
 pub fn write_tiny_encoder(dir: &Path, seed: u64) -> Result<()> {
     std::fs::create_dir_all(dir).with_path(dir)?;
-    let mut tokens: Vec<String> = ["[PAD]", "[CLS]", "[SEP]"].map(String::from).to_vec();
-    let mut alphabet: Vec<char> = tokenizers::pre_tokenizers::byte_level::ByteLevel::alphabet()
-        .into_iter()
-        .collect();
-    alphabet.sort_unstable();
-    tokens.extend(alphabet.into_iter().map(String::from));
-    let mut token_types = vec![3, 3, 3];
-    token_types.resize(tokens.len(), 1);
-    let vocab = tokens.len();
-    let tok = Tokenizer::from_gguf_metadata(&GgufTokenizerMetadata {
-        model: "gpt2".into(),
-        pre: Some("gpt2".into()),
-        tokens,
-        token_types,
-        ..GgufTokenizerMetadata::default()
-    })?;
-    let tokenizer_path = dir.join("tokenizer.json");
-    tok.inner()
-        .save(&tokenizer_path, false)
-        .map_err(|e| Error::parse(&tokenizer_path, None, e.to_string()))?;
+    let vocab = write_byte_tokenizer(dir, &["[PAD]", "[CLS]", "[SEP]"])?;
 
     let (d, f, layers, positions) = (16usize, 24usize, 2usize, 128usize);
     let config = serde_json::json!({
@@ -219,4 +179,30 @@ fn write_random_safetensors(
         .collect::<Result<Vec<_>>>()?;
     safetensors::tensor::serialize_to_file(views, None, path)
         .map_err(|e| Error::parse(path, None, e.to_string()))
+}
+
+/// Writes `tokenizer.json`: the `control` tokens, then one token per byte (byte-level, no
+/// merges), so any text tokenises. Returns the vocabulary size.
+fn write_byte_tokenizer(dir: &Path, control: &[&str]) -> Result<usize> {
+    let mut tokens: Vec<String> = control.iter().map(|t| t.to_string()).collect();
+    let mut alphabet: Vec<char> = tokenizers::pre_tokenizers::byte_level::ByteLevel::alphabet()
+        .into_iter()
+        .collect();
+    alphabet.sort_unstable();
+    tokens.extend(alphabet.into_iter().map(String::from));
+    let mut token_types = vec![3; control.len()];
+    token_types.resize(tokens.len(), 1);
+    let vocab = tokens.len();
+    let tok = Tokenizer::from_gguf_metadata(&GgufTokenizerMetadata {
+        model: "gpt2".into(),
+        pre: Some("gpt2".into()),
+        tokens,
+        token_types,
+        ..GgufTokenizerMetadata::default()
+    })?;
+    let tokenizer_path = dir.join("tokenizer.json");
+    tok.inner()
+        .save(&tokenizer_path, false)
+        .map_err(|e| Error::parse(&tokenizer_path, None, e.to_string()))?;
+    Ok(vocab)
 }

@@ -17,7 +17,6 @@ use crate::align::{
     save_aligner,
 };
 use crate::encoder::{EncoderSpec, TextEncoder};
-use crate::generate::SamplingConfig;
 use crate::model::Llama;
 use crate::tokenizer::Tokenizer;
 
@@ -29,9 +28,6 @@ pub const ENCODER_SPEC_FILE: &str = "lux_encoder.json";
 /// (`{"aligner": "<dir>"}`, relative to the adapter directory when both lie in one run), so an
 /// evaluation runs it with that aligner and never as a plain text model.
 pub const ALIGNER_REF_FILE: &str = "lux_aligner.json";
-
-/// Tokens that end an assistant turn in common chat templates.
-const TURN_END_TOKENS: &[&str] = &["<|im_end|>", "<|eot_id|>", "<|endoftext|>", "</s>"];
 
 /// Writes `aligner` and the encoder it reads into `dir`.
 pub fn write_aligner_dir(aligner: &Aligner, encoder: &EncoderSpec, dir: &Path) -> Result<()> {
@@ -185,13 +181,7 @@ impl AlignedModel {
         max_new_tokens: usize,
         batch_size: usize,
     ) -> Result<Vec<String>> {
-        let config = SamplingConfig {
-            stop_token_ids: TURN_END_TOKENS
-                .iter()
-                .filter_map(|t| tokenizer.token_id(t))
-                .collect(),
-            ..SamplingConfig::greedy(max_new_tokens)
-        };
+        let config = super::answers::greedy_turn(tokenizer, max_new_tokens);
         let (llm, aligner) = (self.llm.valid(), self.aligner.valid());
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(batch_size.max(1)) {

@@ -9,6 +9,19 @@ use crate::tokenizer::Tokenizer;
 /// Tokens that end an assistant turn in common chat templates.
 const TURN_END_TOKENS: &[&str] = &["<|im_end|>", "<|eot_id|>", "<|endoftext|>", "</s>"];
 
+/// Greedy decoding that stops at the end of the assistant's turn (the tokenizer's
+/// end-of-sequence token or a turn-end token of common chat templates), after at most
+/// `max_new_tokens`: how every evaluation lets a system answer.
+pub(crate) fn greedy_turn(tokenizer: &Tokenizer, max_new_tokens: usize) -> SamplingConfig {
+    SamplingConfig {
+        stop_token_ids: TURN_END_TOKENS
+            .iter()
+            .filter_map(|t| tokenizer.token_id(t))
+            .collect(),
+        ..SamplingConfig::greedy(max_new_tokens)
+    }
+}
+
 /// Greedy answers of `model` to each prompt, given as the user's turn of its chat template,
 /// in batches of `batch_size`; each answer is cut at `max_new_tokens` and trimmed. Greedy, so
 /// a rerun gives the same answers.
@@ -19,13 +32,7 @@ pub fn answer(
     max_new_tokens: usize,
     batch_size: usize,
 ) -> Result<Vec<String>> {
-    let config = SamplingConfig {
-        stop_token_ids: TURN_END_TOKENS
-            .iter()
-            .filter_map(|t| tokenizer.token_id(t))
-            .collect(),
-        ..SamplingConfig::greedy(max_new_tokens)
-    };
+    let config = greedy_turn(tokenizer, max_new_tokens);
     let mut out = Vec::with_capacity(prompts.len());
     for chunk in prompts.chunks(batch_size.max(1)) {
         let ids = chunk
