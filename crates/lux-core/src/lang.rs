@@ -1,10 +1,13 @@
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Error;
+use crate::lang_table::{self, LangTable};
 
 /// A language, named by its ISO 639 code (`lb`, `en`, `fr`, `de`, `gsw`…).
 ///
@@ -72,32 +75,55 @@ impl Lang {
         self.0.split('-').next().unwrap_or(&self.0)
     }
 
-    /// English name for the languages lux ships templates for, else the code itself.
-    ///
-    /// Generators use [`crate::GenerateContext::language_name`], which recipes can extend;
-    /// this is only its fallback.
+    /// The language's English name (`Faroese` for `fo`), from the language-names table;
+    /// the code itself for a language the table lacks (logged once).
     pub fn english_name(&self) -> &str {
-        match self.primary() {
-            "lb" => "Luxembourgish",
-            "en" => "English",
-            "fr" => "French",
-            "de" => "German",
-            "nl" => "Dutch",
-            "it" => "Italian",
-            "es" => "Spanish",
-            "pt" => "Portuguese",
-            "gsw" => "Swiss German",
-            "rm" => "Romansh",
-            "fy" => "Frisian",
-            "br" => "Breton",
-            "co" => "Corsican",
-            "ga" => "Irish",
-            "cy" => "Welsh",
-            "eu" => "Basque",
-            "fo" => "Faroese",
-            _ => self.code(),
+        match names().get(&Lang::EN).and_then(|t| self.lookup(t)) {
+            Some(name) => name,
+            None => {
+                lang_table::warn_missing("language_names.en", self, "its code");
+                self.code()
+            }
         }
     }
+
+    /// The language's name written in `in_lang` (`féroïen` for `fo` in `fr`, `føroyskt` in
+    /// `fo`), from the language-names table (Unicode CLDR's names, `tables/language_names.toml`),
+    /// falling back to [`Lang::english_name`] where the table has no name in `in_lang`
+    /// (logged once per language).
+    pub fn name_in(&self, in_lang: &Lang) -> String {
+        if let Some(name) = names().get(in_lang).and_then(|t| self.lookup(t)) {
+            return name.to_string();
+        }
+        lang_table::warn_missing(
+            &format!("language_names.{}", in_lang.primary()),
+            self,
+            "the English name",
+        );
+        self.english_name().to_string()
+    }
+
+    /// This language's row of one language's names: exact code, then primary subtag.
+    fn lookup<'t>(&self, names: &'t BTreeMap<String, String>) -> Option<&'t str> {
+        names
+            .get(self.code())
+            .or_else(|| names.get(self.primary()))
+            .map(String::as_str)
+    }
+}
+
+/// The embedded language-names table: `[in] of = "name"`, parsed on first use.
+fn names() -> &'static LangTable<BTreeMap<String, String>> {
+    static NAMES: OnceLock<LangTable<BTreeMap<String, String>>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        LangTable::from_toml(
+            "language_names",
+            "lux-core/tables/language_names.toml",
+            include_str!("../tables/language_names.toml"),
+        )
+        // Embedded at build time and parsed by this module's tests.
+        .expect("the embedded language-names table parses")
+    })
 }
 
 impl fmt::Display for Lang {
@@ -153,6 +179,26 @@ mod tests {
         assert_eq!(Lang::parse_loose("de@formal").unwrap(), Lang::DE);
         assert_eq!(Lang::parse_loose("pt-br").unwrap().code(), "pt-BR");
         assert_eq!(Lang::parse_loose("pt-br").unwrap().primary(), "pt");
+    }
+
+    #[test]
+    fn names_come_from_the_table_with_english_then_the_code_as_fallback() {
+        let fo = Lang::new("fo").unwrap();
+        assert_eq!(fo.english_name(), "Faroese");
+        assert_eq!(fo.name_in(&Lang::FR), "féroïen");
+        assert_eq!(fo.name_in(&Lang::DE), "Färöisch");
+        assert_eq!(fo.name_in(&fo), "føroyskt");
+        assert_eq!(Lang::LB.name_in(&Lang::LB), "Lëtzebuergesch");
+        assert_eq!(Lang::LB.name_in(&Lang::FR), "luxembourgeois");
+        assert_eq!(Lang::new("pt-BR").unwrap().name_in(&Lang::EN), "Portuguese");
+        // No names written in Faroese except its own: English.
+        assert_eq!(Lang::LB.name_in(&fo), "Luxembourgish");
+        // Not in CLDR: the code.
+        assert_eq!(Lang::new("qaa").unwrap().english_name(), "qaa");
+        // Every in-language row holds English, French and German names.
+        for l in ["en", "fr", "de"] {
+            assert!(names().get(&Lang::new(l).unwrap()).unwrap().len() > 300);
+        }
     }
 
     #[test]

@@ -44,6 +44,7 @@ mod example;
 pub mod fs;
 pub mod json_answer;
 mod lang;
+pub mod lang_table;
 pub mod pipeline;
 pub mod plugin;
 pub mod prompt;

@@ -270,7 +270,15 @@ mod tests {
 pub struct CorpusConfig {
     /// The native language (every group must have it).
     pub native: Lang,
-    /// Languages kept in each group (others are dropped).
+    /// The languages instructions will be written in (default en, fr, de): kept in each group
+    /// so that translation tasks have a source text.
+    #[serde(default = "default_instruction_langs")]
+    pub instruction_langs: Vec<Lang>,
+    /// Languages kept in each group (others are dropped). Default: the native language, the
+    /// instruction languages and the native language's neighbours from the language-id
+    /// neighbours table ([`crate::langid::neighbours`]), so the language identifier trained on
+    /// the corpus learns to tell them apart.
+    #[serde(default)]
     pub langs: Vec<Lang>,
     /// Text put at the top of `NOTICE.md` (where the packages come from, how to rebuild).
     #[serde(default)]
@@ -280,6 +288,33 @@ pub struct CorpusConfig {
     /// Dictionary mining settings.
     #[serde(default)]
     pub dictionary: DictionaryMining,
+}
+
+fn default_instruction_langs() -> Vec<Lang> {
+    vec![Lang::EN, Lang::FR, Lang::DE]
+}
+
+impl CorpusConfig {
+    /// The languages kept in each group: `langs`, or when empty the native language, the
+    /// instruction languages and the native language's language-id neighbours, in that order
+    /// and without repeats.
+    pub fn kept_langs(&self) -> Vec<Lang> {
+        if !self.langs.is_empty() {
+            return self.langs.clone();
+        }
+        let mut out = vec![self.native.clone()];
+        for l in self
+            .instruction_langs
+            .iter()
+            .cloned()
+            .chain(crate::langid::neighbours(&self.native))
+        {
+            if !out.contains(&l) {
+                out.push(l);
+            }
+        }
+        out
+    }
 }
 
 /// What a corpus build wrote.
@@ -305,13 +340,14 @@ pub fn build_corpus(
     out_dir: &std::path::Path,
 ) -> lux_core::Result<CorpusReport> {
     let ctx = lux_core::SourceContext::new(packages_dir);
+    let langs = config.kept_langs();
     let mut groups = Vec::new();
     for source in &config.sources {
         for item in source.open(&ctx)? {
             let lux_core::Seed::Parallel(mut g) = item? else {
                 continue;
             };
-            g.texts.retain(|l, _| config.langs.contains(l));
+            g.texts.retain(|l, _| langs.contains(l));
             if g.texts.contains_key(&config.native) && g.texts.len() >= 2 {
                 // Ids must be unique across sources in the merged file.
                 g.id = format!("{}/{}", g.provenance.source, g.id);
@@ -326,7 +362,7 @@ pub fn build_corpus(
         groups: groups.len(),
         complete_groups: groups
             .iter()
-            .filter(|g| config.langs.iter().all(|l| g.texts.contains_key(l)))
+            .filter(|g| langs.iter().all(|l| g.texts.contains_key(l)))
             .count(),
         dictionary_entries: dictionary.len(),
         entries_with_examples: dictionary.iter().filter(|e| !e.examples.is_empty()).count(),
@@ -354,12 +390,7 @@ pub fn build_corpus(
          `license` field lists the licenses of the groups it was mined from.\n",
         report.groups,
         report.complete_groups,
-        config
-            .langs
-            .iter()
-            .map(Lang::code)
-            .collect::<Vec<_>>()
-            .join("/"),
+        langs.iter().map(Lang::code).collect::<Vec<_>>().join("/"),
         report.dictionary_entries,
         report.entries_with_examples,
     ));

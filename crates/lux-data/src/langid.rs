@@ -859,6 +859,9 @@ impl LangIdModel {
     }
 }
 
+mod neighbours;
+pub use neighbours::neighbours;
+
 #[cfg(test)]
 pub(crate) mod test_corpus;
 

@@ -18,8 +18,9 @@ pub struct GenerateContext {
     pub native: Lang,
     /// The languages instructions are written in.
     pub instruction_langs: Vec<Lang>,
-    /// Names of languages as written in other languages: `names[(en, lb)] = "Luxembourgish"`,
-    /// `names[(fr, lb)] = "luxembourgeois"`. Templates say "translate into {native}".
+    /// The recipe's own names of languages as written in other languages
+    /// (`names[(fr, gsw)] = "suisse allemand"`), before the language-names table. Templates
+    /// say "translate into {native}".
     pub language_names: BTreeMap<(Lang, Lang), String>,
     /// Directory that relative paths in a generator's settings (prompt files, models) are
     /// resolved against: the recipe's directory in a pipeline run, `.` by default.
@@ -27,20 +28,14 @@ pub struct GenerateContext {
 }
 
 impl GenerateContext {
-    /// A context with lux's built-in language names.
+    /// A context with no names of its own: [`GenerateContext::language_name`] reads the
+    /// language-names table ([`Lang::name_in`]).
     pub fn new(seed: u64, native: Lang, instruction_langs: Vec<Lang>) -> GenerateContext {
-        let mut names = BTreeMap::new();
-        for (in_lang, of, name) in BUILTIN_NAMES {
-            names.insert(
-                (Lang::new(in_lang).unwrap(), Lang::new(of).unwrap()),
-                name.to_string(),
-            );
-        }
         GenerateContext {
             seed,
             native,
             instruction_langs,
-            language_names: names,
+            language_names: BTreeMap::new(),
             base_dir: PathBuf::from("."),
         }
     }
@@ -57,30 +52,15 @@ impl GenerateContext {
     }
 
     /// The name of `of` written in `in_lang` ("Luxembourgish", "luxembourgeois",
-    /// "Luxemburgisch"), falling back to its English name.
+    /// "Luxemburgisch"): the recipe's `language_names` first, then the language-names table,
+    /// then the English name (see [`Lang::name_in`]).
     pub fn language_name(&self, in_lang: &Lang, of: &Lang) -> String {
         self.language_names
             .get(&(in_lang.clone(), of.clone()))
             .cloned()
-            .unwrap_or_else(|| of.english_name().to_string())
+            .unwrap_or_else(|| of.name_in(in_lang))
     }
 }
-
-const BUILTIN_NAMES: &[(&str, &str, &str)] = &[
-    ("en", "lb", "Luxembourgish"),
-    ("fr", "lb", "luxembourgeois"),
-    ("de", "lb", "Luxemburgisch"),
-    ("en", "en", "English"),
-    ("fr", "en", "anglais"),
-    ("de", "en", "Englisch"),
-    ("en", "fr", "French"),
-    ("fr", "fr", "français"),
-    ("de", "fr", "Französisch"),
-    ("en", "de", "German"),
-    ("fr", "de", "allemand"),
-    ("de", "de", "Deutsch"),
-    ("lb", "lb", "Lëtzebuergesch"),
-];
 
 /// A candidate example a generator refused, with why (the LLM quoted a span that is not in
 /// the source, answered in the wrong language…). Written to the run's journal and counted.

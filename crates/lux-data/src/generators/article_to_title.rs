@@ -9,32 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::single_example;
 use super::template::{Builtin, truncate_text};
 
-const TEMPLATES: Builtin = &[
-    (
-        "en",
-        &[
-            "Write a headline for this {native} article.",
-            "Give this {native} text a fitting title.",
-            "What would be a good title for the following article? Answer in {native}.",
-        ],
-    ),
-    (
-        "fr",
-        &[
-            "Rédigez un titre pour cet article en {native}.",
-            "Donnez un titre approprié à ce texte, en {native}.",
-            "Quel serait un bon titre pour l'article suivant ? Répondez en {native}.",
-        ],
-    ),
-    (
-        "de",
-        &[
-            "Schreibe eine Überschrift für diesen Artikel auf {native}.",
-            "Gib diesem Text einen passenden Titel auf {native}.",
-            "Welcher Titel passt zu folgendem Artikel? Antworte auf {native}.",
-        ],
-    ),
-];
+/// This generator's row in the instruction-templates table (`tables/instruction_templates.toml`).
+const TEMPLATES: Builtin = "article_to_title";
 
 /// Which documents a document-based generator uses: by source name and length.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,30 +8,8 @@ use super::article_to_title::DocumentSelection;
 use super::single_example;
 use super::template::Builtin;
 
-const TEMPLATES: Builtin = &[
-    (
-        "en",
-        &[
-            "Write an encyclopedia-style introduction to \"{title}\" in {native}.",
-            "Explain in {native} what \"{title}\" is.",
-            "Tell me about {title}. Answer in {native}.",
-        ],
-    ),
-    (
-        "fr",
-        &[
-            "Rédigez en {native} une introduction de style encyclopédique sur « {title} ».",
-            "Expliquez en {native} ce qu'est « {title} ».",
-        ],
-    ),
-    (
-        "de",
-        &[
-            "Schreibe auf {native} eine lexikonartige Einleitung zu „{title}“.",
-            "Erkläre auf {native}, was „{title}“ ist.",
-        ],
-    ),
-];
+/// This generator's row in the instruction-templates table (`tables/instruction_templates.toml`).
+const TEMPLATES: Builtin = "open_generation";
 
 /// Open-ended generation from encyclopedic text, offline: the instruction asks about the
 /// article's subject, the output is its lead section (the text before the first heading,

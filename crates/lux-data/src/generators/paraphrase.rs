@@ -7,30 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::single_example;
 use super::template::Builtin;
 
-const TEMPLATES: Builtin = &[
-    (
-        "en",
-        &[
-            "Give a {native} word that means the same as \"{word}\".",
-            "What is a synonym of the {native} word \"{word}\"?",
-            "Paraphrase \"{word}\" with another {native} word.",
-        ],
-    ),
-    (
-        "fr",
-        &[
-            "Donnez un synonyme {native} du mot « {word} ».",
-            "Quel mot {native} a le même sens que « {word} » ?",
-        ],
-    ),
-    (
-        "de",
-        &[
-            "Nenne ein Synonym für das Wort „{word}“ auf {native}.",
-            "Welches Wort auf {native} bedeutet dasselbe wie „{word}“?",
-        ],
-    ),
-];
+/// This generator's row in the instruction-templates table (`tables/instruction_templates.toml`).
+const TEMPLATES: Builtin = "paraphrase";
 
 /// Paraphrase (dictionary): the instruction gives a native headword, the output lists the
 /// entry's native synonyms, comma-separated. Placeholders: `{native}`, `{word}`.

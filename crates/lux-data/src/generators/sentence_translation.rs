@@ -10,33 +10,8 @@ use super::Draft;
 use super::template::{Builtin, choose, langs_with, render};
 use crate::text::{dedup_key, word_count};
 
-const TEMPLATES: Builtin = &[
-    (
-        "en",
-        &[
-            "Translate the following {source_lang} text into {native}.",
-            "Translate this into {native}.",
-            "How would you say this in {native}?",
-            "Render the following sentence in {native}.",
-        ],
-    ),
-    (
-        "fr",
-        &[
-            "Traduisez le texte suivant en {native}.",
-            "Traduis cette phrase en {native}.",
-            "Comment dirait-on ceci en {native} ?",
-        ],
-    ),
-    (
-        "de",
-        &[
-            "Übersetze den folgenden Text auf {native}.",
-            "Übersetze diesen Satz auf {native}.",
-            "Wie sagt man das auf {native}?",
-        ],
-    ),
-];
+/// This generator's row in the instruction-templates table (`tables/instruction_templates.toml`).
+const TEMPLATES: Builtin = "sentence_translation";
 
 /// Sentence translation into the native language, from aligned human translations
 /// (localisation catalogues): the input is the sentence in one language, the output the

@@ -1,14 +1,33 @@
-//! Instruction templates: several per instruction language, chosen by seed.
+//! Instruction templates: several per instruction language, chosen by seed, from the
+//! instruction-templates table (`tables/instruction_templates.toml`, one row per instruction
+//! language) unless a recipe gives its own.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
+use lux_core::lang_table::{LangTable, warn_missing};
 use lux_core::{Error, GenerateContext, Lang, PromptTemplate, Result, rng};
 
-/// Built-in templates of one generator: `(language code, templates)`.
-pub(crate) type Builtin = &'static [(&'static str, &'static [&'static str])];
+/// A generator's key in the instruction-templates table (`word_translation`).
+pub(crate) type Builtin = &'static str;
 
-/// Templates of a generator for each instruction language: the built-in ones, replaced per
-/// language by a recipe's `templates.<lang> = [...]`.
+/// The embedded instruction-templates table: `[instruction language] generator = [...]`.
+pub(crate) fn table() -> &'static LangTable<BTreeMap<String, Vec<String>>> {
+    static TABLE: OnceLock<LangTable<BTreeMap<String, Vec<String>>>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        LangTable::from_toml(
+            "instruction_templates",
+            "lux-data/tables/instruction_templates.toml",
+            include_str!("../../tables/instruction_templates.toml"),
+        )
+        // Embedded at build time and checked by this module's tests.
+        .expect("the embedded instruction-templates table parses")
+    })
+}
+
+/// Templates of a generator for an instruction language: the recipe's `templates.<lang>`,
+/// else the table's row. A language with neither gets none (the generator makes no examples
+/// in it), which is logged once per generator and language.
 pub(crate) fn templates_for<'a>(
     builtin: Builtin,
     overrides: &'a BTreeMap<Lang, Vec<String>>,
@@ -17,11 +36,17 @@ pub(crate) fn templates_for<'a>(
     if let Some(own) = overrides.get(lang).filter(|t| !t.is_empty()) {
         return own.iter().map(String::as_str).collect();
     }
-    builtin
-        .iter()
-        .find(|(code, _)| *code == lang.primary())
-        .map(|(_, t)| t.to_vec())
-        .unwrap_or_default()
+    match table().get(lang).and_then(|row| row.get(builtin)) {
+        Some(list) => list.iter().map(String::as_str).collect(),
+        None => {
+            warn_missing(
+                &format!("instruction_templates.{builtin}"),
+                lang,
+                "no templates (no examples with instructions in it)",
+            );
+            Vec::new()
+        }
+    }
 }
 
 /// An instruction language and template chosen for one seed.
@@ -108,7 +133,34 @@ pub(crate) fn truncate_text(text: &str, max_chars: usize) -> String {
 mod tests {
     use super::*;
 
-    const BUILTIN: Builtin = &[("en", &["A {x}", "B {x}"]), ("fr", &["C {x}"])];
+    const BUILTIN: Builtin = "word_translation";
+
+    #[test]
+    fn every_row_fills_with_its_generators_slots() {
+        let slots: &[(&str, &[&str])] = &[
+            ("word_translation", &["native", "word", "source_lang"]),
+            ("sentence_translation", &["native", "source_lang"]),
+            ("usage_in_context", &["native", "word", "gloss"]),
+            ("paraphrase", &["native", "word"]),
+            ("open_generation", &["native", "title"]),
+            ("article_to_title", &["native"]),
+            ("title_to_article", &["native", "title"]),
+        ];
+        let langs: Vec<&str> = table().languages().collect();
+        assert_eq!(langs, ["de", "en", "fr"]);
+        for (code, row) in table().iter() {
+            assert_eq!(row.len(), slots.len(), "{code}: {:?}", row.keys());
+            for (generator, known) in slots {
+                let list = &row[*generator];
+                assert!(list.len() >= 2, "{code}.{generator}");
+                for t in list {
+                    let vars: Vec<(&str, &str)> = known.iter().map(|k| (*k, "x")).collect();
+                    render(generator, t, &vars).unwrap();
+                    assert!(t.contains("{native}") || *generator == "article_to_title");
+                }
+            }
+        }
+    }
 
     #[test]
     fn render_fills_and_rejects_unknown() {
@@ -139,9 +191,12 @@ mod tests {
         assert_eq!((a.lang, a.template), (b.lang, b.template));
         let mut own = BTreeMap::new();
         own.insert(Lang::EN, vec!["Z {x}".to_string()]);
+        assert!(a.template.contains("{word}"), "{}", a.template);
         let c = choose("g", "s1", "", &ctx, &[Lang::EN], BUILTIN, &own).unwrap();
         assert_eq!(c.template, "Z {x}");
-        assert!(choose("g", "s1", "", &ctx, &[Lang::DE], BUILTIN, &none).is_none());
+        // No row for Faroese instructions: no template, the generator skips the language.
+        let fo = Lang::new("fo").unwrap();
+        assert!(choose("g", "s1", "", &ctx, &[fo], BUILTIN, &none).is_none());
     }
 
     #[test]

@@ -8,30 +8,8 @@ use super::article_to_title::DocumentSelection;
 use super::single_example;
 use super::template::Builtin;
 
-const TEMPLATES: Builtin = &[
-    (
-        "en",
-        &[
-            "Write a short {native} news article with the headline \"{title}\".",
-            "Write an article in {native} titled \"{title}\".",
-            "Compose a {native} text for the headline: {title}",
-        ],
-    ),
-    (
-        "fr",
-        &[
-            "Rédigez un court article en {native} intitulé « {title} ».",
-            "Écrivez un article de presse en {native} avec le titre « {title} ».",
-        ],
-    ),
-    (
-        "de",
-        &[
-            "Schreibe einen kurzen Artikel auf {native} mit der Überschrift „{title}“.",
-            "Verfasse einen Text auf {native} zum Titel „{title}“.",
-        ],
-    ),
-];
+/// This generator's row in the instruction-templates table (`tables/instruction_templates.toml`).
+const TEMPLATES: Builtin = "title_to_article";
 
 /// Title → article (news): the instruction gives the native title, the output is the
 /// native article (cut at a paragraph boundary). Template placeholders: `{native}`, `{title}`.

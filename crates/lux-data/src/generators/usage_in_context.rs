@@ -9,30 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::Draft;
 use super::template::{Builtin, choose, render};
 
-const TEMPLATES: Builtin = &[
-    (
-        "en",
-        &[
-            "Use the {native} word \"{word}\"{gloss} in a sentence.",
-            "Write a {native} sentence containing the word \"{word}\"{gloss}.",
-            "Give an example of how \"{word}\"{gloss} is used in {native}.",
-        ],
-    ),
-    (
-        "fr",
-        &[
-            "Utilisez le mot {native} « {word} »{gloss} dans une phrase.",
-            "Écrivez une phrase en {native} contenant le mot « {word} »{gloss}.",
-        ],
-    ),
-    (
-        "de",
-        &[
-            "Verwende das Wort „{word}“{gloss} in einem Satz auf {native}.",
-            "Schreibe einen Satz auf {native}, der das Wort „{word}“{gloss} enthält.",
-        ],
-    ),
-];
+/// This generator's row in the instruction-templates table (`tables/instruction_templates.toml`).
+const TEMPLATES: Builtin = "usage_in_context";
 
 /// Usage in context (dictionary): the instruction names a native headword (with its meaning
 /// in the instruction language when the entry has one), the output is one of the entry's

@@ -7,33 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::Draft;
 use super::template::{Builtin, choose, langs_with, render};
 
-const TEMPLATES: Builtin = &[
-    (
-        "en",
-        &[
-            "How do you say \"{word}\" in {native}?",
-            "Translate the {source_lang} word \"{word}\" into {native}.",
-            "What is the {native} word for \"{word}\"?",
-            "Give the {native} translation of \"{word}\".",
-        ],
-    ),
-    (
-        "fr",
-        &[
-            "Comment dit-on « {word} » en {native} ?",
-            "Traduisez le mot {source_lang} « {word} » en {native}.",
-            "Quel est le mot {native} pour « {word} » ?",
-        ],
-    ),
-    (
-        "de",
-        &[
-            "Wie sagt man „{word}“ auf {native}?",
-            "Übersetze das Wort „{word}“ auf {native}.",
-            "Was heißt „{word}“ auf {native}?",
-        ],
-    ),
-];
+/// This generator's row in the instruction-templates table (`tables/instruction_templates.toml`).
+const TEMPLATES: Builtin = "word_translation";
 
 /// Word translation into the native language, from dictionary entries (headword plus
 /// translations) and from aligned single-word catalogue entries ("File" → "Fichier").

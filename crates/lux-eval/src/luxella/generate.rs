@@ -11,7 +11,7 @@ use lux_core::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{BenchmarkItem, DEFAULT_CATEGORIES, DEFAULT_DIFFICULTIES, DEFAULT_TOPICS};
+use super::{BenchmarkItem, DEFAULT_CATEGORIES, DEFAULT_DIFFICULTIES};
 use crate::text::excerpt;
 
 /// Settings of a [`QuestionGenerator`]:
@@ -36,8 +36,10 @@ pub struct QuestionGeneratorConfig {
     /// Difficulty levels; default [`DEFAULT_DIFFICULTIES`].
     #[serde(default = "default_difficulties")]
     pub difficulties: Vec<String>,
-    /// Topics drawn per request by seed; default [`DEFAULT_TOPICS`].
-    #[serde(default = "default_topics")]
+    /// Topics drawn per request by seed. Empty (the default): the `luxella` stage fills in
+    /// its native language's row of the topics table ([`super::default_topics`]); a generator
+    /// built directly uses the table's everyday `*` row.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,
     /// Questions per (category, difficulty) cell. Default 5.
     #[serde(default = "default_per_cell")]
@@ -68,9 +70,6 @@ fn default_categories() -> Vec<String> {
 fn default_difficulties() -> Vec<String> {
     DEFAULT_DIFFICULTIES.iter().map(|s| s.to_string()).collect()
 }
-fn default_topics() -> Vec<String> {
-    DEFAULT_TOPICS.iter().map(|s| s.to_string()).collect()
-}
 fn default_per_cell() -> usize {
     5
 }
@@ -92,7 +91,7 @@ impl QuestionGeneratorConfig {
             language: default_language(),
             categories: default_categories(),
             difficulties: default_difficulties(),
-            topics: default_topics(),
+            topics: Vec::new(),
             questions_per_cell: default_per_cell(),
             attempts: default_attempts(),
             seed: 0,
@@ -186,7 +185,10 @@ impl QuestionGenerator {
     pub const PLACEHOLDERS: &[&str] = &["language", "count", "category", "difficulty", "topic"];
 
     /// A generator of these settings: checks them and loads the prompt.
-    pub fn new(config: QuestionGeneratorConfig) -> Result<QuestionGenerator> {
+    pub fn new(mut config: QuestionGeneratorConfig) -> Result<QuestionGenerator> {
+        if config.topics.is_empty() {
+            config.topics = super::everyday_topics();
+        }
         for (key, list) in [
             ("luxella.categories", &config.categories),
             ("luxella.difficulties", &config.difficulties),

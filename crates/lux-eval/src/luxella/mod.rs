@@ -11,8 +11,9 @@
 //! - [`LuxellaReport`] holds the tables; [`crate::report::luxella_report`] writes them as
 //!   Markdown, JSON and SVG.
 //!
-//! Nothing here is specific to Luxembourgish except the defaults: a recipe for another
-//! language sets `language`, and its own categories if it likes.
+//! Nothing here is specific to Luxembourgish: the stage names the run's native language in its
+//! prompts and draws topics from its row of the topics table ([`default_topics`]); a recipe
+//! may set `language`, `generate.topics` and its own categories.
 
 mod evaluate;
 mod generate;
@@ -25,6 +26,10 @@ pub use generate::{
     read_benchmark,
 };
 
+use std::sync::OnceLock;
+
+use lux_core::Lang;
+use lux_core::lang_table::LangTable;
 use serde::{Deserialize, Serialize};
 
 /// The categories of the LuxLlama model card's LUXELLA results table. The card's text says
@@ -52,25 +57,34 @@ pub const DEFAULT_CATEGORIES: &[&str] = &[
 /// The card's four difficulty levels, easiest first.
 pub const DEFAULT_DIFFICULTIES: &[&str] = &["beginner", "intermediate", "advanced", "native"];
 
-/// Topics drawn (by seed) for the questions of a cell: the card's "randomized topics".
-pub const DEFAULT_TOPICS: &[&str] = &[
-    "family",
-    "food and cooking",
-    "weather and seasons",
-    "work and school",
-    "travel and transport",
-    "health",
-    "shopping",
-    "history of Luxembourg",
-    "local festivals and traditions",
-    "nature and the Moselle valley",
-    "sports",
-    "politics and the Chamber of Deputies",
-    "music and literature",
-    "technology",
-    "housing",
-    "the city of Luxembourg",
-];
+/// The topics drawn (by seed) for the questions of a cell — the card's "randomized topics" —
+/// for a native language: its row of the LUXELLA topics table (`tables/luxella_topics.toml`;
+/// Luxembourgish has the card-style list), else the table's everyday `*` row, which is logged
+/// once per language.
+pub fn default_topics(native: &Lang) -> Vec<String> {
+    topics_table()
+        .get_or_fallback(native)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The topics table's everyday `*` row, for a generator that knows no native language.
+pub(crate) fn everyday_topics() -> Vec<String> {
+    topics_table().fallback().cloned().unwrap_or_default()
+}
+
+fn topics_table() -> &'static LangTable<Vec<String>> {
+    static TABLE: OnceLock<LangTable<Vec<String>>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        LangTable::from_toml(
+            "luxella_topics",
+            "lux-eval/tables/luxella_topics.toml",
+            include_str!("../../tables/luxella_topics.toml"),
+        )
+        // Embedded at build time and checked by this module's tests.
+        .expect("the embedded LUXELLA topics table parses")
+    })
+}
 
 /// One benchmark question.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,4 +102,22 @@ pub struct BenchmarkItem {
     pub question: String,
     /// A correct answer the judge compares with.
     pub reference_answer: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_come_from_the_native_languages_row_else_the_everyday_row() {
+        let lb = default_topics(&Lang::LB);
+        assert_eq!(lb.len(), 16);
+        assert!(lb.iter().any(|t| t.contains("Luxembourg")));
+        let fo = default_topics(&Lang::new("fo").unwrap());
+        assert!(fo.iter().any(|t| t.contains("Faroe")));
+        let other = default_topics(&Lang::new("qaa").unwrap());
+        assert_eq!(other.len(), 16);
+        assert!(other.iter().all(|t| !t.contains("Luxembourg")));
+        assert_eq!(other, everyday_topics());
+    }
 }

@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::OnceLock;
 
+use lux_core::lang_table::LangTable;
 use lux_core::{Error, Lang, Result};
 use serde::{Deserialize, Serialize};
 
@@ -81,8 +82,10 @@ impl DecimalMark {
     }
 }
 
-/// Settings of [`AnswerExtractor`]. The defaults cover en, lb, de and fr; porting to another
-/// language means adding its phrases (and, if it writes `3,5`, its code to `decimal_comma`).
+/// Settings of [`AnswerExtractor`]. The defaults are the answer-phrases table
+/// (`tables/mgsm_answer_phrases.toml`: en, lb, de, fr, fo, is, da, nb, nn, br, fy, and the
+/// decimal marks of more); porting to another language means adding its row there, or its
+/// phrases (and, if it writes `3,5`, its code in `decimal_comma`) in a recipe.
 ///
 /// ```toml
 /// [extractor.phrases]
@@ -110,41 +113,43 @@ fn yes() -> bool {
     true
 }
 
+/// One language's row of the answer-phrases table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhraseRow {
+    #[serde(default)]
+    phrases: Vec<String>,
+    decimal_mark: DecimalMark,
+}
+
+/// The embedded answer-phrases table (`tables/mgsm_answer_phrases.toml`).
+fn table() -> &'static LangTable<PhraseRow> {
+    static TABLE: OnceLock<LangTable<PhraseRow>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        LangTable::from_toml(
+            "mgsm_answer_phrases",
+            "lux-eval/tables/mgsm_answer_phrases.toml",
+            include_str!("../../tables/mgsm_answer_phrases.toml"),
+        )
+        // Embedded at build time and checked by this module's tests.
+        .expect("the embedded MGSM answer-phrases table parses")
+    })
+}
+
 fn default_phrases() -> BTreeMap<String, Vec<String>> {
-    let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    BTreeMap::from([
-        (
-            "en".to_string(),
-            list(&["the answer is", "the final answer is"]),
-        ),
-        (
-            "de".to_string(),
-            list(&[
-                "die antwort lautet",
-                "die antwort ist",
-                "die endgültige antwort lautet",
-                "die endgültige antwort ist",
-            ]),
-        ),
-        (
-            "fr".to_string(),
-            list(&["la réponse est", "la reponse est", "la réponse finale est"]),
-        ),
-        (
-            "lb".to_string(),
-            list(&["d'äntwert ass", "d'äntwert lautet", "d'lescht äntwert ass"]),
-        ),
-    ])
+    table()
+        .iter()
+        .filter(|(_, row)| !row.phrases.is_empty())
+        .map(|(code, row)| (code.to_string(), row.phrases.clone()))
+        .collect()
 }
 
 fn default_decimal_comma() -> Vec<String> {
-    [
-        "lb", "de", "fr", "nl", "es", "it", "pt", "da", "sv", "nb", "nn", "no", "fi", "pl", "cs",
-        "sk", "ru", "uk", "tr", "ro", "hu",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    table()
+        .iter()
+        .filter(|(_, row)| row.decimal_mark == DecimalMark::Comma)
+        .map(|(code, _)| code.to_string())
+        .collect()
 }
 
 impl Default for AnswerExtractorConfig {
@@ -239,6 +244,13 @@ impl Default for AnswerExtractor {
 }
 
 impl AnswerExtractor {
+    /// Whether any answer phrase is in `lang` (same primary subtag).
+    pub fn has_phrases(&self, lang: &Lang) -> bool {
+        self.phrases
+            .iter()
+            .any(|p| p.lang.primary() == lang.primary())
+    }
+
     /// How `lang` writes decimals.
     pub fn decimal_mark(&self, lang: &Lang) -> DecimalMark {
         if self
@@ -281,7 +293,7 @@ impl AnswerExtractor {
     }
 }
 
-/// Extracts with the default en/lb/de/fr extractor.
+/// Extracts with the default extractor (the answer-phrases table).
 pub fn extract_answer(response: &str, lang: &Lang) -> Extraction {
     AnswerExtractor::default().extract(response, lang)
 }
@@ -555,6 +567,32 @@ mod tests {
         numbers(&n.chars, 0, n.chars.len(), mark)
             .map(|(_, _, v)| v.to_string())
             .collect()
+    }
+
+    #[test]
+    fn the_table_gives_phrases_and_decimal_marks_of_new_languages() {
+        let x = AnswerExtractor::default();
+        let fo = Lang::new("fo").unwrap();
+        assert!(x.has_phrases(&fo) && x.has_phrases(&Lang::LB));
+        assert!(!x.has_phrases(&Lang::new("nl").unwrap()));
+        assert_eq!(x.decimal_mark(&fo), DecimalMark::Comma);
+        assert_eq!(
+            x.decimal_mark(&Lang::new("nl").unwrap()),
+            DecimalMark::Comma
+        );
+        assert_eq!(
+            x.decimal_mark(&Lang::new("qaa").unwrap()),
+            DecimalMark::Point
+        );
+        let e = x.extract(
+            "Hon hevur 12 epli og 3 fara. Svarið er: 1.234,5 krónur.",
+            &fo,
+        );
+        assert_eq!(e.method, ExtractionMethod::Phrase);
+        assert_eq!(e.answer, Some(Number::parse("1234.5").unwrap()));
+        let e = x.extract("Ar respont eo 18.", &Lang::new("br").unwrap());
+        assert_eq!(e.answer, Some(Number::integer(18)));
+        assert_eq!(e.method, ExtractionMethod::Phrase);
     }
 
     #[test]

@@ -122,8 +122,16 @@ impl MgsmScorer {
         MgsmScorer { extractor }
     }
 
-    /// Scores one response.
+    /// Scores one response. A problem language without answer phrases is scored by the other
+    /// languages' phrases and the last number, which is logged once per language.
     pub fn score_one(&self, problem: &MgsmProblem, response: &str) -> MgsmItem {
+        if !self.extractor.has_phrases(&problem.lang) {
+            lux_core::lang_table::warn_missing(
+                "mgsm_answer_phrases",
+                &problem.lang,
+                "the other languages' phrases, then the last number",
+            );
+        }
         let extraction = self.extractor.extract(response, &problem.lang);
         let correct = extraction.is_correct(&problem.answer);
         MgsmItem {

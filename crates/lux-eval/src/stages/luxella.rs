@@ -49,9 +49,10 @@ use crate::report::luxella_report;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LuxellaEval {
-    /// The language tested, in prompts and the criterion. Default `Luxembourgish`.
-    #[serde(default = "default_language")]
-    pub language: String,
+    /// The language tested, in prompts and the criterion. Default: the English name of the
+    /// run's native language (`Luxembourgish`, `Faroese`), from the language-names table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     /// Hand-written questions (JSONL of [`BenchmarkItem`]), relative to the recipe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed_questions: Option<PathBuf>,
@@ -85,9 +86,6 @@ pub struct LuxellaEval {
     pub judges: Vec<Box<dyn Judge>>,
 }
 
-fn default_language() -> String {
-    "Luxembourgish".into()
-}
 fn default_max_questions() -> usize {
     16
 }
@@ -174,8 +172,17 @@ impl LuxellaEval {
         self.generate.as_ref().is_none_or(|g| g.attempts > 0)
     }
 
+    /// `language`, else the English name of the run's native language.
+    fn language(&self, ctx: &StageContext) -> Result<String> {
+        match &self.language {
+            Some(l) => Ok(l.clone()),
+            None => Ok(ctx.native()?.english_name().to_string()),
+        }
+    }
+
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput> {
         let started = Instant::now();
+        let language = self.language(ctx)?;
         let mut items = match &self.seed_questions {
             Some(path) => read_benchmark(ctx.resolve(path))?,
             None => Vec::new(),
@@ -187,7 +194,10 @@ impl LuxellaEval {
                 Some(g) => clone_via_serde(g, "generate")?,
                 None => default_generate()?,
             };
-            config.language = self.language.clone();
+            config.language = language.clone();
+            if config.topics.is_empty() {
+                config.topics = crate::luxella::default_topics(ctx.native()?);
+            }
             config.prompt = config.prompt.map(|p| ctx.resolve(p));
             let generator = QuestionGenerator::new(config)?;
             let file = ctx.dir.join("luxella_generated.jsonl");
@@ -299,7 +309,7 @@ impl LuxellaEval {
             judge.prepare(&judge_ctx)?;
             let id = judge.id();
             let mut config = LuxellaConfig::new(judge);
-            config.language = self.language.clone();
+            config.language = language.clone();
             config.criterion = self.criterion.as_ref().map(|p| ctx.resolve(p));
             config.concurrency = self.concurrency;
             let luxella = Luxella::new(config)?;
