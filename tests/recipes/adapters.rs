@@ -89,7 +89,7 @@ async fn the_sft_stage_trains_an_adapter_defined_outside_lux_train() {
         r#"{"lora": {"r": 4, "lora_alpha": 8.0, "target_modules": ["q_proj", "v_proj"]}}"#,
     )
     .unwrap();
-    // SftConfig's default seed (1729) initialised the pairs.
+    // TrainingArgs' default seed (1729) initialised the pairs.
     let (initial, names) = fa.attach(base(), 1729).unwrap();
     assert_eq!(names.len(), 4);
     let (before, after) = (pairs(&initial), pairs(&trained));

@@ -29,7 +29,10 @@ fn the_lingualift_recipe_holds_every_stage_and_its_settings() {
     assert_eq!(align["type"], "lingualift_align");
     assert_eq!(align["encoder"]["name"], "multilingual-e5-small");
     assert_eq!(
-        (align["aligner"]["hidden"].as_u64(), align["steps"].as_u64()),
+        (
+            align["aligner"]["hidden"].as_u64(),
+            align["max_steps"].as_u64()
+        ),
         (Some(1024), Some(40))
     );
     let instruct = serde_json::to_value(&recipe.train[1]).unwrap();
@@ -42,7 +45,7 @@ fn the_lingualift_recipe_holds_every_stage_and_its_settings() {
     );
     let quick = Recipe::load_with(&path, &LoadOptions { quick: true }).unwrap();
     let align = serde_json::to_value(&quick.train[0]).unwrap();
-    assert_eq!(align["steps"], 6);
+    assert_eq!(align["max_steps"], 6);
     assert_eq!(
         align["learning_rate"], 1e-3,
         "quick keeps what it does not name"
@@ -61,15 +64,15 @@ fn a_stage_table_with_a_typo_or_two_aligners_is_an_error_naming_it() {
         "{head}[[train]]\ntype = \"lingualift_align\"\nencoder = {{ name = \"multilingual-e5-small\" }}\nlearning_rate = 1e-3\nstep = 4\n"
     ));
     assert!(
-        e.contains("`step`") && e.contains("`steps`") && e.contains("line 4"),
+        e.contains("`step`") && e.contains("max_steps") && e.contains("line 4"),
         "{e}"
     );
     let e = parse(format!(
-        "{head}[[train]]\ntype = \"lingualift_instruct\"\nlearning_rate = 1e-3\nsteps = 2\naligner = \"a/aligner\"\nuntrained_aligner = {{ encoder = {{ path = \"e\" }} }}\nadapter = {{ type = \"lora\", r = 2, lora_alpha = 4.0, target_modules = [\"q_proj\"] }}\n"
+        "{head}[[train]]\ntype = \"lingualift_instruct\"\nlearning_rate = 1e-3\nmax_steps = 2\naligner = \"a/aligner\"\nuntrained_aligner = {{ encoder = {{ path = \"e\" }} }}\nadapter = {{ type = \"lora\", r = 2, lora_alpha = 4.0, target_modules = [\"q_proj\"] }}\n"
     ));
     assert!(e.contains("not both"), "{e}");
     let e = parse(format!(
-        "{head}[[train]]\ntype = \"lingualift_align\"\nencoder = {{ name = \"labse\" }}\nlearning_rate = 1e-3\nsteps = 4\n"
+        "{head}[[train]]\ntype = \"lingualift_align\"\nencoder = {{ name = \"labse\" }}\nlearning_rate = 1e-3\nmax_steps = 4\n"
     ));
     assert!(
         e.contains("labse") && e.contains("multilingual-e5-small"),
@@ -120,16 +123,16 @@ type = "lingualift_align"
 encoder = {{ path = "{encoder}" }}
 aligner = {{ hidden = 24 }}
 learning_rate = 1e-2
-steps = {align_steps}
-batch_size = 4
+max_steps = {align_steps}
+per_device_train_batch_size = 4
 save_steps = 1
 max_validation_examples = 6
 
 [[train]]
 type = "lingualift_instruct"
 learning_rate = 1e-2
-steps = 2
-batch_size = 4
+max_steps = 2
+per_device_train_batch_size = 4
 save_steps = 1
 max_validation_examples = 6
 adapter = {{ type = "lora", r = 2, lora_alpha = 4.0, target_modules = ["q_proj", "v_proj"] }}
@@ -139,8 +142,8 @@ type = "lingualift_instruct"
 name = "no_stage1"
 untrained_aligner = {{ encoder = {{ path = "{encoder}" }}, hidden = 0 }}
 learning_rate = 1e-2
-steps = 1
-batch_size = 4
+max_steps = 1
+per_device_train_batch_size = 4
 max_validation_examples = 6
 adapter = {{ type = "lora", r = 2, lora_alpha = 4.0, target_modules = ["q_proj", "v_proj"] }}
 
@@ -208,7 +211,7 @@ async fn lingualift_runs_end_to_end_on_tiny_models_and_stage_1_resumes() {
     for file in [
         "train/lingualift_align/aligner/aligner.safetensors",
         "train/lingualift_align/aligner/lux_encoder.json",
-        "train/lingualift_align/checkpoints/checkpoint-3",
+        "train/lingualift_align/checkpoint-3",
         "train/lingualift_instruct/adapter/adapter_model.safetensors",
         "train/lingualift_instruct/adapter/lux_aligner.json",
         "train/no_stage1/aligner/aligner.safetensors",
@@ -274,8 +277,7 @@ async fn lingualift_runs_end_to_end_on_tiny_models_and_stage_1_resumes() {
         serde_json::from_str(&std::fs::read_to_string(&stage_json).unwrap()).unwrap();
     record["finished"] = false.into();
     std::fs::write(&stage_json, record.to_string()).unwrap();
-    std::fs::remove_dir_all(run_dir.join("train/lingualift_align/checkpoints/checkpoint-3"))
-        .unwrap();
+    std::fs::remove_dir_all(run_dir.join("train/lingualift_align/checkpoint-3")).unwrap();
     std::fs::remove_dir_all(run_dir.join("train/lingualift_align/aligner")).unwrap();
     let resumed = run().await;
     let status: Vec<&str> = resumed.stages.iter().map(|s| s.status.as_str()).collect();

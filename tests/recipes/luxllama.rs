@@ -19,8 +19,8 @@ fn the_luxllama_recipe_holds_the_cards_settings_and_quick_shrinks_them() {
         ["data", "mix", "sft", "heldout_loss", "luxella"]
     );
     let sft = serde_json::to_value(&recipe.train[0]).unwrap();
-    // Every trainer setting of SftConfig::luxllama(), except the CPU caps the recipe names.
-    let (card, lora) = lux::train::sft::SftConfig::luxllama();
+    // Every trainer setting of TrainingArgs::luxllama(), except the CPU caps the recipe names.
+    let (card, lora) = lux::train::training::TrainingArgs::luxllama();
     let card = serde_json::to_value(card).unwrap();
     for (key, value) in card.as_object().unwrap() {
         if ["max_steps", "max_seq_length", "save_steps", "progress"].contains(&key.as_str()) {

@@ -23,3 +23,4 @@ pub mod sft;
 pub mod stages;
 pub mod testing;
 pub mod tokenizer;
+pub mod training;

@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use lux_train::align::{
-    ALIGNER_WEIGHTS_FILE, AlignedSample, AlignerConfig, StageConfig, generate_aligned_ids,
-    load_aligner, save_aligner, token_states, train_aligner, train_llm,
+    ALIGNER_WEIGHTS_FILE, AlignObjective, AlignedInstructObjective, AlignedSample, AlignerConfig,
+    generate_aligned_ids, load_aligner, save_aligner, token_states,
 };
 use lux_train::encoder::Encoder;
 use lux_train::generate::{SamplingConfig, generate_ids};
 use lux_train::lora::{LoraConfig, TargetModules, apply_lora};
 use lux_train::model::Llama;
+use lux_train::training::{LrSchedule, TrainReport, Trainer, TrainingArgs};
 
 /// burn-flex's random numbers come from one process-wide generator: tests that seed it and
 /// draw from it (initial weights, dropout masks) take this lock so that tests running on other
@@ -22,6 +23,16 @@ static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
     RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `steps` steps of 8 samples at a constant `lr`, checkpoints every `save_steps` into `dir`.
+fn trainer(lr: f64, steps: usize, save_steps: Option<usize>, dir: &std::path::Path) -> Trainer {
+    let mut args = TrainingArgs::new(lr);
+    args.max_steps = Some(steps);
+    args.per_device_train_batch_size = 8;
+    args.lr_scheduler = LrSchedule::Constant;
+    args.save_steps = save_steps;
+    Trainer::new(args, dir).unwrap()
 }
 
 fn fixture(path: &str) -> PathBuf {
@@ -109,9 +120,11 @@ fn stage_one_trains_only_the_aligner_and_stage_two_only_lora() {
         .init(&device)
         .unwrap();
     let llm_before = snapshot(&llm);
-    let mut stage1 = StageConfig::new(1e-2, 60);
-    stage1.batch_size = 8;
-    let (aligner, report) = train_aligner(aligner, &llm, &train, &validation, &stage1).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let stage1 = trainer(1e-2, 60, None, &out.path().join("stage1"));
+    let (aligner, report) = stage1
+        .train(&AlignObjective::new(&llm), aligner, &train, &validation)
+        .unwrap();
     let (first, last) = (
         report.initial_eval_loss.unwrap(),
         report.final_eval_loss.unwrap(),
@@ -132,9 +145,11 @@ fn stage_one_trains_only_the_aligner_and_stage_two_only_lora() {
     let lora = LoraConfig::new(4, 8.0, TargetModules::all_linear());
     let (tuned, _) = apply_lora(llm.clone(), &lora, 7).unwrap();
     let tuned_before = snapshot(&tuned);
-    let mut stage2 = StageConfig::new(5e-3, 20);
-    stage2.batch_size = 8;
-    let (tuned, report) = train_llm(tuned, &aligner, &train, &validation, &stage2).unwrap();
+    let stage2 = trainer(5e-3, 20, None, &out.path().join("stage2"));
+    let objective = AlignedInstructObjective::new(&aligner, &lora);
+    let (tuned, report) = stage2
+        .train(&objective, tuned, &train, &validation)
+        .unwrap();
     assert!(report.final_eval_loss.unwrap() < report.initial_eval_loss.unwrap());
     assert!(
         snapshot(&aligner) == aligner_before,
@@ -312,25 +327,24 @@ fn stages_resume_from_their_checkpoints() {
             .unwrap()
     };
     let dir = tempfile::tempdir().unwrap();
-    let config = |sub: &str, lr: f64| {
-        let mut c = StageConfig::new(lr, 6);
-        c.checkpoint_dir = Some(dir.path().join(sub));
-        c.save_steps = 3;
-        c
-    };
+    let config = |sub: &str, lr: f64| trainer(lr, 6, Some(3), &dir.path().join(sub));
+    let stage1 = AlignObjective::new(&llm);
 
     // Stage 1: the whole run, then a run that finds only checkpoint-3 (copied) and starts from
     // an aligner with other initial weights.
     let full = config("full1", 1e-2);
-    let (aligner, report) =
-        train_aligner(fresh_aligner(1), &llm, &train, &validation, &full).unwrap();
+    let (aligner, report) = full
+        .train(&stage1, fresh_aligner(1), &train, &validation)
+        .unwrap();
     let resumed = config("resumed1", 1e-2);
     copy_dir(
         &dir.path().join("full1/checkpoint-3"),
         &dir.path().join("resumed1/checkpoint-3"),
     );
-    let (aligner2, report2) =
-        train_aligner(fresh_aligner(99), &llm, &train, &validation, &resumed).unwrap();
+    let checkpoint = resumed.latest_checkpoint().unwrap();
+    let (aligner2, report2) = resumed
+        .resume(&stage1, fresh_aligner(99), &checkpoint, &train, &validation)
+        .unwrap();
     assert_same_run(&report, &report2);
     assert!(
         snapshot(&aligner) == snapshot(&aligner2),
@@ -341,28 +355,36 @@ fn stages_resume_from_their_checkpoints() {
     // LoRA dropout on: its masks must be the same after the resume.
     let mut lora = LoraConfig::new(4, 8.0, TargetModules::all_linear());
     lora.lora_dropout = 0.1;
+    let stage2 = AlignedInstructObjective::new(&aligner, &lora);
     let full = config("full2", 5e-3);
-    let (tuned, report) = train_llm(
-        apply_lora(llm.clone(), &lora, 7).unwrap().0,
-        &aligner,
-        &train,
-        &validation,
-        &full,
-    )
-    .unwrap();
+    let (tuned, report) = full
+        .train(
+            &stage2,
+            apply_lora(llm.clone(), &lora, 7).unwrap().0,
+            &train,
+            &validation,
+        )
+        .unwrap();
+    // Every checkpoint holds the adapter as PEFT reads it.
+    assert!(
+        dir.path()
+            .join("full2/checkpoint-3/adapter_config.json")
+            .is_file()
+    );
     let resumed = config("resumed2", 5e-3);
     copy_dir(
         &dir.path().join("full2/checkpoint-3"),
         &dir.path().join("resumed2/checkpoint-3"),
     );
-    let (tuned2, report2) = train_llm(
-        apply_lora(llm.clone(), &lora, 8).unwrap().0,
-        &aligner,
-        &train,
-        &validation,
-        &resumed,
-    )
-    .unwrap();
+    let (tuned2, report2) = resumed
+        .resume(
+            &stage2,
+            apply_lora(llm.clone(), &lora, 8).unwrap().0,
+            &dir.path().join("resumed2/checkpoint-3"),
+            &train,
+            &validation,
+        )
+        .unwrap();
     assert_same_run(&report, &report2);
     assert!(
         snapshot(&tuned) == snapshot(&tuned2),
@@ -370,18 +392,36 @@ fn stages_resume_from_their_checkpoints() {
     );
 
     // Other settings: refused, naming the field.
-    let mut other = config("resumed1", 1e-2);
-    other.seed = 7;
-    let err = train_aligner(fresh_aligner(1), &llm, &train, &validation, &other)
+    let mut args = config("resumed1", 1e-2).args().clone();
+    args.seed = 7;
+    let other = Trainer::new(args, dir.path().join("resumed1")).unwrap();
+    let checkpoint = dir.path().join("resumed1/checkpoint-3");
+    let err = other
+        .resume(&stage1, fresh_aligner(1), &checkpoint, &train, &validation)
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("seed") && err.contains("stage_state.json"),
+        err.contains("seed") && err.contains("trainer_state.json"),
+        "{err}"
+    );
+    // A checkpoint of the other stage: refused, naming both.
+    let err = config("resumed1", 1e-2)
+        .resume(
+            &stage2,
+            apply_lora(llm.clone(), &lora, 7).unwrap().0,
+            &checkpoint,
+            &train,
+            &validation,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("lingualift_align") && err.contains("lingualift_instruct"),
         "{err}"
     );
 }
 
-fn assert_same_run(a: &lux_train::align::StageReport, b: &lux_train::align::StageReport) {
+fn assert_same_run(a: &TrainReport, b: &TrainReport) {
     assert_eq!(a.steps.len(), b.steps.len());
     for (x, y) in a.steps.iter().zip(&b.steps) {
         assert!(

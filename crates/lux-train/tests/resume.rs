@@ -12,7 +12,8 @@ use burn::module::Module;
 use burn::tensor::Device;
 use lux_train::lora::{LoraConfig, TargetModules, apply_lora};
 use lux_train::model::Llama;
-use lux_train::sft::{LrSchedule, SftConfig, SftReport, SftSample, SftTrainer, Warmup};
+use lux_train::sft::{SftSample, SftTrainer};
+use lux_train::training::{LrSchedule, TrainReport, TrainingArgs, Warmup};
 
 fn base(device: &Device) -> Llama {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama/llama_untied");
@@ -52,8 +53,8 @@ fn lora(dropout: f64) -> LoraConfig {
     l
 }
 
-fn config() -> SftConfig {
-    let mut c = SftConfig::new(3e-3);
+fn config() -> TrainingArgs {
+    let mut c = TrainingArgs::new(3e-3);
     c.max_steps = Some(6);
     c.per_device_train_batch_size = 4;
     c.gradient_accumulation_steps = 2;
@@ -101,7 +102,7 @@ fn resuming_from_a_checkpoint_continues_the_run_exactly() {
     for file in [
         "adapter_model.safetensors",
         "optimizer.bpk",
-        "param_ids.json",
+        "trainable.safetensors",
         "trainer_state.json",
     ] {
         assert!(checkpoint.join(file).is_file(), "{file}");
@@ -110,7 +111,7 @@ fn resuming_from_a_checkpoint_continues_the_run_exactly() {
 
     let resumed_dir = tempfile::tempdir().unwrap();
     let trainer = SftTrainer::new(config(), lora(0.1), resumed_dir.path()).unwrap();
-    let (resumed_model, resumed): (_, SftReport) = trainer
+    let (resumed_model, resumed): (_, TrainReport) = trainer
         .resume(base(&device), &checkpoint, &train, &validation, 0)
         .unwrap();
     assert_eq!(resumed.steps.len(), 6);
@@ -148,7 +149,7 @@ fn broken_checkpoints_are_errors_naming_the_file_or_field() {
     trainer.train(model, &train, &[], 0).unwrap();
     let checkpoint = out.path().join("checkpoint-3");
 
-    let resume = |config: SftConfig, dir: &Path| {
+    let resume = |config: TrainingArgs, dir: &Path| {
         let other = tempfile::tempdir().unwrap();
         SftTrainer::new(config, lora(0.0), other.path())
             .unwrap()
@@ -188,7 +189,7 @@ fn accumulated_micro_batches_take_the_same_step_as_one_batch() {
     let device = Device::flex().autodiff();
     let train = samples(0..4);
     let run = |batch: usize, accumulation: usize| {
-        let mut c = SftConfig::new(1e-2);
+        let mut c = TrainingArgs::new(1e-2);
         c.max_steps = Some(1);
         c.per_device_train_batch_size = batch;
         c.gradient_accumulation_steps = accumulation;

@@ -8,7 +8,8 @@ use burn::module::Param;
 use burn::tensor::{Device, TensorData};
 use lux_train::lora::{LoraConfig, TargetModules, apply_lora, load_peft};
 use lux_train::model::Llama;
-use lux_train::sft::{LrSchedule, SftConfig, SftSample, SftTrainer, Warmup};
+use lux_train::sft::{SftSample, SftTrainer};
+use lux_train::training::{LrSchedule, TrainingArgs, Warmup};
 
 fn base(device: &Device) -> Llama {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama/llama_untied");
@@ -40,7 +41,7 @@ fn lora_sft_lowers_held_out_loss_and_writes_a_peft_adapter() {
     let frozen = model.model.layers[1].mlp.down_proj.weight.val().into_data();
     let (model, _) = apply_lora(model, &lora(), 1).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let mut config = SftConfig::new(3e-3);
+    let mut config = TrainingArgs::new(3e-3);
     config.num_train_epochs = 6;
     config.per_device_train_batch_size = 4;
     config.gradient_accumulation_steps = 2;
@@ -119,7 +120,7 @@ fn a_non_finite_loss_stops_training_and_names_the_step() {
     pair.a = Param::from_data(TensorData::new(vec![f32::NAN; d * r], [d, r]), &device);
     pair.b = Param::from_data(TensorData::new(vec![1.0f32; r * 32], [r, 32]), &device);
     let out = tempfile::tempdir().unwrap();
-    let trainer = SftTrainer::new(SftConfig::new(1e-3), lora(), out.path()).unwrap();
+    let trainer = SftTrainer::new(TrainingArgs::new(1e-3), lora(), out.path()).unwrap();
     let err = trainer
         .train(model, &samples(0..8), &[], 0)
         .unwrap_err()

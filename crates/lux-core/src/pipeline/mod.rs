@@ -278,7 +278,7 @@ impl Pipeline {
         let (mut journal, mut entries) = Journal::open(&journal_path)?;
         let done: HashSet<String> = entries
             .iter()
-            .filter(|e| !(opts.retry_failed && !e.failures.is_empty()))
+            .filter(|e| !opts.retry_failed || e.failures.is_empty())
             .map(|e| e.key.clone())
             .collect();
         let seeds_resumed = done.len();
@@ -319,7 +319,7 @@ impl Pipeline {
         let generators = &self.config.generators;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(u64, String, Seed)>>(1024);
         let sources = Arc::clone(&self.sources);
-        let source_ctx = SourceContext::new(&opts.base_dir);
+        let source_ctx = SourceContext::new(&opts.base_dir).with_native(self.config.native.clone());
         let limit = self.config.max_seeds_per_source;
         let reader =
             tokio::task::spawn_blocking(move || read_seeds(&sources, &source_ctx, limit, &tx));

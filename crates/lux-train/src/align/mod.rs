@@ -3,9 +3,9 @@
 //! A frozen multilingual encoder (multilingual-e5-small, [`crate::encoder`]) reads the user's
 //! text; an [`Aligner`] projects its token states into the LLM's input-embedding space, where
 //! they stand in place of (or ahead of) the text's own token embeddings, between the chat
-//! template's tokens ([`ChatSlots`]). Stage 1 ([`train_aligner`]) trains the aligner with the
+//! template's tokens ([`ChatSlots`]). Stage 1 ([`AlignObjective`]) trains the aligner with the
 //! LLM frozen, on code-switched text whose target is its English original; stage 2
-//! ([`train_llm`]) freezes the aligner and tunes the LLM (LoRA) on English instructions;
+//! ([`AlignedInstructObjective`]) freezes the aligner and tunes the LLM (LoRA) on English instructions;
 //! [`generate_aligned`] answers through the encoder, so a question in Luxembourgish reaches an
 //! LLM tuned only in English.
 //!
@@ -14,16 +14,14 @@
 //! | `aligner.rs` | [`AlignerConfig`], [`Aligner`], [`AlignMode`]: the projector (2-layer MLP or linear) |
 //! | `sample.rs` | [`AlignedSample`], [`ChatSlots`], [`AlignedBatch`]: inputs with encoder states inside |
 //! | `encode.rs` | [`token_states`]: the frozen encoder's states, computed once |
-//! | `two_stage.rs` | [`StageConfig`], [`train_aligner`], [`train_llm`], [`aligned_loss`] |
+//! | `two_stage.rs` | [`AlignObjective`], [`AlignedInstructObjective`]: the two stages' losses for the one [`Trainer`](crate::training::Trainer); [`aligned_loss`] |
 //! | `generate.rs` | [`generate_aligned`]: KV-cache generation prefilled with vectors |
 //! | `save.rs` | [`save_aligner`], [`load_aligner`]: safetensors in `torch.nn.Sequential` layout |
-//! | `checkpoint.rs` | mid-stage `checkpoint-N/` (trainable weights, AdamW state, data position) |
 //!
 //! The encoder is kept out of training entirely: its states are inputs, computed once on a
 //! plain device, which is what "frozen" means here and is also the cheap way to do it.
 
 mod aligner;
-mod checkpoint;
 mod encode;
 mod generate;
 mod sample;
@@ -35,4 +33,4 @@ pub use encode::token_states;
 pub use generate::{generate_aligned, generate_aligned_ids};
 pub use sample::{AlignedBatch, AlignedSample, ChatSlots, Padding};
 pub use save::{ALIGNER_CONFIG_FILE, ALIGNER_WEIGHTS_FILE, load_aligner, save_aligner};
-pub use two_stage::{StageConfig, StageReport, StageStep, aligned_loss, train_aligner, train_llm};
+pub use two_stage::{AlignObjective, AlignedInstructObjective, aligned_loss};

@@ -16,6 +16,9 @@ use serde_json::{Value, json};
 use super::config::{LoraConfig, TargetModules};
 use crate::model::{Llama, LowRank};
 
+/// A tensor read from the adapter file: its shape and its values.
+type SavedTensor = (Vec<usize>, Vec<f32>);
+
 /// The adapter's config file name, as PEFT writes it.
 pub const ADAPTER_CONFIG_FILE: &str = "adapter_config.json";
 /// The adapter's weights file name, as PEFT writes it.
@@ -124,8 +127,8 @@ pub fn load_peft(model: Llama, dir: &Path) -> Result<(Llama, LoraConfig)> {
         .map_err(|e| Error::parse(&weights_path, None, e.to_string()))?;
     let bad = |key: &str, m: String| Error::parse(&weights_path, Some(format!("tensor {key}")), m);
 
-    // module → (A, B) as [shape, values].
-    let mut found: BTreeMap<String, [Option<(Vec<usize>, Vec<f32>)>; 2]> = BTreeMap::new();
+    // module → (A, B).
+    let mut found: BTreeMap<String, [Option<SavedTensor>; 2]> = BTreeMap::new();
     for key in file.names() {
         let rest = key
             .strip_prefix(PREFIX)

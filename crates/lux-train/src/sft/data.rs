@@ -1,7 +1,7 @@
 //! [`SftSample`]: an instruction example as token ids with the positions the loss covers.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use lux_core::{ChatMessage, Example, Result, rng};
+use lux_core::{ChatMessage, Example, Result};
 
 use crate::tokenizer::Tokenizer;
 
@@ -141,17 +141,6 @@ impl SftBatch {
     }
 }
 
-/// The sample indices of each micro-batch of epoch `epoch`: a seeded shuffle, cut into
-/// batches of `batch_size` (the last may be shorter).
-pub fn batches(n: usize, batch_size: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..n).collect();
-    rng::SplitMix64::new(rng::hash(seed, &format!("sft/epoch/{epoch}"))).shuffle(&mut order);
-    order
-        .chunks(batch_size.max(1))
-        .map(<[usize]>::to_vec)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,16 +174,5 @@ mod tests {
             .try_into_vec::<i64>()
             .unwrap();
         assert_eq!(ids, [1, 2, 3, 4, 5, 6, 7, 8, 0, 0]);
-    }
-
-    #[test]
-    fn shuffles_are_seeded_and_cover_everything() {
-        let a = batches(10, 4, 1, 0);
-        assert_eq!(a, batches(10, 4, 1, 0));
-        assert_ne!(a, batches(10, 4, 1, 1));
-        let mut all: Vec<usize> = a.concat();
-        all.sort();
-        assert_eq!(all, (0..10).collect::<Vec<_>>());
-        assert_eq!(a.iter().map(Vec::len).collect::<Vec<_>>(), [4, 4, 2]);
     }
 }

@@ -7,18 +7,17 @@ use std::sync::Arc;
 
 use burn::module::Module;
 use lux_core::stage::StageContext;
-use lux_core::{Error, Example, IoContext, Result, TaskKind};
+use lux_core::{Error, IoContext, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{read_dataset, read_selected};
 use crate::align::{
-    AlignedSample, Aligner, ChatSlots, StageConfig, StageReport, aligned_loss, generate_aligned,
-    save_aligner,
+    AlignedSample, Aligner, ChatSlots, aligned_loss, generate_aligned, save_aligner,
 };
 use crate::encoder::{EncoderSpec, TextEncoder};
 use crate::model::Llama;
 use crate::tokenizer::Tokenizer;
+use crate::training::{TrainReport, TrainingArgs};
 
 /// In an aligner directory (beside `save_aligner`'s files): the encoder it reads, as an
 /// [`EncoderSpec`] with an absolute path.
@@ -128,8 +127,8 @@ pub(crate) fn aligned_samples(
 
 /// The figures of a finished LinguaLIFT stage, for its summary and report section.
 pub(crate) fn stage_summary(
-    report: &StageReport,
-    config: &StageConfig,
+    report: &TrainReport,
+    args: &TrainingArgs,
     train: usize,
     validation: usize,
     seconds: f64,
@@ -142,7 +141,7 @@ pub(crate) fn stage_summary(
         "train_examples": train,
         "validation_examples": validation,
         "steps": report.steps.len(),
-        "batch_size": config.batch_size,
+        "batch_size": args.per_device_train_batch_size,
         "first_train_loss": first,
         "last_train_loss": last,
         "initial_eval_loss": report.initial_eval_loss,
@@ -216,92 +215,6 @@ impl AlignedModel {
             batch_size,
         )
     }
-}
-
-/// Splits a stage table into its own keys (returned) and a [`StageConfig`] read from the rest,
-/// with the path of a bad key in the error (`warmup.steps: invalid type…`). `checkpoint_dir`
-/// is refused: a stage checkpoints into its own directory.
-pub(crate) fn split_stage_table(
-    mut map: serde_json::Map<String, serde_json::Value>,
-    own: &[&str],
-) -> std::result::Result<(serde_json::Map<String, serde_json::Value>, StageConfig), String> {
-    if map.contains_key("checkpoint_dir") {
-        return Err(
-            "checkpoint_dir: the stage writes its checkpoints into its own directory \
-             (checkpoints/); remove the key"
-                .into(),
-        );
-    }
-    let mut mine = serde_json::Map::new();
-    for key in own {
-        if let Some(v) = map.remove(*key) {
-            mine.insert(key.to_string(), v);
-        }
-    }
-    let config: StageConfig = serde_path_to_error::deserialize(serde_json::Value::Object(map))
-        .map_err(|e| match e.path().to_string().as_str() {
-            "." => e.inner().to_string(),
-            path => format!("{path}: {}", e.inner()),
-        })?;
-    Ok((mine, config))
-}
-
-/// Reads one of a stage's own keys (default when absent), naming the key in the error.
-pub(crate) fn own_key<T: serde::de::DeserializeOwned>(
-    mine: &mut serde_json::Map<String, serde_json::Value>,
-    key: &str,
-    default: impl FnOnce() -> T,
-) -> std::result::Result<T, String> {
-    match mine.remove(key) {
-        None => Ok(default()),
-        Some(v) => {
-            serde_path_to_error::deserialize(v).map_err(|e| match e.path().to_string().as_str() {
-                "." => format!("{key}: {}", e.inner()),
-                path => format!("{key}.{path}: {}", e.inner()),
-            })
-        }
-    }
-}
-
-/// Task names of a stage's `tasks` setting, checked.
-pub(crate) fn task_kinds(tasks: &[String]) -> Result<Vec<TaskKind>> {
-    tasks.iter().map(|t| TaskKind::new(t)).collect()
-}
-
-/// The training and validation examples of a stage: those of `tasks` in `train_data` and
-/// `validation_data` (at most `max_validation`); an error naming the tasks there are when none
-/// is left for training.
-pub(crate) fn stage_examples(
-    ctx: &StageContext,
-    train_data: &str,
-    validation_data: &str,
-    tasks: &[String],
-    max_validation: usize,
-) -> Result<(Vec<Example>, Vec<Example>)> {
-    let kinds = task_kinds(tasks)?;
-    let train = read_selected(ctx, train_data, &kinds, &[])?;
-    if train.is_empty() {
-        let mut there: Vec<String> = read_dataset(ctx, train_data)?
-            .into_iter()
-            .map(|e| e.task.to_string())
-            .collect();
-        there.sort();
-        there.dedup();
-        return Err(Error::plugin(
-            &ctx.name,
-            format!(
-                "`{train_data}` has no example of the tasks {tasks:?} (its tasks: {})",
-                if there.is_empty() {
-                    "none".into()
-                } else {
-                    there.join(", ")
-                }
-            ),
-        ));
-    }
-    let mut validation = read_selected(ctx, validation_data, &kinds, &[])?;
-    validation.truncate(max_validation);
-    Ok((train, validation))
 }
 
 #[cfg(test)]

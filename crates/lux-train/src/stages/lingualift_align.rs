@@ -10,14 +10,13 @@ use lux_core::{Result, TrainStage, rng};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::aligned::{
-    aligned_samples, load_encoder, loss_cell, own_key, split_stage_table, stage_examples,
-    stage_summary, task_kinds, write_aligner_dir,
-};
+use super::aligned::{aligned_samples, load_encoder, loss_cell, stage_summary, write_aligner_dir};
 use super::model_spec;
-use crate::align::{AlignMode, Aligner, AlignerConfig, ChatSlots, StageConfig, train_aligner};
+use super::training_data::{TrainingData, read_train_table};
+use crate::align::{AlignMode, AlignObjective, Aligner, AlignerConfig, ChatSlots};
 use crate::encoder::EncoderSpec;
 use crate::sft::user_turn;
+use crate::training::{Trainer, TrainingArgs};
 
 /// Stage 1 of LinguaLIFT (arXiv 2412.12499): a frozen multilingual encoder reads each text,
 /// the aligner (an MLP) projects its token states into the LLM's embedding space in place of
@@ -30,37 +29,50 @@ use crate::sft::user_turn;
 /// encoder = { name = "multilingual-e5-small" }
 /// aligner = { hidden = 1024, mode = "replace" }
 /// tasks = ["code_switch"]
-/// learning_rate = 1e-3          # the rest is lux_train::align::StageConfig
-/// steps = 40
-/// batch_size = 8
+/// learning_rate = 1e-3          # the trainer's settings: lux_train::training::TrainingArgs
+/// max_steps = 40
+/// per_device_train_batch_size = 8
 /// save_steps = 10
 /// warmup = { steps = 4 }
 /// lr_scheduler = { type = "cosine" }
 /// ```
 ///
 /// Leaves the aligner (`aligner/`: `save_aligner`'s files + the encoder it reads) as an
-/// artifact of kind `aligner`. Checkpoints go to `checkpoints/checkpoint-N/` every
+/// artifact of kind `aligner`. Checkpoints (`checkpoint-N/`, each with the aligner) every
 /// `save_steps`; run again after an interruption, the stage continues from the newest one.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "Map<String, Value>")]
 pub struct LinguaLiftAlign {
-    /// The training loop's settings.
+    /// The trainer's settings.
     #[serde(flatten)]
-    pub config: StageConfig,
+    pub training: TrainingArgs,
+    /// The examples to train and validate on (default tasks: `code_switch`).
+    #[serde(flatten)]
+    pub data: TrainingData,
+    /// The encoder and the aligner.
+    #[serde(flatten)]
+    pub settings: AlignSettings,
+}
+
+/// The keys of a `lingualift_align` table that only it has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlignSettings {
     /// The frozen encoder.
     pub encoder: EncoderSpec,
     /// The alignment layer's shape.
+    #[serde(default)]
     pub aligner: AlignerShape,
-    /// Tasks of the examples to train on. Default `["code_switch"]`.
-    pub tasks: Vec<String>,
-    /// The training set. Default `mix/train`.
-    pub train_data: String,
-    /// The validation set. Default `mix/validation`.
-    pub validation_data: String,
-    /// At most this many validation examples. Default 64.
-    pub max_validation_examples: usize,
     /// Texts per encoder pass when the states are computed (once, before training). Default 32.
+    #[serde(default = "default_encoder_batch")]
     pub encoder_batch_size: usize,
+}
+
+/// The default `tasks` of stage 1.
+const DEFAULT_TASKS: &[&str] = &["code_switch"];
+
+pub(crate) fn default_encoder_batch() -> usize {
+    32
 }
 
 /// The alignment layer: a 2-layer MLP of `hidden` units (LLaVA-1.5's projector), or a linear
@@ -93,36 +105,25 @@ impl Default for AlignerShape {
     }
 }
 
-const OWN_KEYS: [&str; 7] = [
-    "encoder",
-    "aligner",
-    "tasks",
-    "train_data",
-    "validation_data",
-    "max_validation_examples",
-    "encoder_batch_size",
-];
-
 impl TryFrom<Map<String, Value>> for LinguaLiftAlign {
     type Error = String;
 
     fn try_from(map: Map<String, Value>) -> std::result::Result<LinguaLiftAlign, String> {
-        let (mut mine, config) = split_stage_table(map, &OWN_KEYS)?;
-        let encoder = own_key(&mut mine, "encoder", || None)?.ok_or(
-            "missing field `encoder` (e.g. encoder = { name = \"multilingual-e5-small\" })",
-        )?;
-        EncoderSpec::validate(&encoder).map_err(|e| e.to_string())?;
+        if !map.contains_key("encoder") {
+            return Err(
+                "missing field `encoder` (e.g. encoder = { name = \"multilingual-e5-small\" })"
+                    .into(),
+            );
+        }
+        let (training, data, settings): (_, _, AlignSettings) = read_train_table(map)?;
+        settings
+            .encoder
+            .validate()
+            .map_err(|e| format!("encoder: {e}"))?;
         Ok(LinguaLiftAlign {
-            config,
-            encoder,
-            aligner: own_key(&mut mine, "aligner", AlignerShape::default)?,
-            tasks: own_key(&mut mine, "tasks", || vec!["code_switch".to_string()])?,
-            train_data: own_key(&mut mine, "train_data", || "mix/train".to_string())?,
-            validation_data: own_key(&mut mine, "validation_data", || {
-                "mix/validation".to_string()
-            })?,
-            max_validation_examples: own_key(&mut mine, "max_validation_examples", || 64)?,
-            encoder_batch_size: own_key(&mut mine, "encoder_batch_size", || 32)?,
+            training,
+            data,
+            settings,
         })
     }
 }
@@ -136,9 +137,10 @@ impl TrainStage for LinguaLiftAlign {
 
     fn prepare(&mut self, ctx: &StageContext) -> Result<()> {
         let _ = model_spec(ctx)?;
-        self.encoder.validate()?;
-        task_kinds(&self.tasks)?;
-        if self.encoder_batch_size == 0 {
+        self.settings.encoder.validate()?;
+        self.data.tasks_or(DEFAULT_TASKS)?;
+        self.training.validate()?;
+        if self.settings.encoder_batch_size == 0 {
             return Err(lux_core::Error::invalid(
                 "encoder_batch_size",
                 "must be at least 1",
@@ -153,15 +155,10 @@ impl LinguaLiftAlign {
         let spec = model_spec(ctx)?;
         let device = spec.device()?.autodiff();
         let (llm, tokenizer) = spec.load(&ctx.base_dir, &device)?;
-        let encoder = load_encoder(ctx, &self.encoder)?;
-        let (train, validation) = stage_examples(
-            ctx,
-            &self.train_data,
-            &self.validation_data,
-            &self.tasks,
-            self.max_validation_examples,
-        )?;
-        let slots = ChatSlots::new(&tokenizer, self.aligner.mode)?;
+        let s = &self.settings;
+        let encoder = load_encoder(ctx, &s.encoder)?;
+        let (train, validation) = self.data.read(ctx, DEFAULT_TASKS)?;
+        let slots = ChatSlots::new(&tokenizer, s.aligner.mode)?;
         let pairs = |examples: &[lux_core::Example]| {
             examples
                 .iter()
@@ -174,35 +171,53 @@ impl LinguaLiftAlign {
             &tokenizer,
             &slots,
             &pairs(&train),
-            self.encoder_batch_size,
+            s.encoder_batch_size,
         )?;
         let validation_samples = aligned_samples(
             &encoder,
             &tokenizer,
             &slots,
             &pairs(&validation),
-            self.encoder_batch_size,
+            s.encoder_batch_size,
         )?;
         let encode_seconds = started.elapsed().as_secs_f64();
         // The initial weights depend on the stage's seed only (a resumed stage then replaces
         // them with its checkpoint's).
-        device.seed(rng::hash(self.config.seed, "lingualift_align/init"));
+        device.seed(rng::hash(self.training.seed, "lingualift_align/init"));
         let aligner = AlignerConfig::new(encoder.hidden_size(), llm.config().hidden_size)
-            .with_hidden(self.aligner.hidden)
-            .with_mode(self.aligner.mode)
+            .with_hidden(s.aligner.hidden)
+            .with_mode(s.aligner.mode)
             .init(&device)?;
         materialize(&aligner);
         let parameters = aligner.num_params();
-        let mut config = self.config.clone();
-        config.checkpoint_dir = Some(ctx.dir.join("checkpoints"));
+        let mut args = self.training.clone();
+        args.progress = ctx.progress;
+        let trainer = Trainer::new(args, &ctx.dir)?;
+        let objective = AlignObjective::new(&llm);
         let started = Instant::now();
-        let (aligner, report) =
-            train_aligner(aligner, &llm, &train_samples, &validation_samples, &config)?;
+        let (aligner, report) = match trainer.latest_checkpoint() {
+            Some(checkpoint) => {
+                tracing::info!(checkpoint = %checkpoint.display(), "resuming stage 1");
+                trainer.resume(
+                    &objective,
+                    aligner,
+                    &checkpoint,
+                    &train_samples,
+                    &validation_samples,
+                )?
+            }
+            None => trainer.train(&objective, aligner, &train_samples, &validation_samples)?,
+        };
         let seconds = started.elapsed().as_secs_f64();
         let dir = ctx.dir.join("aligner");
-        write_aligner_dir(&aligner, &self.encoder.absolute(&ctx.base_dir)?, &dir)?;
-        lux_core::fs::write_json_atomic(ctx.dir.join("stage_report.json"), &report)?;
-        let mut summary = stage_summary(&report, &config, train.len(), validation.len(), seconds);
+        write_aligner_dir(&aligner, &s.encoder.absolute(&ctx.base_dir)?, &dir)?;
+        let mut summary = stage_summary(
+            &report,
+            &self.training,
+            train.len(),
+            validation.len(),
+            seconds,
+        );
         summary["aligner_parameters"] = parameters.into();
         summary["encode_seconds"] = encode_seconds.into();
         let markdown = format!(
@@ -211,15 +226,15 @@ impl LinguaLiftAlign {
              examples **{} → {}** nats/token. {:.0} s (+ {:.0} s computing encoder states). \
              Aligner: `{}/`.\n",
             parameters,
-            self.aligner.hidden,
-            match self.aligner.mode {
+            s.aligner.hidden,
+            match s.aligner.mode {
                 AlignMode::Replace => "replace",
                 AlignMode::Prefix => "prefix",
             },
             report.steps.len(),
-            config.batch_size,
+            self.training.per_device_train_batch_size,
             train.len(),
-            self.tasks,
+            self.data.tasks_or(DEFAULT_TASKS)?,
             loss_cell(report.steps.first().map(|s| s.loss)),
             loss_cell(report.steps.last().map(|s| s.loss)),
             validation.len(),

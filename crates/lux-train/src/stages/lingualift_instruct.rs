@@ -11,17 +11,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::aligned::{
-    aligned_samples, load_encoder, loss_cell, own_key, read_encoder_spec, split_stage_table,
-    stage_examples, stage_summary, task_kinds, write_aligner_dir, write_aligner_ref,
+    aligned_samples, load_encoder, loss_cell, read_encoder_spec, stage_summary, write_aligner_dir,
+    write_aligner_ref,
 };
-use super::lingualift_align::AlignerShape;
+use super::lingualift_align::{AlignerShape, default_encoder_batch};
 use super::model_spec;
 use super::sft::clone_adapter;
 use super::systems::write_adapter_spec;
+use super::training_data::{TrainingData, read_train_table};
 use crate::adapter::Adapter;
-use crate::align::{AlignMode, AlignerConfig, ChatSlots, StageConfig, load_aligner, train_llm};
+use crate::align::{AlignMode, AlignedInstructObjective, AlignerConfig, ChatSlots, load_aligner};
 use crate::encoder::EncoderSpec;
+use crate::model::Llama;
 use crate::sft::user_turn;
+use crate::training::{Trainer, TrainingArgs};
 
 /// Stage 2 of LinguaLIFT: the aligner of stage 1 frozen, an adapter (LoRA) on the LLM trained
 /// on English-only instructions that the encoder reads; the aligner then carries what the LLM
@@ -32,8 +35,8 @@ use crate::sft::user_turn;
 /// type = "lingualift_instruct"
 /// tasks = ["math_word_problem"]
 /// adapter = { type = "lora", r = 16, lora_alpha = 32.0, target_modules = ["q_proj", "k_proj", "v_proj", "o_proj"] }
-/// learning_rate = 1e-3          # the rest is lux_train::align::StageConfig
-/// steps = 30
+/// learning_rate = 1e-3          # the trainer's settings: lux_train::training::TrainingArgs
+/// max_steps = 30
 /// ```
 ///
 /// The aligner is the newest `aligner` artifact of the run, or the one named by
@@ -43,32 +46,40 @@ use crate::sft::user_turn;
 ///
 /// Leaves the adapter (`adapter/`: for LoRA a PEFT directory, with `lux_adapter.json` and
 /// `lux_aligner.json`, the aligner it reads through) as an artifact of kind `adapter`.
-/// Checkpoints: `checkpoints/checkpoint-N/` every `save_steps`; a rerun resumes.
+/// Checkpoints: `checkpoint-N/` (each with the adapter) every `save_steps`; a rerun resumes.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(try_from = "Map<String, Value>")]
 pub struct LinguaLiftInstruct {
-    /// The training loop's settings.
+    /// The trainer's settings.
     #[serde(flatten)]
-    pub config: StageConfig,
+    pub training: TrainingArgs,
+    /// The examples to train and validate on (default tasks: `math_word_problem`).
+    #[serde(flatten)]
+    pub data: TrainingData,
+    /// The adapter and the aligner it reads through.
+    #[serde(flatten)]
+    pub settings: InstructSettings,
+}
+
+/// The keys of a `lingualift_instruct` table that only it has.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstructSettings {
     /// The adapter to train.
     pub adapter: Box<dyn Adapter>,
     /// The aligner artifact (`<stage>/aligner`). Default: the newest of the run.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aligner: Option<String>,
     /// Train behind a fresh, untrained aligner instead (the "without stage 1" ablation).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub untrained_aligner: Option<UntrainedAligner>,
-    /// Tasks of the examples to train on. Default `["math_word_problem"]`.
-    pub tasks: Vec<String>,
-    /// The training set. Default `mix/train`.
-    pub train_data: String,
-    /// The validation set. Default `mix/validation`.
-    pub validation_data: String,
-    /// At most this many validation examples. Default 64.
-    pub max_validation_examples: usize,
     /// Texts per encoder pass. Default 32.
+    #[serde(default = "default_encoder_batch")]
     pub encoder_batch_size: usize,
 }
+
+/// The default `tasks` of stage 2.
+const DEFAULT_TASKS: &[&str] = &["math_word_problem"];
 
 /// An aligner that was never trained: the encoder it reads and its shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,52 +102,32 @@ fn default_mode() -> AlignMode {
     AlignerShape::default().mode
 }
 
-const OWN_KEYS: [&str; 8] = [
-    "adapter",
-    "aligner",
-    "untrained_aligner",
-    "tasks",
-    "train_data",
-    "validation_data",
-    "max_validation_examples",
-    "encoder_batch_size",
-];
-
 impl TryFrom<Map<String, Value>> for LinguaLiftInstruct {
     type Error = String;
 
     fn try_from(map: Map<String, Value>) -> std::result::Result<LinguaLiftInstruct, String> {
-        let (mut mine, config) = split_stage_table(map, &OWN_KEYS)?;
-        let adapter = mine.remove("adapter").ok_or(
-            "missing field `adapter` (e.g. adapter = { type = \"lora\", r = 16, lora_alpha = 32.0 })",
-        )?;
-        let adapter: Box<dyn Adapter> =
-            serde_json::from_value(adapter).map_err(|e| format!("adapter: {e}"))?;
-        let aligner: Option<String> = own_key(&mut mine, "aligner", || None)?;
-        let untrained_aligner: Option<UntrainedAligner> =
-            own_key(&mut mine, "untrained_aligner", || None)?;
-        if let Some(u) = &untrained_aligner {
+        if !map.contains_key("adapter") {
+            return Err(
+                "missing field `adapter` (e.g. adapter = { type = \"lora\", r = 16, \
+                        lora_alpha = 32.0 })"
+                    .into(),
+            );
+        }
+        let (training, data, settings): (_, _, InstructSettings) = read_train_table(map)?;
+        if let Some(u) = &settings.untrained_aligner {
             u.encoder
                 .validate()
                 .map_err(|e| format!("untrained_aligner: {e}"))?;
         }
-        if aligner.is_some() && untrained_aligner.is_some() {
+        if settings.aligner.is_some() && settings.untrained_aligner.is_some() {
             return Err(
                 "set either `aligner` (a trained one) or `untrained_aligner`, not both".into(),
             );
         }
         Ok(LinguaLiftInstruct {
-            config,
-            adapter,
-            aligner,
-            untrained_aligner,
-            tasks: own_key(&mut mine, "tasks", || vec!["math_word_problem".to_string()])?,
-            train_data: own_key(&mut mine, "train_data", || "mix/train".to_string())?,
-            validation_data: own_key(&mut mine, "validation_data", || {
-                "mix/validation".to_string()
-            })?,
-            max_validation_examples: own_key(&mut mine, "max_validation_examples", || 64)?,
-            encoder_batch_size: own_key(&mut mine, "encoder_batch_size", || 32)?,
+            training,
+            data,
+            settings,
         })
     }
 }
@@ -150,11 +141,12 @@ impl TrainStage for LinguaLiftInstruct {
 
     fn prepare(&mut self, ctx: &StageContext) -> Result<()> {
         let _ = model_spec(ctx)?;
-        task_kinds(&self.tasks)?;
-        if let Some(u) = &self.untrained_aligner {
+        self.data.tasks_or(DEFAULT_TASKS)?;
+        self.training.validate()?;
+        if let Some(u) = &self.settings.untrained_aligner {
             u.encoder.validate()?;
         }
-        if self.encoder_batch_size == 0 {
+        if self.settings.encoder_batch_size == 0 {
             return Err(Error::invalid("encoder_batch_size", "must be at least 1"));
         }
         Ok(())
@@ -164,7 +156,7 @@ impl TrainStage for LinguaLiftInstruct {
 impl LinguaLiftInstruct {
     /// The trained aligner's directory this stage reads through.
     fn trained_aligner(&self, ctx: &StageContext) -> Result<PathBuf> {
-        match &self.aligner {
+        match &self.settings.aligner {
             Some(key) => {
                 let a = ctx.input(key)?;
                 if a.kind != "aligner" {
@@ -194,7 +186,8 @@ impl LinguaLiftInstruct {
         let spec = model_spec(ctx)?;
         let device = spec.device()?.autodiff();
         let (base, tokenizer) = spec.load(&ctx.base_dir, &device)?;
-        let (aligner_dir, encoder_spec, aligner) = match &self.untrained_aligner {
+        let s = &self.settings;
+        let (aligner_dir, encoder_spec, aligner) = match &s.untrained_aligner {
             None => {
                 let dir = self.trained_aligner(ctx)?;
                 let encoder = read_encoder_spec(&dir)?;
@@ -204,7 +197,7 @@ impl LinguaLiftInstruct {
             Some(u) => {
                 let encoder = load_encoder(ctx, &u.encoder)?;
                 device.seed(rng::hash(
-                    self.config.seed,
+                    self.training.seed,
                     "lingualift_instruct/untrained_aligner",
                 ));
                 let aligner = AlignerConfig::new(encoder.hidden_size(), base.config().hidden_size)
@@ -219,13 +212,7 @@ impl LinguaLiftInstruct {
             }
         };
         let encoder = load_encoder(ctx, &encoder_spec)?;
-        let (train, validation) = stage_examples(
-            ctx,
-            &self.train_data,
-            &self.validation_data,
-            &self.tasks,
-            self.max_validation_examples,
-        )?;
+        let (train, validation) = self.data.read(ctx, DEFAULT_TASKS)?;
         let slots = ChatSlots::new(&tokenizer, aligner.mode)?;
         let pairs = |examples: &[lux_core::Example]| {
             examples
@@ -238,40 +225,60 @@ impl LinguaLiftInstruct {
             &tokenizer,
             &slots,
             &pairs(&train),
-            self.encoder_batch_size,
+            s.encoder_batch_size,
         )?;
         let validation_samples = aligned_samples(
             &encoder,
             &tokenizer,
             &slots,
             &pairs(&validation),
-            self.encoder_batch_size,
+            s.encoder_batch_size,
         )?;
-        let mut adapter = clone_adapter(&*self.adapter)?;
+        let mut adapter = clone_adapter(&*s.adapter)?;
         if let Some(hub_id) = spec.hub_id() {
             adapter.set_base_model(&hub_id);
         }
-        let (model, adapted) = adapter.attach(base, self.config.seed)?;
-        let mut config = self.config.clone();
-        config.checkpoint_dir = Some(ctx.dir.join("checkpoints"));
+        let mut args = self.training.clone();
+        args.progress = ctx.progress;
+        let trainer = Trainer::new(args, &ctx.dir)?;
+        let objective = AlignedInstructObjective::new(&aligner, &*adapter);
         let started = Instant::now();
-        let (model, report) = train_llm(
-            model,
-            &aligner,
-            &train_samples,
-            &validation_samples,
-            &config,
-        )?;
+        let (model, report, adapted) = match trainer.latest_checkpoint() {
+            Some(checkpoint) => {
+                tracing::info!(checkpoint = %checkpoint.display(), "resuming stage 2");
+                let model = adapter.load(base, &checkpoint)?;
+                let adapted = adapted_modules(&model);
+                let (model, report) = trainer.resume(
+                    &objective,
+                    model,
+                    &checkpoint,
+                    &train_samples,
+                    &validation_samples,
+                )?;
+                (model, report, adapted)
+            }
+            None => {
+                let (model, adapted) = adapter.attach(base, self.training.seed)?;
+                let (model, report) =
+                    trainer.train(&objective, model, &train_samples, &validation_samples)?;
+                (model, report, adapted)
+            }
+        };
         let seconds = started.elapsed().as_secs_f64();
         let dir = ctx.dir.join("adapter");
         adapter.save(&model, &dir)?;
         write_adapter_spec(&*adapter, &dir)?;
         write_aligner_ref(&dir, &aligner_dir)?;
-        lux_core::fs::write_json_atomic(ctx.dir.join("stage_report.json"), &report)?;
-        let mut summary = stage_summary(&report, &config, train.len(), validation.len(), seconds);
+        let mut summary = stage_summary(
+            &report,
+            &self.training,
+            train.len(),
+            validation.len(),
+            seconds,
+        );
         summary["adapter"] = adapter.name().into();
         summary["adapted_modules"] = adapted.len().into();
-        summary["aligner"] = if self.untrained_aligner.is_some() {
+        summary["aligner"] = if s.untrained_aligner.is_some() {
             "untrained".into()
         } else {
             ctx.link(&aligner_dir).into()
@@ -283,10 +290,10 @@ impl LinguaLiftInstruct {
             adapter.name(),
             adapted.len(),
             report.steps.len(),
-            config.batch_size,
+            self.training.per_device_train_batch_size,
             train.len(),
-            self.tasks,
-            if self.untrained_aligner.is_some() {
+            self.data.tasks_or(DEFAULT_TASKS)?,
+            if s.untrained_aligner.is_some() {
                 "untrained"
             } else {
                 "trained"
@@ -307,4 +314,13 @@ impl LinguaLiftInstruct {
         }
         .with_artifact("adapter", Artifact::new("adapter", dir)))
     }
+}
+
+/// The modules of `model` that carry a low-rank pair (what [`Adapter::attach`] reports).
+fn adapted_modules(model: &Llama) -> Vec<String> {
+    model
+        .projections()
+        .into_iter()
+        .filter_map(|(name, p)| p.low_rank.is_some().then_some(name))
+        .collect()
 }

@@ -9,6 +9,7 @@
 //! | `lingualift_align.rs` | [`LinguaLiftAlign`] (`type = "lingualift_align"`): LinguaLIFT stage 1, the aligner with encoder and LLM frozen |
 //! | `lingualift_instruct.rs` | [`LinguaLiftInstruct`] (`type = "lingualift_instruct"`): LinguaLIFT stage 2, an adapter behind the frozen aligner |
 //! | `aligned.rs` | [`AlignedModel`] and the files tying an adapter to its aligner and an aligner to its encoder |
+//! | `training_data.rs` | [`TrainingData`]: the examples a training stage reads; the split of a `[[train]]` table |
 //!
 //! The `[model]` table reaches stages as a [`ModelSpec`] in the run's resources (see
 //! [`model_spec`]); [`base_model`] loads it once per run for every evaluation.
@@ -19,6 +20,7 @@ mod lingualift_align;
 mod lingualift_instruct;
 mod sft;
 mod systems;
+mod training_data;
 
 use std::sync::Arc;
 
@@ -30,13 +32,14 @@ pub use aligned::{
     read_encoder_spec, write_aligner_dir, write_aligner_ref,
 };
 pub use answers::answer;
-pub use lingualift_align::{AlignerShape, LinguaLiftAlign};
-pub use lingualift_instruct::{LinguaLiftInstruct, UntrainedAligner};
-pub use sft::SftStage;
+pub use lingualift_align::{AlignSettings, AlignerShape, LinguaLiftAlign};
+pub use lingualift_instruct::{InstructSettings, LinguaLiftInstruct, UntrainedAligner};
+pub use sft::{SftSettings, SftStage};
 pub use systems::{
     ADAPTER_SPEC_FILE, System, all_systems, load_aligned_system, load_system, read_adapter_spec,
     systems, write_adapter_spec,
 };
+pub use training_data::TrainingData;
 
 use crate::base_model::ModelSpec;
 use crate::model::Llama;
@@ -78,21 +81,4 @@ pub fn base_model(ctx: &StageContext) -> Result<Arc<LoadedModel>> {
 /// Reads the examples of a dataset artifact (`mix/train`).
 pub fn read_dataset(ctx: &StageContext, key: &str) -> Result<Vec<Example>> {
     lux_core::fs::read_jsonl(&ctx.input(key)?.path)
-}
-
-/// The examples of the dataset artifact `key` whose task is one of `tasks` and whose
-/// instruction is in one of `instruction_langs` (an empty list selects every value): how a
-/// training stage picks its part of the run's data.
-pub fn read_selected(
-    ctx: &StageContext,
-    key: &str,
-    tasks: &[lux_core::TaskKind],
-    instruction_langs: &[lux_core::Lang],
-) -> Result<Vec<Example>> {
-    let mut examples = read_dataset(ctx, key)?;
-    examples.retain(|e| {
-        (tasks.is_empty() || tasks.contains(&e.task))
-            && (instruction_langs.is_empty() || instruction_langs.contains(&e.instruction_lang))
-    });
-    Ok(examples)
 }

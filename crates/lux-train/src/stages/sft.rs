@@ -4,17 +4,20 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use lux_core::stage::{Artifact, StageContext, StageOutput};
-use lux_core::{Error, Lang, Result, TaskKind, TrainStage};
+use lux_core::{Error, Result, TrainStage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::model_spec;
 use super::systems::write_adapter_spec;
-use super::{model_spec, read_selected};
+use super::training_data::{TrainingData, read_train_table};
 use crate::adapter::Adapter;
-use crate::sft::{SftConfig, SftTrainer, tokenize_examples};
+use crate::sft::{SftTrainer, tokenize_examples};
+use crate::training::TrainingArgs;
 
 /// Supervised fine-tuning of an adapter: the `[[train]]` table holds the trainer's settings
-/// ([`SftConfig`], TRL's names), the `adapter`, and which datasets to read.
+/// ([`TrainingArgs`], transformers' names), which examples to read ([`TrainingData`]), the
+/// `adapter`, and how examples become tokens.
 ///
 /// ```toml
 /// [[train]]
@@ -28,94 +31,64 @@ use crate::sft::{SftConfig, SftTrainer, tokenize_examples};
 /// adapter = { type = "lora", r = 16, lora_alpha = 32.0, target_modules = ["q_proj", "v_proj"] }
 /// ```
 ///
-/// Writes `metrics.jsonl`, `loss.svg`, `checkpoint-N/` every `save_steps`, and the adapter in
-/// `adapter/` (for LoRA a PEFT directory). Run again after an interruption, it continues from
-/// the newest checkpoint, and the steps after it are those of an uninterrupted run.
+/// Writes what the [`Trainer`](crate::training::Trainer) writes (`metrics.jsonl`, `loss.svg`,
+/// `checkpoint-N/` every `save_steps`, each with the adapter) and the adapter in `adapter/`
+/// (for LoRA a PEFT directory). Run again after an interruption, it continues from the newest
+/// checkpoint, and the steps after it are those of an uninterrupted run.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(try_from = "Map<String, Value>")]
 pub struct SftStage {
     /// The trainer's settings.
     #[serde(flatten)]
-    pub config: SftConfig,
-    /// The adapter, the training data and which of its examples to use.
+    pub training: TrainingArgs,
+    /// The examples to train and validate on (default: every task of `mix/train`).
     #[serde(flatten)]
-    pub stage: SftStageSettings,
+    pub data: TrainingData,
+    /// The adapter and the tokenisation.
+    #[serde(flatten)]
+    pub settings: SftSettings,
 }
 
-/// The keys of an `sft` table that are not [`SftConfig`]'s.
+/// The keys of an `sft` table that only SFT has.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SftStageSettings {
+pub struct SftSettings {
     /// The adapter to train.
     pub adapter: Box<dyn Adapter>,
-    /// The training set: a dataset artifact of an earlier stage. Default `mix/train`.
-    #[serde(default = "default_train_data")]
-    pub train_data: String,
-    /// The validation set. Default `mix/validation`.
-    #[serde(default = "default_validation_data")]
-    pub validation_data: String,
-    /// Held-out loss is measured on at most this many validation examples. Default 64.
-    #[serde(default = "default_max_validation")]
-    pub max_validation_examples: usize,
-    /// Train only on examples of these tasks (both sets). Default: every task.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tasks: Vec<TaskKind>,
-    /// Train only on examples whose instruction is in one of these languages (LuxInstruct's
-    /// EN→LB, FR→LB, DE→LB adapters, compared by CKA). Default: every language.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub instruction_langs: Vec<Lang>,
+    /// Conversations are cut to this many tokens. Default 512.
+    #[serde(default = "default_max_len")]
+    pub max_seq_length: usize,
+    /// Loss on the assistant's tokens only (TRL's `completion_only_loss`, the default) or on
+    /// every token.
+    #[serde(default = "yes")]
+    pub completion_only_loss: bool,
 }
 
-fn default_train_data() -> String {
-    "mix/train".into()
+fn default_max_len() -> usize {
+    512
 }
-fn default_validation_data() -> String {
-    "mix/validation".into()
+fn yes() -> bool {
+    true
 }
-fn default_max_validation() -> usize {
-    64
-}
-
-/// Keys of the stage table that belong to [`SftStageSettings`].
-const OWN_KEYS: [&str; 6] = [
-    "adapter",
-    "train_data",
-    "validation_data",
-    "max_validation_examples",
-    "tasks",
-    "instruction_langs",
-];
 
 impl TryFrom<Map<String, Value>> for SftStage {
     type Error = String;
 
-    /// Splits the table: the stage's own keys, then the rest as an [`SftConfig`] (whose unknown
-    /// keys are errors); a wrong type names its key.
-    fn try_from(mut map: Map<String, Value>) -> std::result::Result<SftStage, String> {
-        let own: Map<String, Value> = OWN_KEYS
-            .iter()
-            .filter_map(|k| map.remove(*k).map(|v| (k.to_string(), v)))
-            .collect();
-        if !own.contains_key("adapter") {
+    fn try_from(map: Map<String, Value>) -> std::result::Result<SftStage, String> {
+        if !map.contains_key("adapter") {
             return Err(
                 "missing field `adapter` (e.g. adapter = { type = \"lora\", r = 16, \
                         lora_alpha = 32.0, target_modules = [\"q_proj\", \"v_proj\"] })"
                     .into(),
             );
         }
+        let (training, data, settings) = read_train_table(map)?;
         Ok(SftStage {
-            stage: with_path(Value::Object(own))?,
-            config: with_path(Value::Object(map))?,
+            training,
+            data,
+            settings,
         })
     }
-}
-
-/// Deserialises `value`, naming the key of an error (`max_steps: invalid type…`).
-fn with_path<T: serde::de::DeserializeOwned>(value: Value) -> std::result::Result<T, String> {
-    serde_path_to_error::deserialize(value).map_err(|e| match e.path().to_string().as_str() {
-        "." => e.inner().to_string(),
-        path => format!("{path}: {}", e.inner()),
-    })
 }
 
 #[typetag::serde(name = "sft")]
@@ -127,12 +100,11 @@ impl TrainStage for SftStage {
 
     fn prepare(&mut self, ctx: &StageContext) -> Result<()> {
         let _ = model_spec(ctx)?;
-        SftTrainer::with_adapter(
-            self.config.clone(),
-            clone_adapter(&*self.stage.adapter)?,
-            &ctx.dir,
-        )
-        .map(|_| ())
+        if self.settings.max_seq_length < 2 {
+            return Err(Error::invalid("max_seq_length", "must be at least 2"));
+        }
+        self.data.tasks_or(&[])?;
+        self.training.validate()
     }
 }
 
@@ -141,40 +113,27 @@ impl SftStage {
         let spec = model_spec(ctx)?;
         let device = spec.device()?.autodiff();
         let (base, tokenizer) = spec.load(&ctx.base_dir, &device)?;
-        let c = &self.config;
-        let s = &self.stage;
-        let train_set = read_selected(ctx, &s.train_data, &s.tasks, &s.instruction_langs)?;
-        let mut validation_set =
-            read_selected(ctx, &s.validation_data, &s.tasks, &s.instruction_langs)?;
-        validation_set.truncate(s.max_validation_examples);
-        if train_set.is_empty() {
-            return Err(Error::plugin(
-                &ctx.name,
-                format!(
-                    "{} has no example of the selected tasks {:?} and instruction languages {:?}",
-                    s.train_data, s.tasks, s.instruction_langs
-                ),
-            ));
-        }
+        let s = &self.settings;
+        let (train_set, validation_set) = self.data.read(ctx, &[])?;
         let (train, cut) = tokenize_examples(
             &tokenizer,
             &train_set,
-            c.max_seq_length,
-            c.completion_only_loss,
+            s.max_seq_length,
+            s.completion_only_loss,
         )?;
         let (validation, _) = tokenize_examples(
             &tokenizer,
             &validation_set,
-            c.max_seq_length,
-            c.completion_only_loss,
+            s.max_seq_length,
+            s.completion_only_loss,
         )?;
         let mut adapter = clone_adapter(&*s.adapter)?;
         if let Some(hub_id) = spec.hub_id() {
             adapter.set_base_model(&hub_id);
         }
-        let mut config = c.clone();
-        config.progress = ctx.progress;
-        let trainer = SftTrainer::with_adapter(config, clone_adapter(&*adapter)?, &ctx.dir)?;
+        let mut args = self.training.clone();
+        args.progress = ctx.progress;
+        let trainer = SftTrainer::with_adapter(args, clone_adapter(&*adapter)?, &ctx.dir)?;
         let pad = tokenizer.pad_id().unwrap_or(0);
         let started = Instant::now();
         let (_, report) = match trainer.latest_checkpoint() {
@@ -183,17 +142,16 @@ impl SftStage {
                 trainer.resume(base, &checkpoint, &train, &validation, pad)?
             }
             None => {
-                let (model, _) = adapter.attach(base, c.seed)?;
+                let (model, _) = adapter.attach(base, self.training.seed)?;
                 trainer.train(model, &train, &validation, pad)?
             }
         };
         let seconds = started.elapsed().as_secs_f64();
-        write_adapter_spec(&*adapter, &report.adapter_dir)?;
+        let adapter_dir = trainer.adapter_dir();
+        write_adapter_spec(&*adapter, &adapter_dir)?;
         // Training throughput: the median step's tokens per second (prompt and target, no
         // padding), not counting model loading and the evaluations.
-        let mut rates: Vec<f64> = report.steps.iter().map(|m| m.tokens_per_s).collect();
-        rates.sort_by(f64::total_cmp);
-        let tokens_per_s = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
+        let tokens_per_s = report.median_tokens_per_s();
         let summary = json!({
             "train_examples": train.len(),
             "dropped_after_truncation": cut,
@@ -214,14 +172,14 @@ impl SftStage {
             report.steps.len(),
             train.len(),
             cut,
-            c.max_seq_length,
+            s.max_seq_length,
             validation.len(),
             loss(report.initial_eval_loss),
             loss(report.final_eval_loss),
             seconds,
             tokens_per_s,
             ctx.link(ctx.dir.join("loss.svg")),
-            ctx.link(&report.adapter_dir),
+            ctx.link(&adapter_dir),
             ctx.link(ctx.dir.join("metrics.jsonl")),
         );
         Ok(StageOutput {
@@ -229,7 +187,7 @@ impl SftStage {
             markdown,
             ..StageOutput::default()
         }
-        .with_artifact("adapter", Artifact::new("adapter", &report.adapter_dir)))
+        .with_artifact("adapter", Artifact::new("adapter", &adapter_dir)))
     }
 }
 

@@ -1,13 +1,13 @@
-//! Mid-stage checkpoints of [`train_aligner`](super::train_aligner) and
-//! [`train_llm`](super::train_llm): a stage interrupted after step `N` resumes at step `N + 1`
-//! with the same weights, optimizer state and data order.
+//! `checkpoint-N/`: everything a [`Trainer`](super::Trainer) needs to continue a run after
+//! step `N` exactly as if it had not stopped.
 //!
-//! `checkpoint-N/` holds the stage's trainable parameters (`trainable.safetensors`, keyed by
-//! their position in module order, each with the parameter id the optimizer state is keyed
-//! by), AdamW's state (`optimizer.bpk`) and `stage_state.json` (step, epoch, the rest of the
-//! epoch's order, the report so far). Frozen parameters (the LLM in stage 1, its base weights
-//! in stage 2) are not written: the caller rebuilds the same module. A checkpoint is written
-//! into a temporary directory renamed into place, so an interrupted write leaves none.
+//! A checkpoint holds the trainable parameters (`trainable.safetensors`, keyed by their
+//! position in module order, each with the parameter id AdamW's state is keyed by), AdamW's
+//! state (`optimizer.bpk`), `trainer_state.json` (step, epoch and position in it, the settings
+//! that shape the run, the metrics so far) and whatever the objective saves for users (for SFT
+//! the PEFT adapter, so any checkpoint loads in PEFT). Frozen parameters are not written: the
+//! caller rebuilds the same module. A checkpoint is written into a temporary directory renamed
+//! into place, so an interrupted write leaves the previous checkpoints and no half-written one.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,43 +19,64 @@ use lux_core::{Error, IoContext, Result, fs};
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
-use super::two_stage::StageReport;
-use crate::sft::checkpoint_dir;
+use super::metrics::StepMetrics;
 
 const TRAINABLE: &str = "trainable.safetensors";
 const OPTIMIZER: &str = "optimizer.bpk";
-const STATE: &str = "stage_state.json";
+/// The file whose presence makes a `checkpoint-N/` complete.
+pub(crate) const STATE: &str = "trainer_state.json";
 
-/// Where a stage stands after a step, as written to `stage_state.json`.
+/// `trainer_state.json` (transformers' names where they exist).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct StageState {
-    /// `"align"` or `"llm"`.
-    pub(crate) stage: String,
-    /// Steps done.
-    pub(crate) step: usize,
-    /// Epochs started (the next reshuffle draws epoch `epoch`).
+pub(crate) struct TrainerState {
+    /// The objective that wrote it.
+    pub(crate) objective: String,
+    /// Optimizer steps done.
+    pub(crate) global_step: usize,
+    /// The epoch the next step draws from.
     pub(crate) epoch: usize,
-    /// What is left of the current epoch's order, drawn from the end.
-    pub(crate) order: Vec<usize>,
-    /// Settings that shape the run; a resumed stage must have the same.
+    /// Index of the next accumulation group in `epoch`'s order.
+    pub(crate) next_group: usize,
+    /// Settings that shape the run; a resumed run must have the same.
     pub(crate) seed: u64,
-    pub(crate) batch_size: usize,
-    pub(crate) steps: usize,
-    /// The report so far.
-    pub(crate) report: StageReport,
+    pub(crate) per_device_train_batch_size: usize,
+    pub(crate) gradient_accumulation_steps: usize,
+    /// Validation loss before the first step.
+    pub(crate) initial_eval_loss: Option<f64>,
+    /// The metrics so far.
+    pub(crate) log_history: Vec<StepMetrics>,
 }
 
-/// The newest complete `checkpoint-N/` under `dir` (highest `N`), if any.
+/// The newest complete `checkpoint-N/` under `dir` (highest `N` holding a state file), if any.
 pub(crate) fn latest(dir: &Path) -> Option<PathBuf> {
-    checkpoint_dir::newest(dir, STATE)
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let step: usize = entry
+                .file_name()
+                .to_str()?
+                .strip_prefix("checkpoint-")?
+                .parse()
+                .ok()?;
+            entry
+                .path()
+                .join(STATE)
+                .is_file()
+                .then(|| (step, entry.path()))
+        })
+        .max_by_key(|(step, _)| *step)
+        .map(|(_, path)| path)
 }
 
-/// Writes `dir/checkpoint-{state.step}/` atomically.
+/// Writes `dir/checkpoint-{state.global_step}/`: the trainable parameters, the optimizer, the
+/// state, and what `extra` writes into the directory.
 pub(crate) fn save<M: Module>(
     dir: &Path,
     module: &M,
     optim: &ModuleOptimizer,
-    state: &StageState,
+    state: &TrainerState,
+    extra: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<()> {
     let mut params = Trainable::default();
     module.visit(&mut params);
@@ -77,28 +98,41 @@ pub(crate) fn save<M: Module>(
         .collect();
     let serialized = safetensors::serialize(views, Some(ids))
         .map_err(|e| Error::other("serialising the trainable parameters", e))?;
-    checkpoint_dir::write(dir, state.step, |tmp| {
-        fs::write_atomic(tmp.join(TRAINABLE), &serialized)?;
-        let optim_path = tmp.join(OPTIMIZER);
-        optim
-            .save(&optim_path)
-            .map_err(|e| Error::parse(&optim_path, None, format!("{e:?}")))?;
-        fs::write_json_atomic(tmp.join(STATE), state)
-    })
+
+    let target = dir.join(format!("checkpoint-{}", state.global_step));
+    let tmp = dir.join(format!(".checkpoint-{}.tmp", state.global_step));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).with_path(&tmp)?;
+    }
+    std::fs::create_dir_all(&tmp).with_path(&tmp)?;
+    extra(&tmp)?;
+    fs::write_atomic(tmp.join(TRAINABLE), &serialized)?;
+    let optim_path = tmp.join(OPTIMIZER);
+    optim
+        .save(&optim_path)
+        .map_err(|e| Error::parse(&optim_path, None, format!("{e:?}")))?;
+    fs::write_json_atomic(tmp.join(STATE), state)?;
+    if target.exists() {
+        std::fs::remove_dir_all(&target).with_path(&target)?;
+    }
+    std::fs::rename(&tmp, &target).with_path(&target)
 }
 
-/// Reads `checkpoint`'s state and puts its trainable parameters (values and ids) into
-/// `module`, whose trainable parameters must match in number, order and shape.
+/// Reads `checkpoint/trainer_state.json`.
+pub(crate) fn read_state(checkpoint: &Path) -> Result<TrainerState> {
+    let path = checkpoint.join(STATE);
+    let text = std::fs::read_to_string(&path).with_path(&path)?;
+    serde_json::from_str(&text).map_err(|e| Error::parse(&path, None, e.to_string()))
+}
+
+/// Puts `checkpoint`'s trainable parameters (values and ids) into `module`, whose trainable
+/// parameters must match in number, order and shape, and loads the optimizer state into
+/// `optim`.
 pub(crate) fn load<M: Module>(
     checkpoint: &Path,
     module: M,
     optim: ModuleOptimizer,
-) -> Result<(M, ModuleOptimizer, StageState)> {
-    let state_path = checkpoint.join(STATE);
-    let text = std::fs::read_to_string(&state_path).with_path(&state_path)?;
-    let state: StageState =
-        serde_json::from_str(&text).map_err(|e| Error::parse(&state_path, None, e.to_string()))?;
-
+) -> Result<(M, ModuleOptimizer)> {
     let path = checkpoint.join(TRAINABLE);
     let raw = std::fs::read(&path).with_path(&path)?;
     let (_, metadata) =
@@ -162,7 +196,7 @@ pub(crate) fn load<M: Module>(
     let optim = optim
         .load(&optim_path)
         .map_err(|e| Error::parse(&optim_path, None, format!("{e:?}")))?;
-    Ok((module, optim, state))
+    Ok((module, optim))
 }
 
 /// Collects `(id, shape, little-endian f32 bytes)` of every parameter that takes gradients.
