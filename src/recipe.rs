@@ -201,7 +201,7 @@ impl Recipe {
                 .clone()
                 .map(|s| format!("line {}", line_of(text, s.start)));
             let message = match span.and_then(|s| unknown_type_line(text, s, &message)) {
-                Some(line) => format!("{message} (written on line {line})"),
+                Some(line) => format!("{} (written on line {line})", message.trim_end()),
                 None => message,
             };
             Error::parse(origin, location, message)
@@ -399,9 +399,10 @@ impl Recipe {
 /// found where that string is first written in the stage, from where the reader pointed to
 /// the next stage or top-level table.
 fn unknown_type_line(text: &str, span: std::ops::Range<usize>, message: &str) -> Option<usize> {
+    // An adapter's message leads with its key path: "adapter.type: unknown variant `ia3`, …".
     let name = message
-        .strip_prefix("unknown variant `")
-        .and_then(|rest| rest.split('`').next())?;
+        .split_once("unknown variant `")
+        .and_then(|(_, rest)| rest.split('`').next())?;
     let rest = text.get(span.start..)?;
     let mut end = rest.len();
     let mut offset = 0;

@@ -108,7 +108,7 @@ pub fn gram_schmidt(columns: &mut [Vec<f64>]) -> Option<()> {
             }
         }
         let norm: f64 = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        if !(norm > 1e-10 * original) {
+        if norm.is_nan() || norm <= 1e-10 * original {
             return None;
         }
         v.iter_mut().for_each(|x| *x /= norm);
