@@ -44,7 +44,7 @@ fn main() -> Res<()> {
     // Reuse freed tensor buffers instead of page-faulting new ones (lux_train::allocator).
     lux::train::keep_freed_memory();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let ctx = SourceContext::new(root);
+    let ctx = SourceContext::new(root).with_native(Lang::LB);
     let entries = DictionaryFile::new("data/dictionary.jsonl").read_all(&ctx)?;
     let mut groups: Vec<Parallel> = Vec::new();
     let parallel = ParallelJsonl {

@@ -427,7 +427,9 @@ impl Run {
             Some((_, a)) => fs::read_jsonl(&a.path)?,
             None => Vec::new(),
         };
-        let mixed = mix_with(mix, &self.recipe.base_dir, dataset)?;
+        let mut sources = lux_core::SourceContext::new(&self.recipe.base_dir);
+        sources.native = self.recipe.native.clone();
+        let mixed = mix_with(mix, &sources, dataset)?;
         mixed.write(&dir)?;
         let st = &mixed.stats;
         let mut md = format!(

@@ -6,6 +6,7 @@ mod adapters;
 mod evaluations;
 mod lingualift;
 mod luxllama;
+mod port_language;
 mod support;
 
 use std::path::Path;

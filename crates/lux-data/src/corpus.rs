@@ -339,7 +339,7 @@ pub fn build_corpus(
     packages_dir: &std::path::Path,
     out_dir: &std::path::Path,
 ) -> lux_core::Result<CorpusReport> {
-    let ctx = lux_core::SourceContext::new(packages_dir);
+    let ctx = lux_core::SourceContext::new(packages_dir).with_native(config.native.clone());
     let langs = config.kept_langs();
     let mut groups = Vec::new();
     for source in &config.sources {

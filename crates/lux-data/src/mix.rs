@@ -313,15 +313,17 @@ pub fn mix(config: &MixConfig, base_dir: &Path) -> Result<MixedDataset> {
     if config.components.is_empty() {
         return Err(Error::invalid("components", "name at least one dataset"));
     }
-    mix_with(config, base_dir, Vec::new())
+    mix_with(config, &SourceContext::new(base_dir), Vec::new())
 }
 
 /// [`mix`] with a dataset of ready examples besides the components (the data stage's
 /// `dataset.jsonl`): each of its tasks is a category. The caps (`max_per_task`,
-/// `max_per_source`) apply to everything, then each category is split.
+/// `max_per_source`) apply to everything, then each category is split. Paths resolve against
+/// `sources.base_dir`, and seed sources read with `sources` (the run's native language among
+/// it, for a dictionary file that names no `lang`).
 pub fn mix_with(
     config: &MixConfig,
-    base_dir: &Path,
+    sources: &SourceContext,
     dataset: Vec<Example>,
 ) -> Result<MixedDataset> {
     config.validate()?;
@@ -335,7 +337,7 @@ pub fn mix_with(
     let mut groups: Vec<(String, Vec<Example>)> = Vec::new();
     let templated_dataset = config.components.iter().any(|c| c.dataset);
     for (i, component) in config.components.iter().enumerate() {
-        let records = records(i, component, base_dir, &dataset)?;
+        let records = records(i, component, sources, &dataset)?;
         let mut examples = render_component(component, records, &mut out.stats)?;
         let category = component.category.clone();
         *out.stats.read.entry(category.clone()).or_default() += examples.len();
@@ -569,7 +571,13 @@ struct Records {
     default_source: String,
 }
 
-fn records(i: usize, c: &MixComponent, base_dir: &Path, dataset: &[Example]) -> Result<Records> {
+fn records(
+    i: usize,
+    c: &MixComponent,
+    sources: &SourceContext,
+    dataset: &[Example],
+) -> Result<Records> {
+    let base_dir = sources.base_dir.as_path();
     let what = format!("components[{i}]");
     if let Some(path) = &c.path {
         let path = base_dir.join(path);
@@ -601,7 +609,7 @@ fn records(i: usize, c: &MixComponent, base_dir: &Path, dataset: &[Example]) -> 
         let what = format!("{what}.seeds ({})", source.name());
         let mut items = Vec::new();
         let stream = source
-            .open(&SourceContext::new(base_dir))
+            .open(sources)
             .map_err(|e| Error::invalid(&what, e.to_string()))?;
         for (n, seed) in stream.enumerate() {
             let seed = seed.map_err(|e| Error::invalid(&what, e.to_string()))?;
@@ -952,7 +960,12 @@ mod tests {
         )
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let m = mix_with(&config, dir.path(), dataset).unwrap();
+        let m = mix_with(
+            &config,
+            &SourceContext::new(dir.path()).with_native(Lang::LB),
+            dataset,
+        )
+        .unwrap();
         assert_eq!(m.validation.len(), 10);
         let small_val = m.validation.iter().filter(|e| e.source == "small").count();
         let small_train = m.train.iter().filter(|e| e.source == "small").count();
@@ -986,7 +999,12 @@ mod tests {
         )
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let m = mix_with(&config, dir.path(), dataset.clone()).unwrap();
+        let m = mix_with(
+            &config,
+            &SourceContext::new(dir.path()).with_native(Lang::LB),
+            dataset.clone(),
+        )
+        .unwrap();
         let all: Vec<&Example> = m.train.iter().chain(&m.validation).collect();
         let n = |f: &dyn Fn(&Example) -> bool| all.iter().filter(|e| f(e)).count();
         let words = |e: &Example| e.task.to_string() == "word_translation";
@@ -1004,7 +1022,12 @@ mod tests {
         );
         // The same seed keeps the same examples, whatever the input order.
         dataset.reverse();
-        let again = mix_with(&config, dir.path(), dataset).unwrap();
+        let again = mix_with(
+            &config,
+            &SourceContext::new(dir.path()).with_native(Lang::LB),
+            dataset,
+        )
+        .unwrap();
         assert_eq!(
             again.train.iter().map(|e| &e.id).collect::<Vec<_>>(),
             m.train.iter().map(|e| &e.id).collect::<Vec<_>>()
@@ -1184,7 +1207,12 @@ lang = "lb"
 "#,
         )
         .unwrap();
-        let m = mix_with(&config, dir.path(), dataset).unwrap();
+        let m = mix_with(
+            &config,
+            &SourceContext::new(dir.path()).with_native(Lang::LB),
+            dataset,
+        )
+        .unwrap();
         let by = |task: &str| -> Vec<&Example> {
             m.train.iter().filter(|e| e.task.as_str() == task).collect()
         };
@@ -1263,9 +1291,13 @@ output = "{nothing}"
 "#,
         )
         .unwrap();
-        let err = mix_with(&config, dir.path(), vec![example(3, "t", "s")])
-            .unwrap_err()
-            .to_string();
+        let err = mix_with(
+            &config,
+            &SourceContext::new(dir.path()).with_native(Lang::LB),
+            vec![example(3, "t", "s")],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("components[0].dataset")
                 && err.contains("t-s-3")

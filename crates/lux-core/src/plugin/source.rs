@@ -3,7 +3,7 @@
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
-use crate::{Result, Seed};
+use crate::{Lang, Result, Seed};
 
 /// A stream of seed items. Sources parse lazily: a 5 GB dump is never held in memory.
 pub type SeedStream = Box<dyn Iterator<Item = Result<Seed>> + Send>;
@@ -13,6 +13,9 @@ pub type SeedStream = Box<dyn Iterator<Item = Result<Seed>> + Send>;
 pub struct SourceContext {
     /// Directory that relative paths in the recipe are resolved against (the recipe's own).
     pub base_dir: PathBuf,
+    /// The run's native language, for sources whose settings leave theirs out (a dictionary
+    /// file's headword language): a recipe for Faroese need not repeat `lang = "fo"`.
+    pub native: Option<Lang>,
 }
 
 impl SourceContext {
@@ -20,7 +23,14 @@ impl SourceContext {
     pub fn new(base_dir: impl Into<PathBuf>) -> SourceContext {
         SourceContext {
             base_dir: base_dir.into(),
+            native: None,
         }
+    }
+
+    /// The same context with the run's native language.
+    pub fn with_native(mut self, native: Lang) -> SourceContext {
+        self.native = Some(native);
+        self
     }
 
     /// `path` if absolute, else `base_dir/path`.

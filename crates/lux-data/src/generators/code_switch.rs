@@ -102,8 +102,8 @@ impl CodeSwitch {
         let mut parts = Vec::new();
         if let Some(path) = &self.dictionary {
             // The dictionary reader resolves `path` against the recipe's directory itself.
-            let entries =
-                DictionaryFile::new(path.clone()).read_all(&SourceContext::new(&ctx.base_dir))?;
+            let entries = DictionaryFile::new(path.clone())
+                .read_all(&SourceContext::new(&ctx.base_dir).with_native(ctx.native.clone()))?;
             parts.push(from_dictionary(&entries, &self.source_lang, lang, true));
         }
         if let Some(path) = &self.parallel {

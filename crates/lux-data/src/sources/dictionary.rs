@@ -51,9 +51,10 @@ const KEYS: &[&str] = &[
 pub struct DictionaryFile {
     /// The dictionary file (`.jsonl`, or `.bz2`), relative to the recipe.
     pub path: PathBuf,
-    /// The language of the headwords, examples and synonyms.
-    #[serde(default = "default_lang")]
-    pub lang: Lang,
+    /// The language of the headwords, examples and synonyms. Default: the run's native
+    /// language (a file read outside a run must name it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<Lang>,
     /// SPDX license expression for entries that name none, or `unknown`.
     #[serde(default = "default_license")]
     pub license: String,
@@ -62,9 +63,6 @@ pub struct DictionaryFile {
     pub source: String,
 }
 
-fn default_lang() -> Lang {
-    Lang::LB
-}
 fn default_license() -> String {
     "unknown".into()
 }
@@ -77,7 +75,7 @@ impl DictionaryFile {
     pub fn new(path: impl Into<PathBuf>) -> DictionaryFile {
         DictionaryFile {
             path: path.into(),
-            lang: default_lang(),
+            lang: None,
             license: default_license(),
             source: default_source(),
         }
@@ -105,7 +103,20 @@ impl SeedSource for DictionaryFile {
         let records = json_records(&path)?;
         let defaults = Provenance::new(&self.source, &self.license)
             .with_origin(self.path.display().to_string());
-        let lang = self.lang.clone();
+        let lang = self
+            .lang
+            .clone()
+            .or_else(|| ctx.native.clone())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "dictionary.lang",
+                    format!(
+                        "{}: name the language of the headwords (`lang = \"lb\"`); no run's \
+                         native language to take it from",
+                        self.path.display()
+                    ),
+                )
+            })?;
         let mut ids = Ids::default();
         let stream = records.map(move |record| {
             let (line, record) = record?;
@@ -320,7 +331,7 @@ mod tests {
 
     fn open(dir: &Path, toml_src: &str) -> Result<SeedStream> {
         let source: Box<dyn SeedSource> = toml::from_str(toml_src).unwrap();
-        source.open(&SourceContext::new(dir))
+        source.open(&SourceContext::new(dir).with_native(Lang::LB))
     }
 
     fn entries(dir: &Path, name: &str) -> Vec<LexEntry> {
@@ -346,6 +357,32 @@ mod tests {
         let err = items[1].as_ref().unwrap_err().to_string();
         assert!(err.contains("d.jsonl:line 2: "), "{err}");
         err
+    }
+
+    #[test]
+    fn the_headword_language_is_the_files_else_the_runs_else_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("fo.jsonl"), "{\"headword\": \"hús\"}\n").unwrap();
+        let fo = Lang::new("fo").unwrap();
+        let lang_of = |toml_src: &str, ctx: SourceContext| -> Result<Lang> {
+            let source: Box<dyn SeedSource> = toml::from_str(toml_src).unwrap();
+            match source.open(&ctx)?.next().unwrap()? {
+                Seed::Lexeme(e) => Ok(e.lang),
+                other => panic!("not a lexeme: {other:?}"),
+            }
+        };
+        let plain = "type = \"dictionary\"\npath = \"fo.jsonl\"";
+        let ctx = || SourceContext::new(dir.path());
+        assert_eq!(lang_of(plain, ctx().with_native(fo.clone())).unwrap(), fo);
+        let named = format!("{plain}\nlang = \"is\"");
+        assert_eq!(
+            lang_of(&named, ctx().with_native(fo.clone()))
+                .unwrap()
+                .code(),
+            "is"
+        );
+        let e = lang_of(plain, ctx()).unwrap_err().to_string();
+        assert!(e.contains("fo.jsonl") && e.contains("lang"), "{e}");
     }
 
     #[test]
