@@ -213,3 +213,54 @@ fn a_plugin_that_is_not_linked_exits_2_listing_the_linked_ones() {
         assert!(!Path::new(&dir.path().join("out")).exists(), "nothing ran");
     }
 }
+
+/// The adapter's `load` freezes `A` again: a run of the `sft` stage interrupted after its
+/// first checkpoint and resumed by `lux-custom` has the losses of an uninterrupted one.
+#[test]
+fn an_interrupted_asym_lora_stage_resumes_with_the_same_losses() {
+    let dir = tempfile::tempdir().unwrap();
+    lux::train::testing::write_tiny_llama(&dir.path().join("tiny-llama"), 7).unwrap();
+    std::fs::write(dir.path().join("custom.toml"), tiny_recipe(dir.path())).unwrap();
+    let args = [
+        "run",
+        "custom.toml",
+        "--quick",
+        "--quiet",
+        "--out",
+        "run",
+        "--stage",
+        "sft",
+    ];
+    let (code, _, stderr) = lux_custom(&args, dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    let sft = dir.path().join("run/train/sft");
+    let losses = || -> Vec<f64> {
+        read_jsonl(&sft.join("metrics.jsonl"))
+            .iter()
+            .filter_map(|m| m["loss"].as_f64())
+            .collect()
+    };
+    let uninterrupted = losses();
+    assert_eq!(uninterrupted.len(), 3, "quick: 3 steps");
+
+    // As if killed after step 1: unfinished, later checkpoints and the adapter gone.
+    let record_path = sft.join("stage.json");
+    let mut record: Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    record["finished"] = false.into();
+    std::fs::write(&record_path, record.to_string()).unwrap();
+    for gone in ["checkpoint-2", "checkpoint-3", "adapter"] {
+        std::fs::remove_dir_all(sft.join(gone)).unwrap();
+    }
+    let (code, _, stderr) = lux_custom(&args, dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(sft.join("adapter/adapter_model.safetensors").exists());
+    let resumed = losses();
+    assert_eq!(resumed.len(), 3);
+    for (a, b) in uninterrupted.iter().zip(&resumed) {
+        assert!(
+            (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+            "{uninterrupted:?} vs {resumed:?}"
+        );
+    }
+}
