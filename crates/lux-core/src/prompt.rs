@@ -20,6 +20,20 @@ use std::path::Path;
 
 use crate::{Error, IoContext, Result, rng};
 
+/// One prompt of a plugin, for [`PromptTemplate::load_all`]: the file its settings name, if
+/// any, else the built-in text.
+#[derive(Debug, Clone, Copy)]
+pub struct PromptSource<'a> {
+    /// The file the settings name (relative paths resolve against the recipe's directory).
+    pub path: Option<&'a Path>,
+    /// The built-in's name in errors (`g_eval.form (built in)`).
+    pub builtin_origin: &'a str,
+    /// The built-in text.
+    pub builtin: &'a str,
+    /// The placeholders the plugin fills.
+    pub placeholders: &'a [&'a str],
+}
+
 /// A prompt template and where it came from (a path, or the built-in's name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromptTemplate {
@@ -61,6 +75,38 @@ impl PromptTemplate {
         };
         t.check(known)?;
         Ok(t)
+    }
+
+    /// Loads a plugin's prompts, each from the file its settings name (relative to
+    /// `base_dir`) or built in, checked against its placeholders — or `None` when a file is
+    /// relative and `base_dir` is not known yet: a plugin is deserialised from a recipe before
+    /// anyone knows where the recipe lives, and loads its prompts again in `prepare`.
+    pub fn load_all<const N: usize>(
+        prompts: [PromptSource<'_>; N],
+        base_dir: Option<&Path>,
+    ) -> Result<Option<[PromptTemplate; N]>> {
+        if base_dir.is_none()
+            && prompts
+                .iter()
+                .any(|p| p.path.is_some_and(Path::is_relative))
+        {
+            return Ok(None);
+        }
+        let mut loaded = Vec::with_capacity(N);
+        for p in prompts {
+            let path = p
+                .path
+                .map(|path| base_dir.map_or_else(|| path.to_path_buf(), |b| b.join(path)));
+            loaded.push(PromptTemplate::load_or(
+                path.as_deref(),
+                p.builtin_origin,
+                p.builtin,
+                p.placeholders,
+            )?);
+        }
+        Ok(Some(loaded.try_into().unwrap_or_else(|_| {
+            unreachable!("one template per source")
+        })))
     }
 
     /// The template text.

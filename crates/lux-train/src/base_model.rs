@@ -1,6 +1,8 @@
 //! [`ModelSpec`]: the `[model]` table of a recipe — which base model, on which device.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 
 use burn::tensor::Device;
 use lux_core::{Error, Result};
@@ -73,10 +75,10 @@ impl ModelSpec {
                     "set `path` (a GGUF file or HF model directory) or `name` (e.g. \"smollm2\")",
                 ));
             }
-            (None, Some(name)) if !KNOWN_MODELS.iter().any(|(n, _)| n == name) => {
+            (None, Some(name)) if !is_known_model(name) => {
                 return Err(Error::invalid(
                     "model.name",
-                    format!("unknown model `{name}` (known: {})", known_names()),
+                    format!("unknown model `{name}` (known: {})", known_model_names()),
                 ));
             }
             _ => {}
@@ -95,19 +97,7 @@ impl ModelSpec {
         if let Some(path) = &self.path {
             return Ok(base_dir.join(path));
         }
-        match self.name.as_deref() {
-            Some("smollm2") => find_smollm2().ok_or_else(|| {
-                Error::invalid(
-                    "model.name",
-                    "SmolLM2 is not in the models cache: run `lux models fetch` (or \
-                     `bash scripts/fetch-models.sh`), or set LUX_MODELS to the .gguf file",
-                )
-            }),
-            other => Err(Error::invalid(
-                "model.name",
-                format!("unknown model {other:?} (known: {})", known_names()),
-            )),
-        }
+        known_model_path(self.name.as_deref().unwrap_or_default(), "model.name")
     }
 
     /// The Hub id for saved adapters.
@@ -125,12 +115,36 @@ impl ModelSpec {
     }
 }
 
-fn known_names() -> String {
+/// Whether `name` is one of [`KNOWN_MODELS`].
+pub fn is_known_model(name: &str) -> bool {
+    KNOWN_MODELS.iter().any(|(n, _)| *n == name)
+}
+
+/// The names of [`KNOWN_MODELS`], comma-separated (for error messages).
+pub fn known_model_names() -> String {
     KNOWN_MODELS
         .iter()
         .map(|(n, _)| *n)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Where the models cache holds the known model `name`; errors name `key`, the setting that
+/// named it (`model.name`, `llm.model`).
+pub fn known_model_path(name: &str, key: &str) -> Result<PathBuf> {
+    match name {
+        "smollm2" => find_smollm2().ok_or_else(|| {
+            Error::invalid(
+                key,
+                "SmolLM2 is not in the models cache: run `lux models fetch` (or \
+                 `bash scripts/fetch-models.sh`), or set LUX_MODELS to the .gguf file",
+            )
+        }),
+        other => Err(Error::invalid(
+            key,
+            format!("unknown model `{other}` (known: {})", known_model_names()),
+        )),
+    }
 }
 
 /// Loads a GGUF file, or a Hugging Face directory with `tokenizer.json`, onto `device`.
@@ -150,6 +164,39 @@ pub fn load_model(path: &Path, device: &Device) -> Result<(Llama, Tokenizer)> {
             ),
         ))
     }
+}
+
+/// A model and its tokenizer, loaded once and shared.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// The model (burn clones share its tensors, so a stage may clone it freely).
+    pub model: Llama,
+    /// Its tokenizer.
+    pub tokenizer: Tokenizer,
+}
+
+/// The models loaded in this process, by file and device; weak, so a model nobody holds any
+/// more is freed.
+static LOADED: Mutex<Option<HashMap<(PathBuf, String), Weak<LoadedModel>>>> = Mutex::new(None);
+
+/// [`load_model`], shared: while anyone holds the returned model, another call for the same
+/// file (after canonicalisation) and device gets the same one instead of loading it again.
+/// This is how a run's base model and a local judge or generator naming the same file hold
+/// one copy of the weights (SmolLM2 dequantised is ≈ 0.5 GB).
+pub fn shared_model(path: &Path, device: &Device) -> Result<Arc<LoadedModel>> {
+    let canonical = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+    let key = (canonical, format!("{device:?}"));
+    // The lock is held while loading, so two threads asking at once load once.
+    let mut guard = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    let map = guard.get_or_insert_with(HashMap::new);
+    map.retain(|_, weak| weak.strong_count() > 0);
+    if let Some(loaded) = map.get(&key).and_then(Weak::upgrade) {
+        return Ok(loaded);
+    }
+    let (model, tokenizer) = load_model(path, device)?;
+    let loaded = Arc::new(LoadedModel { model, tokenizer });
+    map.insert(key, Arc::downgrade(&loaded));
+    Ok(loaded)
 }
 
 /// `flex`, `cuda:N`, `wgpu:N` → a device; a GPU kind this binary was built without is an
@@ -193,6 +240,23 @@ pub fn parse_device(text: &str) -> Result<Device> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_model_held_somewhere_is_shared_and_freed_when_nobody_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("tiny");
+        crate::testing::write_tiny_llama(&model, 3).unwrap();
+        let device = Device::flex();
+        let a = shared_model(&model, &device).unwrap();
+        // Another spelling of the same directory.
+        let b = shared_model(&dir.path().join("./tiny/"), &device).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let weak = Arc::downgrade(&a);
+        drop((a, b));
+        assert!(weak.upgrade().is_none(), "nobody holds it: freed");
+        let err = shared_model(&dir.path().join("missing"), &device).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
 
     #[test]
     fn one_of_path_and_name() {

@@ -22,24 +22,10 @@ use lux_core::{
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::base_model::load_model;
+use crate::base_model::{
+    LoadedModel, is_known_model, known_model_names, known_model_path, shared_model,
+};
 use crate::generate::{SamplingConfig, generate};
-use crate::gguf::find_smollm2;
-use crate::model::Llama;
-use crate::tokenizer::Tokenizer;
-
-/// Model names [`LocalLlmConfig::model`] knows, found in the models cache.
-pub const KNOWN_MODELS: &[&str] = &["smollm2"];
-
-/// Tokens that end an assistant turn in common chat templates; those in the vocabulary stop
-/// generation besides the tokenizer's end-of-sequence token.
-const TURN_END_TOKENS: &[&str] = &[
-    "<|im_end|>",
-    "<|eot_id|>",
-    "<|end_of_text|>",
-    "<|endoftext|>",
-    "</s>",
-];
 
 /// Settings of a [`LocalLlm`], as written in a recipe: exactly one of `path` and `model`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,13 +102,10 @@ impl LocalLlmConfig {
                     "set `path` (a GGUF file or HF model directory) or `model` (e.g. \"smollm2\")",
                 ));
             }
-            (None, Some(m)) if !KNOWN_MODELS.contains(&m.as_str()) => {
+            (None, Some(m)) if !is_known_model(m) => {
                 return Err(Error::invalid(
                     "llm.model",
-                    format!(
-                        "unknown local model `{m}` (known: {})",
-                        KNOWN_MODELS.join(", ")
-                    ),
+                    format!("unknown local model `{m}` (known: {})", known_model_names()),
                 ));
             }
             _ => {}
@@ -145,19 +128,7 @@ impl LocalLlmConfig {
         if let Some(path) = &self.path {
             return Ok(path.clone());
         }
-        match self.model.as_deref() {
-            Some("smollm2") => find_smollm2().ok_or_else(|| {
-                Error::invalid(
-                    "llm.model",
-                    "SmolLM2 is not in the models cache: run `bash scripts/fetch-models.sh` \
-                     (or set LUX_MODELS to the .gguf file)",
-                )
-            }),
-            other => Err(Error::invalid(
-                "llm.model",
-                format!("unknown local model {other:?}"),
-            )),
-        }
+        known_model_path(self.model.as_deref().unwrap_or_default(), "llm.model")
     }
 }
 
@@ -181,8 +152,8 @@ pub struct LocalLlm {
 
 /// A loaded model and what requests need besides it.
 struct Loaded {
-    model: Llama,
-    tokenizer: Tokenizer,
+    /// Shared with every other holder of the same file on the CPU (the run's base model).
+    shared: Arc<LoadedModel>,
     stop_ids: Vec<u32>,
     pool: Option<rayon::ThreadPool>,
 }
@@ -246,21 +217,15 @@ impl Loaded {
                     .map_err(|e| Error::invalid("llm.threads", e.to_string()))
             })
             .transpose()?;
-        let load = || load_model(&path, &Device::flex());
-        let (model, tokenizer) = match &pool {
+        let load = || shared_model(&path, &Device::flex());
+        let shared = match &pool {
             Some(pool) => pool.install(load)?,
             None => load()?,
         };
-        let mut stop_ids: Vec<u32> = TURN_END_TOKENS
-            .iter()
-            .filter_map(|t| tokenizer.token_id(t))
-            .collect();
-        stop_ids.sort_unstable();
-        stop_ids.dedup();
+        let stop_ids = shared.tokenizer.turn_end_ids();
         tracing::info!(path = %path.display(), "local model loaded");
         Ok(Loaded {
-            model,
-            tokenizer,
+            shared,
             stop_ids,
             pool,
         })
@@ -284,7 +249,7 @@ fn respond(
     let Some(loaded) = guard.as_ref() else {
         return Err(Error::Llm("the local model is not loaded".into()));
     };
-    let tok = &loaded.tokenizer;
+    let tok = &loaded.shared.tokenizer;
     let text = tok.apply_chat_template(&request.messages, true)?;
     let prompt = tok.encode(&text, false)?;
     let sampling = SamplingConfig {
@@ -298,7 +263,7 @@ fn respond(
         logprobs: request.top_logprobs.map(usize::from),
     };
     let prompts = vec![prompt; n as usize];
-    let run = || generate(&loaded.model, tok, &prompts, &sampling);
+    let run = || generate(&loaded.shared.model, tok, &prompts, &sampling);
     let generated = match &loaded.pool {
         Some(pool) => pool.install(run)?,
         None => run()?,

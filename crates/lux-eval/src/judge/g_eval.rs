@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use futures::lock::Mutex;
+use lux_core::prompt::PromptSource;
 use lux_core::{
     ChatMessage, ChatRequest, Criteria, Error, Judge, JudgeContext, JudgeRequest, Judgement,
     LlmClient, PromptTemplate, Result, ScoreMethod, ScoreScale, TokenLogprob,
@@ -242,28 +243,27 @@ impl GEval {
     /// pending when there are any (deserialisation does not know where the recipe is).
     fn load_prompts(&mut self, base_dir: Option<&Path>) -> Result<()> {
         let c = &self.config;
-        let relative = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| p.is_relative());
-        if base_dir.is_none() && (relative(&c.form_prompt) || relative(&c.steps_prompt)) {
-            self.prompts_pending = true;
-            return Ok(());
+        let prompts = PromptTemplate::load_all(
+            [
+                PromptSource {
+                    path: c.form_prompt.as_deref(),
+                    builtin_origin: "g_eval.form (built in)",
+                    builtin: Self::FORM_PROMPT,
+                    placeholders: Self::FORM_PLACEHOLDERS,
+                },
+                PromptSource {
+                    path: c.steps_prompt.as_deref(),
+                    builtin_origin: "g_eval.steps (built in)",
+                    builtin: Self::STEPS_PROMPT,
+                    placeholders: Self::STEPS_PLACEHOLDERS,
+                },
+            ],
+            base_dir,
+        )?;
+        self.prompts_pending = prompts.is_none();
+        if let Some([form, steps]) = prompts {
+            (self.form, self.steps_prompt) = (form, steps);
         }
-        let resolve = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map(|p| base_dir.map_or_else(|| p.clone(), |b| b.join(p)))
-        };
-        self.form = PromptTemplate::load_or(
-            resolve(&c.form_prompt).as_deref(),
-            "g_eval.form (built in)",
-            Self::FORM_PROMPT,
-            Self::FORM_PLACEHOLDERS,
-        )?;
-        self.steps_prompt = PromptTemplate::load_or(
-            resolve(&c.steps_prompt).as_deref(),
-            "g_eval.steps (built in)",
-            Self::STEPS_PROMPT,
-            Self::STEPS_PLACEHOLDERS,
-        )?;
-        self.prompts_pending = false;
         Ok(())
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use lux_core::json_answer::{number_field, parse_object};
+use lux_core::prompt::PromptSource;
 use lux_core::{
     ChatMessage, ChatRequest, Error, Judge, JudgeContext, JudgeRequest, Judgement, LlmClient,
     PromptTemplate, Result, ScoreMethod,
@@ -138,28 +139,27 @@ impl LlmJudge {
     /// pending when there are any (deserialisation does not know where the recipe is).
     fn load_prompts(&mut self, base_dir: Option<&Path>) -> Result<()> {
         let c = &self.config;
-        let relative = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| p.is_relative());
-        if base_dir.is_none() && (relative(&c.system_prompt) || relative(&c.user_prompt)) {
-            self.prompts_pending = true;
-            return Ok(());
+        let prompts = PromptTemplate::load_all(
+            [
+                PromptSource {
+                    path: c.system_prompt.as_deref(),
+                    builtin_origin: "llm_judge.system (built in)",
+                    builtin: Self::SYSTEM_PROMPT,
+                    placeholders: Self::PLACEHOLDERS,
+                },
+                PromptSource {
+                    path: c.user_prompt.as_deref(),
+                    builtin_origin: "llm_judge.user (built in)",
+                    builtin: Self::USER_PROMPT,
+                    placeholders: Self::PLACEHOLDERS,
+                },
+            ],
+            base_dir,
+        )?;
+        self.prompts_pending = prompts.is_none();
+        if let Some([system, user]) = prompts {
+            (self.system, self.user) = (system, user);
         }
-        let resolve = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map(|p| base_dir.map_or_else(|| p.clone(), |b| b.join(p)))
-        };
-        self.system = PromptTemplate::load_or(
-            resolve(&c.system_prompt).as_deref(),
-            "llm_judge.system (built in)",
-            Self::SYSTEM_PROMPT,
-            Self::PLACEHOLDERS,
-        )?;
-        self.user = PromptTemplate::load_or(
-            resolve(&c.user_prompt).as_deref(),
-            "llm_judge.user (built in)",
-            Self::USER_PROMPT,
-            Self::PLACEHOLDERS,
-        )?;
-        self.prompts_pending = false;
         Ok(())
     }
 

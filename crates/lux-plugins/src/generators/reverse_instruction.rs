@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use lux_core::json_answer::{parse_object, string_field};
-use lux_core::prompt::{PromptTemplate, prompt_hash};
+use lux_core::prompt::{PromptSource, PromptTemplate, prompt_hash};
 use lux_core::{
     ChatMessage, ChatRequest, Document, Error, Example, GenerateContext, Generation,
     InstructionGenerator, Lang, LlmClient, Rejection, Result, Seed, TaskKind, rng,
@@ -214,27 +214,27 @@ impl ReverseInstruction {
     /// relative to the recipe, which deserialisation does not know) and absolute ones load now.
     fn load_prompts(&mut self, base_dir: Option<&Path>) -> Result<()> {
         let c = &self.config;
-        let deferred = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| p.is_relative());
-        if base_dir.is_none() && (deferred(&c.system_prompt) || deferred(&c.user_prompt)) {
+        let Some([system, user]) = PromptTemplate::load_all(
+            [
+                PromptSource {
+                    path: c.system_prompt.as_deref(),
+                    builtin_origin: "reverse_instruction.system (built in)",
+                    builtin: Self::SYSTEM_PROMPT,
+                    placeholders: Self::PLACEHOLDERS,
+                },
+                PromptSource {
+                    path: c.user_prompt.as_deref(),
+                    builtin_origin: "reverse_instruction.user (built in)",
+                    builtin: Self::USER_PROMPT,
+                    placeholders: Self::PLACEHOLDERS,
+                },
+            ],
+            base_dir,
+        )?
+        else {
             self.prompts_pending = true;
             return Ok(());
-        }
-        let resolve = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map(|p| base_dir.map_or_else(|| p.clone(), |b| b.join(p)))
         };
-        let system = PromptTemplate::load_or(
-            resolve(&c.system_prompt).as_deref(),
-            "reverse_instruction.system (built in)",
-            Self::SYSTEM_PROMPT,
-            Self::PLACEHOLDERS,
-        )?;
-        let user = PromptTemplate::load_or(
-            resolve(&c.user_prompt).as_deref(),
-            "reverse_instruction.user (built in)",
-            Self::USER_PROMPT,
-            Self::PLACEHOLDERS,
-        )?;
         if !user.placeholders().contains(&"text") && !system.placeholders().contains(&"text") {
             return Err(Error::invalid(
                 "user_prompt",

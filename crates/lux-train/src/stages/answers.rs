@@ -6,18 +6,12 @@ use crate::generate::{SamplingConfig, generate};
 use crate::model::Llama;
 use crate::tokenizer::Tokenizer;
 
-/// Tokens that end an assistant turn in common chat templates.
-const TURN_END_TOKENS: &[&str] = &["<|im_end|>", "<|eot_id|>", "<|endoftext|>", "</s>"];
-
 /// Greedy decoding that stops at the end of the assistant's turn (the tokenizer's
 /// end-of-sequence token or a turn-end token of common chat templates), after at most
 /// `max_new_tokens`: how every evaluation lets a system answer.
 pub(crate) fn greedy_turn(tokenizer: &Tokenizer, max_new_tokens: usize) -> SamplingConfig {
     SamplingConfig {
-        stop_token_ids: TURN_END_TOKENS
-            .iter()
-            .filter_map(|t| tokenizer.token_id(t))
-            .collect(),
+        stop_token_ids: tokenizer.turn_end_ids(),
         ..SamplingConfig::greedy(max_new_tokens)
     }
 }

@@ -41,9 +41,8 @@ pub use systems::{
 };
 pub use training_data::TrainingData;
 
-use crate::base_model::ModelSpec;
-use crate::model::Llama;
-use crate::tokenizer::Tokenizer;
+pub use crate::base_model::LoadedModel;
+use crate::base_model::{ModelSpec, shared_model};
 
 /// The name of the [`ModelSpec`] in a run's resources.
 pub const MODEL_SPEC: &str = "model";
@@ -59,24 +58,22 @@ pub fn model_spec(ctx: &StageContext) -> Result<Arc<ModelSpec>> {
     })
 }
 
-/// A model and its tokenizer, loaded once and shared.
-#[derive(Debug)]
-pub struct LoadedModel {
-    /// The model, on the `[model]`'s device (no autodiff).
-    pub model: Llama,
-    /// Its tokenizer.
-    pub tokenizer: Tokenizer,
-}
-
 /// The base model on the `[model]`'s device, loaded on first use and shared by every stage
 /// of the run.
 pub fn base_model(ctx: &StageContext) -> Result<Arc<LoadedModel>> {
+    if let Some(held) = ctx.resources.get::<Arc<LoadedModel>>(BASE_MODEL) {
+        return Ok(Arc::clone(&held));
+    }
     let spec = model_spec(ctx)?;
-    ctx.resources.get_or_try_insert("base_model", || {
-        let (model, tokenizer) = spec.load(&ctx.base_dir, &spec.device()?)?;
-        Ok(LoadedModel { model, tokenizer })
-    })
+    let loaded = shared_model(&spec.resolve(&ctx.base_dir)?, &spec.device()?)?;
+    // Held by the run's resources, so every evaluation reuses it while the run lasts; a local
+    // LLM client naming the same file on the same device shares it (see `shared_model`).
+    let held = ctx.resources.get_or_try_insert(BASE_MODEL, || Ok(loaded))?;
+    Ok(Arc::clone(&held))
 }
+
+/// The name of the base model in a run's resources.
+const BASE_MODEL: &str = "base_model";
 
 /// Reads the examples of a dataset artifact (`mix/train`).
 pub fn read_dataset(ctx: &StageContext, key: &str) -> Result<Vec<Example>> {

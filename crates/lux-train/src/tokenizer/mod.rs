@@ -19,6 +19,15 @@ use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior};
 
+/// Tokens that end an assistant turn in common chat templates (ChatML, Llama 3, GPT-2-style,
+/// SentencePiece).
+const TURN_END_TOKENS: &[&str] = &[
+    "<|im_end|>",
+    "<|eot_id|>",
+    "<|end_of_text|>",
+    "<|endoftext|>",
+    "</s>",
+];
 /// The tokenizer section of a GGUF file's metadata (`tokenizer.ggml.*`).
 #[derive(Debug, Clone, Default)]
 pub struct GgufTokenizerMetadata {
@@ -223,6 +232,20 @@ impl Tokenizer {
     /// The id of a token string.
     pub fn token_id(&self, token: &str) -> Option<u32> {
         self.inner.token_to_id(token)
+    }
+
+    /// The ids that end an assistant's turn: the end-of-sequence token and the turn-end tokens
+    /// of common chat templates that this vocabulary has (sorted, no repeats). Generation of a
+    /// chat answer stops at any of them.
+    pub fn turn_end_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = TURN_END_TOKENS
+            .iter()
+            .filter_map(|t| self.token_id(t))
+            .chain(self.eos)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 
     /// Beginning-of-sequence id.
