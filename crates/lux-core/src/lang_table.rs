@@ -128,16 +128,38 @@ fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<String> {
     })
 }
 
-/// The line a top-level key (or `[key]` header) is written on, for errors about its entry.
+/// The line a top-level key is written on, for errors about its entry: its `[key]` header
+/// when it has one (a key of a table of tables also appears inside other sections), else the
+/// first top-level `key = …` line.
 fn key_line(text: &str, key: &str) -> Option<String> {
     let quoted = format!("\"{key}\"");
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start().trim_start_matches('[').trim_start();
-            [key, quoted.as_str()].iter().any(|k| {
-                l.strip_prefix(k)
-                    .is_some_and(|rest| rest.trim_start().starts_with(['=', ']', '.']))
+    let names = [key, quoted.as_str()];
+    let header = |l: &str| {
+        l.trim().strip_prefix('[').is_some_and(|rest| {
+            names.iter().any(|k| {
+                rest.trim_start()
+                    .strip_prefix(k)
+                    .is_some_and(|r| r.trim_start().starts_with([']', '.']))
             })
+        })
+    };
+    let assignment = |l: &str| {
+        names.iter().any(|k| {
+            l.trim_start()
+                .strip_prefix(k)
+                .is_some_and(|r| r.trim_start().starts_with(['=', '.']))
+        })
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .iter()
+        .position(|l| header(l))
+        .or_else(|| {
+            // Top-level assignments come before the first header.
+            let first_header = lines.iter().position(|l| l.trim_start().starts_with('['));
+            lines[..first_header.unwrap_or(lines.len())]
+                .iter()
+                .position(|l| assignment(l))
         })
         .map(|i| format!("line {}", i + 1))
 }
@@ -196,6 +218,14 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(e.contains("line 2") && e.contains("`fo`"), "{e}");
+        let e = LangTable::<BTreeMap<String, String>>::from_toml(
+            "names",
+            "names.toml",
+            "[en]\nfo = \"Faroese\"\n\n[fo]\nfo = 3\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("names.toml") && e.contains("line 4"), "{e}");
         let e = LangTable::<Vec<String>>::from_toml("topics", "topics.toml", "lb = [\"a\"\n")
             .unwrap_err()
             .to_string();

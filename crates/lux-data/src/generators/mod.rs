@@ -1,6 +1,7 @@
 //! Offline instruction generators, one per file: they need no LLM, so the embedded default
 //! runs anywhere. Each has several hand-written templates per instruction language (en, fr,
-//! de), chosen by seed; a recipe replaces them per language with `templates.<lang> = [...]`.
+//! de: the instruction-templates table, `tables/instruction_templates.toml`), chosen by seed;
+//! a recipe replaces them per language with `templates.<lang> = [...]`.
 //! The output side is always native text written by people.
 //!
 //! | `type` | task | seeds it accepts |
