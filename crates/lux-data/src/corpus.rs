@@ -339,8 +339,10 @@ pub fn build_corpus(
     packages_dir: &std::path::Path,
     out_dir: &std::path::Path,
 ) -> lux_core::Result<CorpusReport> {
-    let ctx = lux_core::SourceContext::new(packages_dir).with_native(config.native.clone());
     let langs = config.kept_langs();
+    let ctx = lux_core::SourceContext::new(packages_dir)
+        .with_native(config.native.clone())
+        .with_langs(langs.clone());
     let mut groups = Vec::new();
     for source in &config.sources {
         for item in source.open(&ctx)? {

@@ -16,6 +16,9 @@ pub struct SourceContext {
     /// The run's native language, for sources whose settings leave theirs out (a dictionary
     /// file's headword language): a recipe for Faroese need not repeat `lang = "fo"`.
     pub native: Option<Lang>,
+    /// The languages the run keeps, for catalogue sources whose settings list none (`lux
+    /// corpus`: the native, instruction and neighbour languages).
+    pub langs: Vec<Lang>,
 }
 
 impl SourceContext {
@@ -24,7 +27,14 @@ impl SourceContext {
         SourceContext {
             base_dir: base_dir.into(),
             native: None,
+            langs: Vec::new(),
         }
+    }
+
+    /// The same context with the languages the run keeps.
+    pub fn with_langs(mut self, langs: Vec<Lang>) -> SourceContext {
+        self.langs = langs;
+        self
     }
 
     /// The same context with the run's native language.

@@ -31,14 +31,8 @@ use lux_core::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::catalogue::{CatalogueBuilder, CatalogueCleaning, CleaningReport};
+use crate::catalogue::{CatalogueBuilder, CatalogueCleaning, CleaningReport, source_langs};
 
-fn default_langs() -> Vec<Lang> {
-    vec![Lang::EN, Lang::LB, Lang::DE, Lang::FR]
-}
-fn luxembourgish() -> Lang {
-    Lang::LB
-}
 fn default_packages() -> Vec<String> {
     [
         "cldr-localenames-full",
@@ -98,12 +92,13 @@ fn unicode_license() -> String {
 pub struct Cldr {
     /// The directory holding the unpacked packages (`{root}/{package}/main/…`).
     pub root: PathBuf,
-    /// Locales to read, as CLDR names them (`lb`, `de`, `pt-PT`).
-    #[serde(default = "default_langs")]
+    /// Locales to read, as CLDR names them (`lb`, `de`, `pt-PT`). Default: the run's
+    /// languages (see [`crate::catalogue::source_langs`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub langs: Vec<Lang>,
-    /// The native language: groups without it are dropped.
-    #[serde(default = "luxembourgish")]
-    pub native: Lang,
+    /// The native language: groups without it are dropped. Default: the run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native: Option<Lang>,
     /// Packages to read.
     #[serde(default = "default_packages")]
     pub packages: Vec<String>,
@@ -130,15 +125,10 @@ const SECTIONS: &[&str] = &["main", "annotations", "annotationsDerived"];
 impl Cldr {
     /// Reads, aligns and cleans the packages.
     pub fn load(&self, ctx: &SourceContext) -> Result<(Vec<Parallel>, CleaningReport)> {
-        if !self.langs.contains(&self.native) {
-            return Err(Error::invalid(
-                "langs",
-                format!("must contain the native language `{}`", self.native),
-            ));
-        }
+        let (native, langs) = source_langs(self.native.as_ref(), &self.langs, ctx)?;
         let root = ctx.resolve(&self.root);
         let provenance = Provenance::new(&self.source, &self.license);
-        let mut b = CatalogueBuilder::new(self.native.clone(), provenance);
+        let mut b = CatalogueBuilder::new(native.clone(), provenance);
         for pkg in &self.packages {
             let pkg_dir = root.join(pkg);
             if !pkg_dir.is_dir() {
@@ -152,7 +142,7 @@ impl Cldr {
                 if !section_dir.is_dir() {
                     continue;
                 }
-                for lang in &self.langs {
+                for lang in &langs {
                     let dir = section_dir.join(lang.code());
                     if !dir.is_dir() {
                         continue;
@@ -175,7 +165,7 @@ impl Cldr {
                         for (path, text) in texts {
                             let key = format!("{pkg}/{path}");
                             b.insert(&key, lang, &text);
-                            if *lang == self.native {
+                            if *lang == native {
                                 b.set_origin(&key, origin.clone());
                             }
                         }
@@ -329,8 +319,8 @@ mod tests {
     fn cldr(keywords: bool) -> Cldr {
         Cldr {
             root: "npm".into(),
-            langs: default_langs(),
-            native: Lang::LB,
+            langs: vec![Lang::EN, Lang::LB, Lang::DE, Lang::FR],
+            native: Some(Lang::LB),
             packages: vec![
                 "cldr-localenames-full".into(),
                 "cldr-annotations-full".into(),

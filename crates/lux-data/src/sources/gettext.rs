@@ -23,7 +23,7 @@ use lux_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{CatalogueBuilder, CatalogueCleaning, CleaningReport};
+use crate::catalogue::{CatalogueBuilder, CatalogueCleaning, CleaningReport, source_langs};
 
 /// The `.mo` magic number, as read in the file's own byte order.
 const MO_MAGIC: u32 = 0x9504_12de;
@@ -656,9 +656,6 @@ fn gettext_name() -> String {
 fn unknown_license() -> String {
     "unknown".to_string()
 }
-fn default_langs() -> Vec<Lang> {
-    vec![Lang::EN, Lang::LB, Lang::DE, Lang::FR]
-}
 
 /// Gettext catalogues of one program, one file per language, aligned by msgid.
 ///
@@ -764,8 +761,9 @@ impl SeedSource for GettextCatalogue {
 pub struct GettextLocaleDir {
     /// The locale directory (`/usr/share/locale`).
     pub root: PathBuf,
-    /// Languages to read; the source language's text is the msgid.
-    #[serde(default = "default_langs")]
+    /// Languages to read; the source language's text is the msgid. Default: the run's (see
+    /// [`crate::catalogue::source_langs`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub langs: Vec<Lang>,
     /// Only these domains (file stems); all the native language has when absent.
     #[serde(default)]
@@ -776,9 +774,10 @@ pub struct GettextLocaleDir {
     /// The language the msgids are written in.
     #[serde(default = "english")]
     pub source_lang: Lang,
-    /// The native language: its domains are read, and groups without it are dropped.
-    #[serde(default = "luxembourgish")]
-    pub native: Lang,
+    /// The native language: its domains are read, and groups without it are dropped. Default:
+    /// the run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native: Option<Lang>,
     /// The source name in provenance.
     #[serde(default = "gettext_name")]
     pub source: String,
@@ -855,12 +854,7 @@ fn slash_path(p: &Path) -> String {
 impl GettextLocaleDir {
     /// Reads, aligns and cleans every domain of the tree(s).
     pub fn load(&self, ctx: &SourceContext) -> Result<(Vec<Parallel>, CleaningReport)> {
-        if !self.langs.contains(&self.native) {
-            return Err(Error::invalid(
-                "langs",
-                format!("must contain the native language `{}`", self.native),
-            ));
-        }
+        let (native, wanted) = source_langs(self.native.as_ref(), &self.langs, ctx)?;
         let root = ctx.resolve(&self.root);
         if !root.is_dir() {
             return Err(Error::io(
@@ -869,23 +863,23 @@ impl GettextLocaleDir {
             ));
         }
         let trees = if self.recursive {
-            locale_trees(&root, &self.native)?
+            locale_trees(&root, &native)?
         } else {
             vec![root.clone()]
         };
         let provenance = Provenance::new(&self.source, &self.license);
-        let mut b = CatalogueBuilder::new(self.native.clone(), provenance);
+        let mut b = CatalogueBuilder::new(native.clone(), provenance);
         for tree in &trees {
             let prefix = match tree.strip_prefix(&root) {
                 Ok(rel) if !rel.as_os_str().is_empty() => format!("{}/", slash_path(rel)),
                 _ => String::new(),
             };
-            let Some(native_dir) = lang_dir(tree, &self.native) else {
+            let Some(native_dir) = lang_dir(tree, &native) else {
                 if self.recursive {
                     continue;
                 }
                 return Err(Error::io(
-                    tree.join(self.native.code()).join("LC_MESSAGES"),
+                    tree.join(native.code()).join("LC_MESSAGES"),
                     std::io::Error::new(
                         std::io::ErrorKind::NotFound,
                         "the native language has no LC_MESSAGES directory",
@@ -897,8 +891,8 @@ impl GettextLocaleDir {
                 domains.retain(|d| only.contains(d));
             }
             // Read the native language first so that origins name its files.
-            let mut langs: Vec<&Lang> = vec![&self.native];
-            langs.extend(self.langs.iter().filter(|l| **l != self.native));
+            let mut langs: Vec<&Lang> = vec![&native];
+            langs.extend(wanted.iter().filter(|l| **l != native));
             for lang in langs {
                 if *lang == self.source_lang {
                     continue;
@@ -918,11 +912,11 @@ impl GettextLocaleDir {
                             continue;
                         };
                         let key = format!("{prefix}{domain}/{}", e.key());
-                        if self.langs.contains(&self.source_lang) {
+                        if wanted.contains(&self.source_lang) {
                             b.insert(&key, &self.source_lang, &e.msgid);
                         }
                         b.insert(&key, lang, text);
-                        if *lang == self.native {
+                        if *lang == native {
                             b.set_origin(&key, origin.clone());
                             if let Some(l) = self.licenses.get(domain) {
                                 b.set_license(&key, l.clone());
@@ -1468,11 +1462,11 @@ msgstr ""
         );
         let s = GettextLocaleDir {
             root: root.clone(),
-            langs: default_langs(),
+            langs: vec![Lang::EN, Lang::LB, Lang::DE, Lang::FR],
             domains: None,
             recursive: true,
             source_lang: Lang::EN,
-            native: Lang::LB,
+            native: Some(Lang::LB),
             source: "django".into(),
             license: "BSD-3-Clause".into(),
             licenses: BTreeMap::new(),

@@ -21,7 +21,7 @@ use lux_core::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::catalogue::{CatalogueBuilder, CatalogueCleaning, CleaningReport};
+use crate::catalogue::{CatalogueBuilder, CatalogueCleaning, CleaningReport, source_langs};
 
 /// How message files are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -36,12 +36,6 @@ pub enum MessageFormat {
     BlocklyJs,
 }
 
-fn default_langs() -> Vec<Lang> {
-    vec![Lang::EN, Lang::LB, Lang::DE, Lang::FR]
-}
-fn luxembourgish() -> Lang {
-    Lang::LB
-}
 fn default_pattern() -> String {
     "{lang}.json".to_string()
 }
@@ -83,12 +77,12 @@ pub struct JsonMessages {
     /// A directory searched recursively for message directories (MediaWiki's `i18n/` dirs).
     #[serde(default)]
     pub find_under: Option<PathBuf>,
-    /// Languages to read.
-    #[serde(default = "default_langs")]
+    /// Languages to read. Default: the run's (see [`crate::catalogue::source_langs`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub langs: Vec<Lang>,
-    /// The native language: groups without it are dropped.
-    #[serde(default = "luxembourgish")]
-    pub native: Lang,
+    /// The native language: groups without it are dropped. Default: the run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native: Option<Lang>,
     /// File name of a language's messages, with `{lang}` for the code.
     #[serde(default = "default_pattern")]
     pub file_pattern: String,
@@ -139,12 +133,12 @@ impl JsonMessages {
 
     /// Every directory under `root` (itself included) with the pivot's and the native
     /// language's files, sorted.
-    fn find_dirs(&self, root: &Path) -> Result<Vec<PathBuf>> {
+    fn find_dirs(&self, root: &Path, native: &Lang) -> Result<Vec<PathBuf>> {
         let mut found = Vec::new();
         let mut stack = vec![root.to_path_buf()];
         while let Some(dir) = stack.pop() {
             if self.file_in(&dir, &self.cleaning.pivot).is_some()
-                && self.file_in(&dir, &self.native).is_some()
+                && self.file_in(&dir, native).is_some()
             {
                 found.push(dir.clone());
             }
@@ -167,12 +161,7 @@ impl JsonMessages {
         if self.dirs.is_empty() && self.find_under.is_none() {
             return Err(Error::invalid("dirs", "give `dirs`, `find_under`, or both"));
         }
-        if !self.langs.contains(&self.native) {
-            return Err(Error::invalid(
-                "langs",
-                format!("must contain the native language `{}`", self.native),
-            ));
-        }
+        let (native, langs) = source_langs(self.native.as_ref(), &self.langs, ctx)?;
         // (directory on disk, id prefix)
         let mut dirs: Vec<(PathBuf, String)> = Vec::new();
         for d in &self.dirs {
@@ -187,15 +176,15 @@ impl JsonMessages {
         }
         if let Some(under) = &self.find_under {
             let root = ctx.resolve(under);
-            for d in self.find_dirs(&root)? {
+            for d in self.find_dirs(&root, &native)? {
                 let rel = d.strip_prefix(&root).map(slash_path).unwrap_or_default();
                 dirs.push((d, rel));
             }
         }
         let provenance = Provenance::new(&self.source, &self.license);
-        let mut b = CatalogueBuilder::new(self.native.clone(), provenance);
+        let mut b = CatalogueBuilder::new(native.clone(), provenance);
         for (dir, prefix) in &dirs {
-            for lang in &self.langs {
+            for lang in &langs {
                 let Some(file) = self.file_in(dir, lang) else {
                     continue;
                 };
@@ -220,7 +209,7 @@ impl JsonMessages {
                         format!("{prefix}/{k}")
                     };
                     b.insert(&key, lang, &text);
-                    if *lang == self.native {
+                    if *lang == native {
                         b.set_origin(&key, origin.clone());
                     }
                 }
@@ -469,7 +458,7 @@ mod tests {
             dirs: vec!["id".into()],
             find_under: None,
             langs: vec![Lang::EN, Lang::LB, Lang::new("pt-BR").unwrap()],
-            native: Lang::LB,
+            native: Some(Lang::LB),
             file_pattern: default_pattern(),
             format: MessageFormat::Auto,
             source: "id-tagging-schema".into(),
