@@ -23,8 +23,9 @@ use crate::model::Llama;
 ///   `m` computes;
 /// - the same seed gives the same initial values.
 ///
-/// The alignment layer of LinguaLIFT sits between an encoder and the model rather than in it;
-/// it has its own pair of functions (`lux_train::align::{save_aligner, load_aligner}`).
+/// LinguaLIFT's alignment layer is another ([`crate::align::AlignerAdapter`], `type =
+/// "aligner"`): an input adapter in front of the frozen model, saved as safetensors in
+/// `torch.nn.Sequential` layout, which does not merge.
 #[typetag::serde(tag = "type")]
 pub trait Adapter: Send + Sync + Debug {
     /// Attaches the adapter to `model` (base frozen), initialised from `seed`; returns the

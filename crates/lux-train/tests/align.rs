@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use lux_train::Adapter;
 use lux_train::align::{
-    ALIGNER_WEIGHTS_FILE, AlignObjective, AlignedInstructObjective, AlignedSample, AlignerConfig,
-    generate_aligned_ids, load_aligner, save_aligner, token_states,
+    ALIGNER_WEIGHTS_FILE, AlignMode, AlignedObjective, AlignedSample, AlignerAdapter,
+    AlignerConfig, generate_aligned_ids, load_aligner, save_aligner, token_states,
 };
 use lux_train::encoder::Encoder;
 use lux_train::generate::{SamplingConfig, generate_ids};
@@ -112,18 +113,20 @@ fn stage_one_trains_only_the_aligner_and_stage_two_only_lora() {
     let train = samples(&encoder, &task(0..64));
     let validation = samples(&encoder, &task(100..116));
 
-    // The aligner's initial weights come from the device's RNG: seed it, so the run is the
-    // same every time.
-    device.seed(1729);
-    let aligner = AlignerConfig::new(16, 32)
-        .with_hidden(64)
-        .init(&device)
-        .unwrap();
+    // Stage 1: the aligner attached (from the seed), the LLM frozen.
+    let aligner = AlignerAdapter {
+        d_encoder: 16,
+        hidden: 64,
+        mode: AlignMode::Replace,
+    };
     let llm_before = snapshot(&llm);
+    let (model, trains) = aligner.attach(llm.clone(), 1729).unwrap();
+    assert_eq!(trains, ["aligner"]);
     let out = tempfile::tempdir().unwrap();
     let stage1 = trainer(1e-2, 60, None, &out.path().join("stage1"));
-    let (aligner, report) = stage1
-        .train(&AlignObjective::new(&llm), aligner, &train, &validation)
+    let objective = AlignedObjective::new(&aligner, "align");
+    let (model, report) = stage1
+        .train(&objective, model, &train, &validation)
         .unwrap();
     let (first, last) = (
         report.initial_eval_loss.unwrap(),
@@ -135,35 +138,37 @@ fn stage_one_trains_only_the_aligner_and_stage_two_only_lora() {
         last < first - 0.5,
         "stage 1 held-out loss {first:.3} → {last:.3}"
     );
-    assert!(
-        snapshot(&llm) == llm_before,
-        "stage 1 changed the frozen LLM"
-    );
+    let (aligner_params, llm_after): (Vec<_>, Vec<_>) = snapshot(&model)
+        .into_iter()
+        .partition(|(name, _)| name.starts_with("aligner."));
+    assert!(!aligner_params.is_empty());
+    assert!(llm_after == llm_before, "stage 1 changed the frozen LLM");
+    // Saved and loaded as an adapter, it is the same aligner.
+    aligner.save(&model, &out.path().join("aligner")).unwrap();
+    let reloaded = aligner
+        .load(llm.clone(), &out.path().join("aligner"))
+        .unwrap();
+    assert!(snapshot(&reloaded) == snapshot(&model));
 
-    // Stage 2: LoRA on the LLM, the aligner frozen.
-    let aligner_before = snapshot(&aligner);
+    // Stage 2: LoRA on the LLM, which freezes the aligner with the rest.
     let lora = LoraConfig::new(4, 8.0, TargetModules::all_linear());
-    let (tuned, _) = apply_lora(llm.clone(), &lora, 7).unwrap();
+    let (tuned, _) = apply_lora(model, &lora, 7).unwrap();
     let tuned_before = snapshot(&tuned);
     let stage2 = trainer(5e-3, 20, None, &out.path().join("stage2"));
-    let objective = AlignedInstructObjective::new(&aligner, &lora);
+    let objective = AlignedObjective::new(&lora, "instruct");
     let (tuned, report) = stage2
         .train(&objective, tuned, &train, &validation)
         .unwrap();
     assert!(report.final_eval_loss.unwrap() < report.initial_eval_loss.unwrap());
-    assert!(
-        snapshot(&aligner) == aligner_before,
-        "stage 2 changed the frozen aligner"
-    );
     let after = snapshot(&tuned);
     assert_eq!(after.len(), tuned_before.len());
     let mut moved = 0;
     for ((name, a), (_, b)) in after.iter().zip(&tuned_before) {
-        // Adapters live under `low_rank` (`…q_proj.low_rank.a`).
+        // Adapters live under `low_rank` (`…q_proj.low_rank.a`); the aligner under `aligner`.
         if name.contains(".low_rank.") {
             moved += usize::from(a != b);
         } else {
-            assert!(a == b, "stage 2 changed the frozen base weight {name}");
+            assert!(a == b, "stage 2 changed the frozen weight {name}");
         }
     }
     assert!(moved > 0, "no LoRA weight moved in stage 2");
@@ -173,7 +178,7 @@ fn stage_one_trains_only_the_aligner_and_stage_two_only_lora() {
 fn an_identity_aligner_generates_what_the_plain_model_generates() {
     let _rng = rng_lock();
     let device = Device::flex();
-    let llm = Llama::from_pretrained(fixture("llama/llama_untied"), &device).unwrap();
+    let mut llm = Llama::from_pretrained(fixture("llama/llama_untied"), &device).unwrap();
     let mut aligner = AlignerConfig::new(32, 32)
         .with_hidden(0)
         .init(&device)
@@ -204,7 +209,10 @@ fn an_identity_aligner_generates_what_the_plain_model_generates() {
             }
         })
         .collect();
-    let aligned = generate_aligned_ids(&llm, &aligner, &samples, &config, None).unwrap();
+    let plain_llm = llm.clone();
+    llm.aligner = Some(aligner);
+    let aligned = generate_aligned_ids(&llm, &samples, &config, None).unwrap();
+    let llm = plain_llm;
     for (i, (prefix, middle, suffix)) in parts.iter().enumerate() {
         let prompt = [*prefix, *middle, *suffix].concat();
         let plain = generate_ids(&llm, std::slice::from_ref(&prompt), &config, None).unwrap();
@@ -268,8 +276,7 @@ fn a_saved_aligner_loads_back_identical_and_bad_files_name_the_key() {
 fn inconsistent_samples_are_errors_naming_the_sample() {
     let _rng = rng_lock();
     let device = Device::flex();
-    let llm = Llama::from_pretrained(fixture("llama/llama_untied"), &device).unwrap();
-    let aligner = AlignerConfig::new(16, 32).init(&device).unwrap();
+    let mut llm = Llama::from_pretrained(fixture("llama/llama_untied"), &device).unwrap();
     let good = AlignedSample {
         prefix: vec![1],
         encoded: Tensor::zeros([2, 16], &device),
@@ -288,6 +295,12 @@ fn inconsistent_samples_are_errors_naming_the_sample() {
         encoded: Tensor::zeros([2, 8], &device),
         ..good.clone()
     };
+    let err = lux_train::align::AlignedBatch::new(&llm, &[&good], lux_train::align::Padding::Right)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no aligner"), "{err}");
+    llm.aligner = Some(AlignerConfig::new(16, 32).init(&device).unwrap());
     for (sample, expect) in [
         (too_many_targets, "samples[1].targets"),
         (bad_token, "token id 500"),
@@ -295,7 +308,6 @@ fn inconsistent_samples_are_errors_naming_the_sample() {
     ] {
         let err = match lux_train::align::AlignedBatch::new(
             &llm,
-            &aligner,
             &[&good, &sample],
             lux_train::align::Padding::Right,
         ) {
@@ -319,48 +331,56 @@ fn stages_resume_from_their_checkpoints() {
     // 20 samples in batches of 8: the resumed steps straddle an epoch boundary.
     let train = samples(&encoder, &task(0..20));
     let validation = samples(&encoder, &task(100..108));
-    let fresh_aligner = |seed: u64| {
-        device.seed(seed);
-        AlignerConfig::new(16, 32)
-            .with_hidden(64)
-            .init(&device)
-            .unwrap()
-    };
     let dir = tempfile::tempdir().unwrap();
     let config = |sub: &str, lr: f64| trainer(lr, 6, Some(3), &dir.path().join(sub));
-    let stage1 = AlignObjective::new(&llm);
+    let aligner = AlignerAdapter {
+        d_encoder: 16,
+        hidden: 64,
+        mode: AlignMode::Replace,
+    };
+    let stage1 = AlignedObjective::new(&aligner, "lingualift_align");
 
-    // Stage 1: the whole run, then a run that finds only checkpoint-3 (copied) and starts from
-    // an aligner with other initial weights.
+    // Stage 1: the whole run, then a run that finds only checkpoint-3 (copied): the stage's
+    // own path loads the aligner saved there; given a freshly attached aligner of other
+    // initial weights instead, the checkpoint's trainable weights replace them.
     let full = config("full1", 1e-2);
-    let (aligner, report) = full
-        .train(&stage1, fresh_aligner(1), &train, &validation)
+    let (aligned, report) = full
+        .train_adapter(&stage1, &aligner, llm.clone(), &train, &validation)
         .unwrap();
-    let resumed = config("resumed1", 1e-2);
-    copy_dir(
-        &dir.path().join("full1/checkpoint-3"),
-        &dir.path().join("resumed1/checkpoint-3"),
-    );
-    let checkpoint = resumed.latest_checkpoint().unwrap();
-    let (aligner2, report2) = resumed
-        .resume(&stage1, fresh_aligner(99), &checkpoint, &train, &validation)
+    for (sub, fresh_seed) in [("resumed1", None), ("resumed1b", Some(99))] {
+        copy_dir(
+            &dir.path().join("full1/checkpoint-3"),
+            &dir.path().join(sub).join("checkpoint-3"),
+        );
+        let resumed = config(sub, 1e-2);
+        let (aligned2, report2) = match fresh_seed {
+            None => resumed.train_adapter(&stage1, &aligner, llm.clone(), &train, &validation),
+            Some(seed) => resumed.resume(
+                &stage1,
+                aligner.attach(llm.clone(), seed).unwrap().0,
+                &resumed.latest_checkpoint().unwrap(),
+                &train,
+                &validation,
+            ),
+        }
         .unwrap();
-    assert_same_run(&report, &report2);
-    assert!(
-        snapshot(&aligner) == snapshot(&aligner2),
-        "stage 1 weights differ"
-    );
+        assert_same_run(&report, &report2);
+        assert!(
+            snapshot(&aligned) == snapshot(&aligned2),
+            "{sub}: stage 1 weights differ"
+        );
+    }
 
-    // Stage 2 likewise, the resumed run's adapter attached with other initial weights, and
-    // LoRA dropout on: its masks must be the same after the resume.
+    // Stage 2 likewise, behind the trained aligner, the resumed run's adapter attached with
+    // other initial weights, and LoRA dropout on: its masks must be the same after the resume.
     let mut lora = LoraConfig::new(4, 8.0, TargetModules::all_linear());
     lora.lora_dropout = 0.1;
-    let stage2 = AlignedInstructObjective::new(&aligner, &lora);
+    let stage2 = AlignedObjective::new(&lora, "lingualift_instruct");
     let full = config("full2", 5e-3);
     let (tuned, report) = full
         .train(
             &stage2,
-            apply_lora(llm.clone(), &lora, 7).unwrap().0,
+            apply_lora(aligned.clone(), &lora, 7).unwrap().0,
             &train,
             &validation,
         )
@@ -379,7 +399,7 @@ fn stages_resume_from_their_checkpoints() {
     let (tuned2, report2) = resumed
         .resume(
             &stage2,
-            apply_lora(llm.clone(), &lora, 8).unwrap().0,
+            apply_lora(aligned.clone(), &lora, 8).unwrap().0,
             &dir.path().join("resumed2/checkpoint-3"),
             &train,
             &validation,
@@ -397,7 +417,13 @@ fn stages_resume_from_their_checkpoints() {
     let other = Trainer::new(args, dir.path().join("resumed1")).unwrap();
     let checkpoint = dir.path().join("resumed1/checkpoint-3");
     let err = other
-        .resume(&stage1, fresh_aligner(1), &checkpoint, &train, &validation)
+        .resume(
+            &stage1,
+            aligner.attach(llm.clone(), 1).unwrap().0,
+            &checkpoint,
+            &train,
+            &validation,
+        )
         .unwrap_err()
         .to_string();
     assert!(
@@ -408,7 +434,7 @@ fn stages_resume_from_their_checkpoints() {
     let err = config("resumed1", 1e-2)
         .resume(
             &stage2,
-            apply_lora(llm.clone(), &lora, 7).unwrap().0,
+            apply_lora(aligned.clone(), &lora, 7).unwrap().0,
             &checkpoint,
             &train,
             &validation,

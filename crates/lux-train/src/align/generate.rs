@@ -2,29 +2,26 @@
 
 use lux_core::{Error, Result};
 
-use super::aligner::Aligner;
 use super::sample::{AlignedBatch, AlignedSample, Padding};
 use crate::generate::{Generated, SamplingConfig, decode};
 use crate::model::Llama;
 use crate::tokenizer::Tokenizer;
 
 /// Generates a continuation of each sample (its `targets` are ignored: the whole sample is the
-/// prompt), as LinguaLIFT answers: the encoder has read the question, the aligner projected it,
-/// the LLM writes the answer.
+/// prompt), as LinguaLIFT answers: the encoder has read the question, the model's aligner
+/// ([`Llama::aligner`]) projected it, the LLM writes the answer.
 ///
 /// The prompts are left-padded and run into the KV cache as vectors in one pass; decoding then
 /// goes on with token ids exactly as [`crate::generate::generate`] does (same sampling, stop
 /// tokens, stop strings and log-probs).
 pub fn generate_aligned(
     llm: &Llama,
-    aligner: &Aligner,
     tokenizer: &Tokenizer,
     samples: &[AlignedSample],
     config: &SamplingConfig,
 ) -> Result<Vec<Generated>> {
     run(
         llm,
-        aligner,
         Some(tokenizer),
         tokenizer.eos_id(),
         tokenizer.pad_id(),
@@ -37,7 +34,6 @@ pub fn generate_aligned(
 /// token (as [`crate::generate::generate_ids`]).
 pub fn generate_aligned_ids(
     llm: &Llama,
-    aligner: &Aligner,
     samples: &[AlignedSample],
     config: &SamplingConfig,
     eos: Option<u32>,
@@ -48,12 +44,11 @@ pub fn generate_aligned_ids(
             "stop strings are matched on decoded text and need a tokenizer",
         ));
     }
-    run(llm, aligner, None, eos, None, samples, config)
+    run(llm, None, eos, None, samples, config)
 }
 
 fn run(
     llm: &Llama,
-    aligner: &Aligner,
     tokenizer: Option<&Tokenizer>,
     eos: Option<u32>,
     pad: Option<u32>,
@@ -79,7 +74,7 @@ fn run(
     let lens: Vec<usize> = prompts.iter().map(AlignedSample::len).collect();
     decode(llm, tokenizer, eos, pad, &lens, config, |cache| {
         let refs: Vec<&AlignedSample> = prompts.iter().collect();
-        let batch = AlignedBatch::new(llm, aligner, &refs, Padding::Left)?;
+        let batch = AlignedBatch::new(llm, &refs, Padding::Left)?;
         Ok(llm.forward_step_last_embeds(batch.embeds, Some(batch.mask), cache))
     })
 }

@@ -4,13 +4,13 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use lux_core::{ChatMessage, Error, Result};
 
-use super::aligner::{AlignMode, Aligner};
+use super::aligner::AlignMode;
 use crate::model::Llama;
 use crate::sft::tokenize_chat;
 use crate::tokenizer::Tokenizer;
 
 /// One input of the aligned model: `prefix` tokens, then the encoder's states of a text
-/// (projected by the [`Aligner`]), then `suffix` tokens whose last `targets` are what the LLM
+/// (projected by the [`Aligner`](super::Aligner)), then `suffix` tokens whose last `targets` are what the LLM
 /// must produce (none at inference).
 #[derive(Debug, Clone)]
 pub struct AlignedSample {
@@ -131,14 +131,15 @@ pub enum Padding {
 
 impl AlignedBatch {
     /// Builds the input embeddings of `samples` on `llm`'s device: the LLM's embeddings of
-    /// `prefix` and `suffix`, the aligner's projection of `encoded` between them, zero vectors
-    /// as padding.
-    pub fn new(
-        llm: &Llama,
-        aligner: &Aligner,
-        samples: &[&AlignedSample],
-        padding: Padding,
-    ) -> Result<AlignedBatch> {
+    /// `prefix` and `suffix`, its aligner's projection of `encoded` between them, zero vectors
+    /// as padding. A model without an aligner ([`Llama::aligner`]) is an error.
+    pub fn new(llm: &Llama, samples: &[&AlignedSample], padding: Padding) -> Result<AlignedBatch> {
+        let aligner = llm.aligner.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "aligner",
+                "the model has no aligner attached (AlignerAdapter::attach or ::load)",
+            )
+        })?;
         let device = llm.model.embed_tokens.weight.val().device();
         let d_model = llm.config().hidden_size;
         if aligner.d_model() != d_model {

@@ -1,99 +1,40 @@
-//! LinguaLIFT's two training stages as [`Objective`]s of the one
-//! [`Trainer`](crate::training::Trainer): [`AlignObjective`] (stage 1, the aligner trained, the
-//! LLM frozen) and [`AlignedInstructObjective`] (stage 2, the LLM's adapter trained, the aligner
-//! frozen).
+//! [`AlignedObjective`]: the loss of both LinguaLIFT stages for the one
+//! [`Trainer`](crate::training::Trainer) — stage 1 trains the aligner attached to a frozen LLM
+//! ([`AlignerAdapter`](super::AlignerAdapter)), stage 2 a LoRA adapter of the LLM with the
+//! aligner frozen; what trains is what the adapters left trainable.
 
 use std::path::Path;
 
-use burn::module::Module;
-use burn::tensor::Tensor;
 use lux_core::{Error, Result};
 
-use super::aligner::Aligner;
 use super::sample::{AlignedBatch, AlignedSample, Padding};
-use super::save::save_aligner;
 use crate::adapter::Adapter;
 use crate::model::Llama;
 use crate::sft::cross_entropy_sum;
 use crate::training::{BatchLoss, Objective};
 
-/// Stage 1: trains an [`Aligner`] so that the frozen LLM produces each sample's targets from
-/// the encoder's view of its text (LinguaLIFT: code-switched text in, its English original
-/// out).
-///
-/// The LLM is taken with [`Module::no_grad`]: gradients flow through its activations to the
-/// aligner, but none of its parameters gets a gradient or optimizer state, and it stays
-/// bit-identical. Checkpoints hold the aligner as [`save_aligner`] writes it.
+/// Mean token cross-entropy of each sample's targets, its middle read through the model's
+/// aligner; checkpoints hold `adapter` as it saves itself (the aligner in stage 1, the PEFT
+/// adapter in stage 2).
 #[derive(Debug)]
-pub struct AlignObjective {
-    llm: Llama,
-    llm_eval: Llama,
-}
-
-impl AlignObjective {
-    /// The objective around `llm` (on the autodiff device the aligner is trained on).
-    pub fn new(llm: &Llama) -> AlignObjective {
-        AlignObjective {
-            llm: llm.clone().no_grad(),
-            llm_eval: llm.valid(),
-        }
-    }
-}
-
-impl Objective for AlignObjective {
-    type Module = Aligner;
-    type Sample = AlignedSample;
-
-    fn name(&self) -> &str {
-        "lingualift_align"
-    }
-
-    fn targets(&self, sample: &AlignedSample) -> usize {
-        sample.targets
-    }
-
-    fn loss(&self, aligner: &Aligner, batch: &[&AlignedSample]) -> Result<BatchLoss> {
-        batch_loss(&self.llm, aligner, batch)
-    }
-
-    fn eval_loss(&self, aligner: &Aligner, batch: &[&AlignedSample]) -> Result<BatchLoss> {
-        batch_loss(&self.llm_eval, &aligner.valid(), batch)
-    }
-
-    fn save(&self, aligner: &Aligner, dir: &Path) -> Result<()> {
-        save_aligner(aligner, dir)
-    }
-}
-
-/// Stage 2: trains the LLM's trainable parameters (its adapter, attached before) on the
-/// samples, read through `aligner`, which is frozen ([`Module::no_grad`]: no gradient, no
-/// update). LinguaLIFT trains this stage on English-only instructions: the encoder reads the
-/// English question, and the aligner learned in stage 1 lets the same LLM later read other
-/// languages. Checkpoints hold the adapter as `adapter` saves it.
-#[derive(Debug)]
-pub struct AlignedInstructObjective<'a> {
-    aligner: Aligner,
-    aligner_eval: Aligner,
+pub struct AlignedObjective<'a> {
     adapter: &'a dyn Adapter,
+    name: &'a str,
 }
 
-impl<'a> AlignedInstructObjective<'a> {
-    /// The objective behind `aligner` (on the LLM's autodiff device), saving with `adapter`.
-    pub fn new(aligner: &Aligner, adapter: &'a dyn Adapter) -> AlignedInstructObjective<'a> {
-        AlignedInstructObjective {
-            aligner: aligner.clone().no_grad(),
-            aligner_eval: aligner.valid(),
-            adapter,
-        }
+impl<'a> AlignedObjective<'a> {
+    /// The objective of the stage `name` (recorded in checkpoints), saving with `adapter`.
+    pub fn new(adapter: &'a dyn Adapter, name: &'a str) -> AlignedObjective<'a> {
+        AlignedObjective { adapter, name }
     }
 }
 
-impl Objective for AlignedInstructObjective<'_> {
+impl Objective for AlignedObjective<'_> {
     type Module = Llama;
     type Sample = AlignedSample;
 
     fn name(&self) -> &str {
-        "lingualift_instruct"
+        self.name
     }
 
     fn targets(&self, sample: &AlignedSample) -> usize {
@@ -101,11 +42,7 @@ impl Objective for AlignedInstructObjective<'_> {
     }
 
     fn loss(&self, llm: &Llama, batch: &[&AlignedSample]) -> Result<BatchLoss> {
-        batch_loss(llm, &self.aligner, batch)
-    }
-
-    fn eval_loss(&self, llm: &Llama, batch: &[&AlignedSample]) -> Result<BatchLoss> {
-        batch_loss(&llm.valid(), &self.aligner_eval, batch)
+        batch_loss(llm, batch)
     }
 
     fn save(&self, llm: &Llama, dir: &Path) -> Result<()> {
@@ -113,18 +50,13 @@ impl Objective for AlignedInstructObjective<'_> {
     }
 }
 
-/// Mean token loss of `samples` under `llm` + `aligner`, without keeping a graph.
-pub fn aligned_loss(
-    llm: &Llama,
-    aligner: &Aligner,
-    samples: &[AlignedSample],
-    batch_size: usize,
-) -> Result<f64> {
+/// Mean token loss of `samples` under `llm` (with its aligner), without keeping a graph.
+pub fn aligned_loss(llm: &Llama, samples: &[AlignedSample], batch_size: usize) -> Result<f64> {
     let mut sum = 0.0;
     let mut count = 0;
     for chunk in samples.chunks(batch_size.max(1)) {
         let refs: Vec<&AlignedSample> = chunk.iter().collect();
-        let loss = batch_loss(llm, aligner, &refs)?;
+        let loss = batch_loss(llm, &refs)?;
         if loss.targets == 0 {
             continue;
         }
@@ -137,17 +69,16 @@ pub fn aligned_loss(
     Ok(sum / count as f64)
 }
 
-/// `Σ −log p(label)` over the batch's targets, the text read through `aligner`.
-fn batch_loss(llm: &Llama, aligner: &Aligner, batch: &[&AlignedSample]) -> Result<BatchLoss> {
-    let batch = AlignedBatch::new(llm, aligner, batch, Padding::Right)?;
+/// `Σ −log p(label)` over the batch's targets, the middle read through `llm`'s aligner.
+fn batch_loss(llm: &Llama, batch: &[&AlignedSample]) -> Result<BatchLoss> {
+    let batch = AlignedBatch::new(llm, batch, Padding::Right)?;
     let logits = llm.forward_selected_embeds(
         batch.embeds.clone(),
         Some(batch.mask.clone()),
         batch.positions.clone(),
     );
-    let sum: Tensor<1> = cross_entropy_sum(logits, batch.labels.clone());
     Ok(BatchLoss {
-        sum,
+        sum: cross_entropy_sum(logits, batch.labels.clone()),
         targets: batch.target_tokens,
         tokens: batch.tokens,
     })

@@ -13,6 +13,7 @@ use super::fused;
 use super::llama_model::LlamaModel;
 use super::projection::Projection;
 use super::weights::{SafetensorsWeights, WeightSource, load_projection};
+use crate::align::Aligner;
 
 /// A Llama-family decoder with its output head.
 ///
@@ -37,6 +38,12 @@ pub struct Llama {
     pub model: LlamaModel,
     /// The output projection `d_model → vocab_size`, or `None` when tied to the embedding.
     pub lm_head: Option<Projection>,
+    /// LinguaLIFT's alignment layer, when one is attached ([`AlignerAdapter`]): an input
+    /// adapter through which the model reads a multilingual encoder's states in place of (or
+    /// ahead of) a text's own token embeddings ([`crate::align`]).
+    ///
+    /// [`AlignerAdapter`]: crate::align::AlignerAdapter
+    pub aligner: Option<Aligner>,
     /// The config the model was built from.
     #[module(skip)]
     config: LlamaConfig,
@@ -47,6 +54,7 @@ impl Llama {
         Self {
             model,
             lm_head,
+            aligner: None,
             config,
         }
     }

@@ -160,10 +160,9 @@ pub(crate) fn loss_cell(l: Option<f64>) -> String {
 /// or stage 1 + 2), on the `[model]`'s device.
 #[derive(Debug)]
 pub struct AlignedModel {
-    /// The LLM (the base, or the base with its adapter merged).
+    /// The LLM (the base, or the base with its adapter merged) with the alignment layer
+    /// attached ([`Llama::aligner`]).
     pub llm: Llama,
-    /// The alignment layer.
-    pub aligner: Aligner,
     /// The frozen encoder.
     pub encoder: Arc<TextEncoder>,
     /// The chat template cut around the user's text.
@@ -181,14 +180,14 @@ impl AlignedModel {
         batch_size: usize,
     ) -> Result<Vec<String>> {
         let config = super::answers::greedy_turn(tokenizer, max_new_tokens);
-        let (llm, aligner) = (self.llm.valid(), self.aligner.valid());
+        let llm = self.llm.valid();
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(batch_size.max(1)) {
             let pairs: Vec<(String, Option<String>)> =
                 chunk.iter().map(|t| (t.clone(), None)).collect();
             let samples =
                 aligned_samples(&self.encoder, tokenizer, &self.slots, &pairs, batch_size)?;
-            for g in generate_aligned(&llm, &aligner, tokenizer, &samples, &config)? {
+            for g in generate_aligned(&llm, tokenizer, &samples, &config)? {
                 out.push(g.text.trim().to_string());
             }
         }
@@ -208,12 +207,7 @@ impl AlignedModel {
             .map(|(t, a)| (t.clone(), Some(a.clone())))
             .collect();
         let samples = aligned_samples(&self.encoder, tokenizer, &self.slots, &pairs, batch_size)?;
-        aligned_loss(
-            &self.llm.valid(),
-            &self.aligner.valid(),
-            &samples,
-            batch_size,
-        )
+        aligned_loss(&self.llm.valid(), &samples, batch_size)
     }
 }
 

@@ -6,14 +6,14 @@ use std::time::Instant;
 use async_trait::async_trait;
 use burn::module::Module;
 use lux_core::stage::{Artifact, StageContext, StageOutput};
-use lux_core::{Result, TrainStage, rng};
+use lux_core::{Result, TrainStage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::aligned::{aligned_samples, load_encoder, loss_cell, stage_summary, write_aligner_dir};
 use super::model_spec;
 use super::training_data::{TrainingData, read_train_table};
-use crate::align::{AlignMode, AlignObjective, Aligner, AlignerConfig, ChatSlots};
+use crate::align::{AlignMode, AlignedObjective, AlignerAdapter, ChatSlots};
 use crate::encoder::EncoderSpec;
 use crate::sft::user_turn;
 use crate::training::{Trainer, TrainingArgs};
@@ -181,36 +181,31 @@ impl LinguaLiftAlign {
             s.encoder_batch_size,
         )?;
         let encode_seconds = started.elapsed().as_secs_f64();
-        // The initial weights depend on the stage's seed only (a resumed stage then replaces
-        // them with its checkpoint's).
-        device.seed(rng::hash(self.training.seed, "lingualift_align/init"));
-        let aligner = AlignerConfig::new(encoder.hidden_size(), llm.config().hidden_size)
-            .with_hidden(s.aligner.hidden)
-            .with_mode(s.aligner.mode)
-            .init(&device)?;
-        materialize(&aligner);
-        let parameters = aligner.num_params();
+        let adapter = AlignerAdapter {
+            d_encoder: encoder.hidden_size(),
+            hidden: s.aligner.hidden,
+            mode: s.aligner.mode,
+        };
         let mut args = self.training.clone();
         args.progress = ctx.progress;
         let trainer = Trainer::new(args, &ctx.dir)?;
-        let objective = AlignObjective::new(&llm);
+        let objective = AlignedObjective::new(&adapter, "lingualift_align");
         let started = Instant::now();
-        let (aligner, report) = match trainer.latest_checkpoint() {
-            Some(checkpoint) => {
-                tracing::info!(checkpoint = %checkpoint.display(), "resuming stage 1");
-                trainer.resume(
-                    &objective,
-                    aligner,
-                    &checkpoint,
-                    &train_samples,
-                    &validation_samples,
-                )?
-            }
-            None => trainer.train(&objective, aligner, &train_samples, &validation_samples)?,
-        };
+        let (model, report) = trainer.train_adapter(
+            &objective,
+            &adapter,
+            llm,
+            &train_samples,
+            &validation_samples,
+        )?;
         let seconds = started.elapsed().as_secs_f64();
+        let aligner = model
+            .aligner
+            .as_ref()
+            .ok_or_else(|| lux_core::Error::plugin(&ctx.name, "no aligner after training"))?;
+        let parameters = aligner.num_params();
         let dir = ctx.dir.join("aligner");
-        write_aligner_dir(&aligner, &s.encoder.absolute(&ctx.base_dir)?, &dir)?;
+        write_aligner_dir(aligner, &s.encoder.absolute(&ctx.base_dir)?, &dir)?;
         let mut summary = stage_summary(
             &report,
             &self.training,
@@ -250,18 +245,5 @@ impl LinguaLiftAlign {
             ..StageOutput::default()
         }
         .with_artifact("aligner", Artifact::new("aligner", dir)))
-    }
-}
-
-/// burn draws a parameter's initial values lazily, on its first use; drawing them here, while
-/// the stage's seed holds, keeps the initial aligner from depending on what else ran before the
-/// first forward pass (measured: two builds of the same run started stage 1 at held-out losses
-/// 5.23 and 3.29 before this).
-pub(crate) fn materialize(aligner: &Aligner) {
-    for layer in std::iter::once(&aligner.first).chain(aligner.second.as_ref()) {
-        let _ = layer.weight.val();
-        if let Some(bias) = &layer.bias {
-            let _ = bias.val();
-        }
     }
 }

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use burn::module::Module;
 use lux_core::stage::{Artifact, StageContext, StageOutput};
-use lux_core::{Error, Result, TrainStage, rng};
+use lux_core::{Error, Result, TrainStage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -20,9 +21,8 @@ use super::sft::clone_adapter;
 use super::systems::write_adapter_spec;
 use super::training_data::{TrainingData, read_train_table};
 use crate::adapter::Adapter;
-use crate::align::{AlignMode, AlignedInstructObjective, AlignerConfig, ChatSlots, load_aligner};
+use crate::align::{AlignMode, AlignedObjective, AlignerAdapter, ChatSlots, load_aligner};
 use crate::encoder::EncoderSpec;
-use crate::model::Llama;
 use crate::sft::user_turn;
 use crate::training::{Trainer, TrainingArgs};
 
@@ -187,33 +187,39 @@ impl LinguaLiftInstruct {
         let device = spec.device()?.autodiff();
         let (base, tokenizer) = spec.load(&ctx.base_dir, &device)?;
         let s = &self.settings;
-        let (aligner_dir, encoder_spec, aligner) = match &s.untrained_aligner {
+        // The LLM with the aligner it reads through (frozen below, with the base, when the
+        // adapter attaches).
+        let (aligner_dir, encoder_spec, base) = match &s.untrained_aligner {
             None => {
                 let dir = self.trained_aligner(ctx)?;
                 let encoder = read_encoder_spec(&dir)?;
-                let aligner = load_aligner(&dir, &device)?;
-                (dir, encoder, aligner)
+                let mut base = base;
+                base.aligner = Some(load_aligner(&dir, &device)?);
+                (dir, encoder, base)
             }
             Some(u) => {
+                // The ablation: the aligner stage 1 would start from (same seed, same
+                // initialisation), never trained.
                 let encoder = load_encoder(ctx, &u.encoder)?;
-                device.seed(rng::hash(
-                    self.training.seed,
-                    "lingualift_instruct/untrained_aligner",
-                ));
-                let aligner = AlignerConfig::new(encoder.hidden_size(), base.config().hidden_size)
-                    .with_hidden(u.hidden)
-                    .with_mode(u.mode)
-                    .init(&device)?;
-                super::lingualift_align::materialize(&aligner);
+                let untrained = AlignerAdapter {
+                    d_encoder: encoder.hidden_size(),
+                    hidden: u.hidden,
+                    mode: u.mode,
+                };
+                let (base, _) = untrained.attach(base, self.training.seed)?;
                 let dir = ctx.dir.join("aligner");
                 let spec = u.encoder.absolute(&ctx.base_dir)?;
-                write_aligner_dir(&aligner, &spec, &dir)?;
-                (dir, spec, aligner)
+                if let Some(aligner) = &base.aligner {
+                    write_aligner_dir(aligner, &spec, &dir)?;
+                }
+                (dir, spec, base)
             }
         };
+        let base = base.no_grad();
+        let mode = base.aligner.as_ref().map_or(AlignMode::Replace, |a| a.mode);
         let encoder = load_encoder(ctx, &encoder_spec)?;
         let (train, validation) = self.data.read(ctx, DEFAULT_TASKS)?;
-        let slots = ChatSlots::new(&tokenizer, aligner.mode)?;
+        let slots = ChatSlots::new(&tokenizer, mode)?;
         let pairs = |examples: &[lux_core::Example]| {
             examples
                 .iter()
@@ -241,29 +247,15 @@ impl LinguaLiftInstruct {
         let mut args = self.training.clone();
         args.progress = ctx.progress;
         let trainer = Trainer::new(args, &ctx.dir)?;
-        let objective = AlignedInstructObjective::new(&aligner, &*adapter);
+        let objective = AlignedObjective::new(&*adapter, "lingualift_instruct");
         let started = Instant::now();
-        let (model, report, adapted) = match trainer.latest_checkpoint() {
-            Some(checkpoint) => {
-                tracing::info!(checkpoint = %checkpoint.display(), "resuming stage 2");
-                let model = adapter.load(base, &checkpoint)?;
-                let adapted = adapted_modules(&model);
-                let (model, report) = trainer.resume(
-                    &objective,
-                    model,
-                    &checkpoint,
-                    &train_samples,
-                    &validation_samples,
-                )?;
-                (model, report, adapted)
-            }
-            None => {
-                let (model, adapted) = adapter.attach(base, self.training.seed)?;
-                let (model, report) =
-                    trainer.train(&objective, model, &train_samples, &validation_samples)?;
-                (model, report, adapted)
-            }
-        };
+        let (model, report) = trainer.train_adapter(
+            &objective,
+            &*adapter,
+            base,
+            &train_samples,
+            &validation_samples,
+        )?;
         let seconds = started.elapsed().as_secs_f64();
         let dir = ctx.dir.join("adapter");
         adapter.save(&model, &dir)?;
@@ -277,18 +269,16 @@ impl LinguaLiftInstruct {
             seconds,
         );
         summary["adapter"] = adapter.name().into();
-        summary["adapted_modules"] = adapted.len().into();
         summary["aligner"] = if s.untrained_aligner.is_some() {
             "untrained".into()
         } else {
             ctx.link(&aligner_dir).into()
         };
         let markdown = format!(
-            "{} adapter ({} modules) trained for {} steps of {} on {} examples of {:?}, read \
+            "{} adapter trained for {} steps of {} on {} examples of {:?}, read \
              through the {} aligner `{}/` (frozen); train loss {} → {}, held-out loss on {} \
              examples **{} → {}** nats/token. {:.0} s. Adapter: `{}/`.\n",
             adapter.name(),
-            adapted.len(),
             report.steps.len(),
             self.training.per_device_train_batch_size,
             train.len(),
@@ -314,13 +304,4 @@ impl LinguaLiftInstruct {
         }
         .with_artifact("adapter", Artifact::new("adapter", dir)))
     }
-}
-
-/// The modules of `model` that carry a low-rank pair (what [`Adapter::attach`] reports).
-fn adapted_modules(model: &Llama) -> Vec<String> {
-    model
-        .projections()
-        .into_iter()
-        .filter_map(|(name, p)| p.low_rank.is_some().then_some(name))
-        .collect()
 }

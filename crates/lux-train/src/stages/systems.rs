@@ -138,15 +138,15 @@ pub fn load_aligned_system(
         aligner: None,
         ..system.clone()
     };
-    let (llm, base) = load_system(ctx, &text)?;
+    let (mut llm, base) = load_system(ctx, &text)?;
     let device = super::model_spec(ctx)?.device()?;
     let aligner = load_aligner(aligner_dir, &device)?;
     let encoder = load_encoder(ctx, &read_encoder_spec(aligner_dir)?)?;
     let slots = ChatSlots::new(&base.tokenizer, aligner.mode)?;
+    llm.aligner = Some(aligner);
     Ok((
         AlignedModel {
             llm,
-            aligner,
             encoder,
             slots,
         },

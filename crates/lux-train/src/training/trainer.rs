@@ -14,6 +14,8 @@ use super::checkpoint::{self, TrainerState};
 use super::clip::clip_grad_norm;
 use super::metrics::{StepMetrics, TrainReport};
 use super::objective::Objective;
+use crate::adapter::Adapter;
+use crate::model::Llama;
 
 /// Runs an [`Objective`] with [`TrainingArgs`] and writes into `output_dir`: `metrics.jsonl`
 /// (a line per step), `loss.svg`, `train_report.json`, and `checkpoint-N/` every
@@ -155,6 +157,34 @@ impl Trainer {
         self.run(objective, module, optim, train, validation, start, report)
     }
 
+    /// Trains an [`Adapter`] of `base` (the model without it, on an autodiff device): attaches
+    /// it (initialised from the seed) and [`train`](Self::train)s, or, when the output
+    /// directory holds a checkpoint, loads the adapter saved in the newest one and
+    /// [`resume`](Self::resume)s from it. The objective must save the adapter in its
+    /// checkpoints (as [`SftObjective`](crate::sft::SftObjective) and
+    /// [`AlignedObjective`](crate::align::AlignedObjective) do). This is what a training stage
+    /// runs, so that a stage run again after an interruption continues where it stopped.
+    pub fn train_adapter<O: Objective<Module = Llama>>(
+        &self,
+        objective: &O,
+        adapter: &dyn Adapter,
+        base: Llama,
+        train: &[O::Sample],
+        validation: &[O::Sample],
+    ) -> Result<(Llama, TrainReport)> {
+        match self.latest_checkpoint() {
+            Some(checkpoint) => {
+                tracing::info!(checkpoint = %checkpoint.display(), "resuming {}", objective.name());
+                let model = adapter.load(base, &checkpoint)?;
+                self.resume(objective, model, &checkpoint, train, validation)
+            }
+            None => {
+                let (model, _) = adapter.attach(base, self.args.seed)?;
+                self.train(objective, model, train, validation)
+            }
+        }
+    }
+
     /// Mean token loss over `samples` in evaluation mode, `None` without samples or targets.
     pub fn evaluate<O: Objective>(
         &self,
@@ -282,7 +312,8 @@ impl Trainer {
                     eval_loss: None,
                     eval_perplexity: None,
                 };
-                let eval_now = a.eval_steps.is_some_and(|n| step.is_multiple_of(n)) || step == total;
+                let eval_now =
+                    a.eval_steps.is_some_and(|n| step.is_multiple_of(n)) || step == total;
                 if eval_now && let Some(l) = self.evaluate(objective, &module, validation)? {
                     m.eval_loss = Some(l);
                     m.eval_perplexity = Some(l.exp());
