@@ -690,15 +690,16 @@ fn write_record(dir: &Path, record: &StageRecord, root: &Path) -> Result<()> {
     fs::write_json_atomic(dir.join(RECORD), &stored)
 }
 
-#[cfg(feature = "plugins")]
+/// Every LLM client's usage: the OpenAI-compatible endpoints' and the local models'.
 fn llm_usage() -> Vec<Value> {
-    lux_plugins::llm::usage_reports()
-        .iter()
-        .filter_map(|u| serde_json::to_value(u).ok())
-        .collect()
-}
-
-#[cfg(not(feature = "plugins"))]
-fn llm_usage() -> Vec<Value> {
-    Vec::new()
+    let mut usage = Vec::new();
+    #[cfg(feature = "plugins")]
+    usage.extend(
+        lux_plugins::llm::usage_reports()
+            .iter()
+            .filter_map(|u| serde_json::to_value(u).ok()),
+    );
+    #[cfg(feature = "train")]
+    usage.extend(lux_train::local_llm::local_usage_reports());
+    usage
 }

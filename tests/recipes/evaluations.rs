@@ -119,6 +119,13 @@ async fn judge_panel_and_chrf_score_every_system_on_a_tiny_model() {
     );
 
     let report = run.execute().await.unwrap();
+    // The local judges' requests are in the report's LLM usage, as an endpoint's would be.
+    let local = report
+        .llm_usage
+        .iter()
+        .find(|u| u["base_url"] == "local" && u["calls"].as_u64() > Some(0))
+        .unwrap_or_else(|| panic!("no local client in {:?}", report.llm_usage));
+    assert!(local["completion_tokens"].as_u64().unwrap() > 0, "{local}");
     let names: Vec<&str> = report.stages.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["data", "mix", "sft", "judge_panel", "chrf"]);
 

@@ -12,7 +12,8 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use burn::tensor::Device;
@@ -148,6 +149,63 @@ impl LocalLlmConfig {
 pub struct LocalLlm {
     config: LocalLlmConfig,
     state: Arc<Mutex<Option<Loaded>>>,
+    usage: Arc<LocalUsage>,
+}
+
+/// What a [`LocalLlm`] has answered, for the run report (the endpoints' table, where an
+/// OpenAI-compatible client reports the same counts).
+#[derive(Debug, Default)]
+struct LocalUsage {
+    model: String,
+    calls: AtomicU64,
+    failed: AtomicU64,
+    prompt_tokens: AtomicU64,
+    completion_tokens: AtomicU64,
+}
+
+impl LocalUsage {
+    fn record(&self, answer: &Result<ChatResponse>) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        match answer {
+            Ok(r) => {
+                self.prompt_tokens
+                    .fetch_add(r.usage.prompt_tokens, Ordering::Relaxed);
+                self.completion_tokens
+                    .fetch_add(r.usage.completion_tokens, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The usage of every local client alive in this process.
+static USAGE: Mutex<Vec<Weak<LocalUsage>>> = Mutex::new(Vec::new());
+
+/// Usage of every [`LocalLlm`] alive in this process that has answered a request, in the
+/// order they were made, in the shape of the OpenAI-compatible clients' reports (`base_url`
+/// `local`, no cache, no retries, no cost): what `lux run` writes in its report's LLM usage.
+pub fn local_usage_reports() -> Vec<serde_json::Value> {
+    let mut all = USAGE.lock().unwrap_or_else(|e| e.into_inner());
+    all.retain(|w| w.strong_count() > 0);
+    all.iter()
+        .filter_map(Weak::upgrade)
+        .filter(|u| u.calls.load(Ordering::Relaxed) > 0)
+        .map(|u| {
+            serde_json::json!({
+                "base_url": "local",
+                "model": u.model,
+                "calls": u.calls.load(Ordering::Relaxed),
+                "failed": u.failed.load(Ordering::Relaxed),
+                "cache_hits": 0,
+                "retries": 0,
+                "prompt_tokens": u.prompt_tokens.load(Ordering::Relaxed),
+                "completion_tokens": u.completion_tokens.load(Ordering::Relaxed),
+                "cost_usd": 0.0,
+            })
+        })
+        .collect()
 }
 
 /// A loaded model and what requests need besides it.
@@ -172,9 +230,22 @@ impl LocalLlm {
     /// A client with these settings (validated; the model loads on the first request).
     pub fn new(config: LocalLlmConfig) -> Result<LocalLlm> {
         config.validate()?;
+        let usage = Arc::new(LocalUsage {
+            model: config
+                .model
+                .clone()
+                .or_else(|| config.path.as_ref().map(|p| p.display().to_string()))
+                .unwrap_or_default(),
+            ..LocalUsage::default()
+        });
+        USAGE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&usage));
         Ok(LocalLlm {
             config,
             state: Arc::new(Mutex::new(None)),
+            usage,
         })
     }
 
@@ -201,7 +272,9 @@ impl LocalLlm {
     /// Answers `request` on the calling thread (blocking); [`LlmClient::chat`] runs this on a
     /// blocking thread.
     pub fn chat_blocking(&self, request: &ChatRequest) -> Result<ChatResponse> {
-        respond(&self.state, &self.config, request, &self.model())
+        let answer = respond(&self.state, &self.config, request, &self.model());
+        self.usage.record(&answer);
+        answer
     }
 }
 
@@ -333,9 +406,14 @@ impl LlmClient for LocalLlm {
         let config = self.config.clone();
         let request = request.clone();
         let name = self.model();
-        tokio::task::spawn_blocking(move || respond(&state, &config, &request, &name))
-            .await
-            .map_err(|e| Error::Llm(format!("local generation thread failed: {e}")))?
+        let usage = Arc::clone(&self.usage);
+        tokio::task::spawn_blocking(move || {
+            let answer = respond(&state, &config, &request, &name);
+            usage.record(&answer);
+            answer
+        })
+        .await
+        .map_err(|e| Error::Llm(format!("local generation thread failed: {e}")))?
     }
 
     /// A relative `path` is the recipe's: it becomes `base_dir/path`.

@@ -217,7 +217,7 @@ impl LinguaLiftAlign {
         summary["encode_seconds"] = encode_seconds.into();
         let markdown = format!(
             "Aligner ({} parameters, hidden {}, mode `{}`) trained for {} steps of {} on {} \
-             examples of {:?}, encoder and LLM frozen; train loss {} → {}, held-out loss on {} \
+             examples of {}, encoder and LLM frozen; train loss {} → {}, held-out loss on {} \
              examples **{} → {}** nats/token. {:.0} s (+ {:.0} s computing encoder states). \
              Aligner: `{}/`.\n",
             parameters,
@@ -229,7 +229,7 @@ impl LinguaLiftAlign {
             report.steps.len(),
             self.training.per_device_train_batch_size,
             train.len(),
-            self.data.tasks_or(DEFAULT_TASKS)?,
+            self.data.task_list(DEFAULT_TASKS)?,
             loss_cell(report.steps.first().map(|s| s.loss)),
             loss_cell(report.steps.last().map(|s| s.loss)),
             validation.len(),

@@ -275,14 +275,14 @@ impl LinguaLiftInstruct {
             ctx.link(&aligner_dir).into()
         };
         let markdown = format!(
-            "{} adapter trained for {} steps of {} on {} examples of {:?}, read \
+            "{} adapter trained for {} steps of {} on {} examples of {}, read \
              through the {} aligner `{}/` (frozen); train loss {} → {}, held-out loss on {} \
              examples **{} → {}** nats/token. {:.0} s. Adapter: `{}/`.\n",
             adapter.name(),
             report.steps.len(),
             self.training.per_device_train_batch_size,
             train.len(),
-            self.data.tasks_or(DEFAULT_TASKS)?,
+            self.data.task_list(DEFAULT_TASKS)?,
             if s.untrained_aligner.is_some() {
                 "untrained"
             } else {

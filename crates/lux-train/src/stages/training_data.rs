@@ -64,6 +64,20 @@ impl TrainingData {
         }
     }
 
+    /// The selected tasks for a report: `code_switch, qa`, or `every task`.
+    pub fn task_list(&self, default: &[&str]) -> Result<String> {
+        let tasks = self.tasks_or(default)?;
+        Ok(if tasks.is_empty() {
+            "every task".to_string()
+        } else {
+            tasks
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
     /// The training and validation examples (at most `max_validation_examples` of the latter),
     /// with the stage's default tasks; an error naming the tasks and languages the training set
     /// does have when none is left.
