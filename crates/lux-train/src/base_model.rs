@@ -177,7 +177,10 @@ pub struct LoadedModel {
 
 /// The models loaded in this process, by file and device; weak, so a model nobody holds any
 /// more is freed.
-static LOADED: Mutex<Option<HashMap<(PathBuf, String), Weak<LoadedModel>>>> = Mutex::new(None);
+static LOADED: Mutex<Option<LoadedModels>> = Mutex::new(None);
+
+/// Loaded models by (canonical file, device).
+type LoadedModels = HashMap<(PathBuf, String), Weak<LoadedModel>>;
 
 /// [`load_model`], shared: while anyone holds the returned model, another call for the same
 /// file (after canonicalisation) and device gets the same one instead of loading it again.

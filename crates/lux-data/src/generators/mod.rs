@@ -40,7 +40,9 @@ use lux_core::{Example, GenerateContext, Generation, Lang, Result, Seed, TaskKin
 
 /// The common shape of generators that make one example per seed: choose an instruction
 /// language and template, fill `{native}` plus the generator's own placeholders, and attach
-/// the given input and output.
+/// the given input and output. (The arguments are the parts a generator's seed gives; a struct
+/// of them would only be built to be taken apart here.)
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn single_example(
     generator: &'static str,
     task: TaskKind,

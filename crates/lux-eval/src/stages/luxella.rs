@@ -239,25 +239,23 @@ impl LuxellaEval {
 
         let t = Instant::now();
         let prompts: Vec<String> = items.iter().map(|i| i.question.clone()).collect();
-        let answered = (|| -> Result<Vec<SystemAnswers>> {
-            systems(ctx)
-                .into_iter()
-                .map(|system| {
-                    let (model, base) = load_system(ctx, &system)?;
-                    let answers = answer(
-                        &model,
-                        &base.tokenizer,
-                        &prompts,
-                        self.answer_max_tokens,
-                        self.batch_size,
-                    )?;
-                    Ok(SystemAnswers {
-                        system: system.name,
-                        answers,
-                    })
+        let answered = systems(ctx)
+            .into_iter()
+            .map(|system| {
+                let (model, base) = load_system(ctx, &system)?;
+                let answers = answer(
+                    &model,
+                    &base.tokenizer,
+                    &prompts,
+                    self.answer_max_tokens,
+                    self.batch_size,
+                )?;
+                Ok(SystemAnswers {
+                    system: system.name,
+                    answers,
                 })
-                .collect()
-        })()?;
+            })
+            .collect::<Result<Vec<SystemAnswers>>>()?;
         let answer_seconds = t.elapsed().as_secs_f64();
         let rows: Vec<Value> = items
             .iter()
