@@ -322,3 +322,57 @@ fn malformed_adapters_name_the_file_and_tensor() {
         .to_string();
     assert!(err.contains("adapter_model.safetensors"), "{err}");
 }
+
+/// A config that disagrees with its tensors or with the model is an error naming both, as
+/// PEFT's is, never a partly applied adapter.
+#[test]
+fn a_config_that_disagrees_with_its_tensors_or_the_model_is_refused() {
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    let peft_dir = fixtures().join("peft/qkvo_r4");
+    for f in ["adapter_config.json", "adapter_model.safetensors"] {
+        std::fs::copy(peft_dir.join(f), dir.path().join(f)).unwrap();
+    }
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("adapter_config.json")).unwrap(),
+    )
+    .unwrap();
+    let with_targets = |targets: serde_json::Value| {
+        let mut c = cfg.clone();
+        c["target_modules"] = targets;
+        std::fs::write(dir.path().join("adapter_config.json"), c.to_string()).unwrap();
+        load_peft(base(&device), dir.path())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    // No module of the model matches.
+    let err = with_targets(serde_json::json!(["qkv_proj"]));
+    assert!(
+        err.contains("adapter_config.json")
+            && err.contains("target_modules")
+            && err.contains("q_proj"),
+        "{err}"
+    );
+    // Tensors for modules the config does not select.
+    let err = with_targets(serde_json::json!(["q_proj"]));
+    assert!(
+        err.contains("adapter_model.safetensors")
+            && err.contains("adapter_config.json")
+            && err.contains("does not select"),
+        "{err}"
+    );
+    // A selected module without tensors.
+    let err = with_targets(serde_json::json!([
+        "q_proj", "k_proj", "v_proj", "o_proj", "up_proj"
+    ]));
+    assert!(
+        err.contains("up_proj")
+            && err.contains("adapter_model.safetensors")
+            && err.contains("no lora_A/lora_B"),
+        "{err}"
+    );
+    // The config's own targets load.
+    std::fs::write(dir.path().join("adapter_config.json"), cfg.to_string()).unwrap();
+    load_peft(base(&device), dir.path()).unwrap();
+}

@@ -148,6 +148,39 @@ pub fn load_peft(model: Llama, dir: &Path) -> Result<(Llama, LoraConfig)> {
         return Err(Error::parse(&weights_path, None, "holds no LoRA weights"));
     }
 
+    // The config and the tensors must describe the same adapter, and it must fit the model
+    // (PEFT refuses target modules the model lacks): a mismatch is an error naming both files,
+    // never a partly applied adapter.
+    let names: Vec<String> = model.projections().into_iter().map(|(n, _)| n).collect();
+    let targets = config.target_modules.select(&names).map_err(|e| {
+        Error::parse(
+            &config_path,
+            Some("target_modules".into()),
+            format!("{e} (the model's linear layers: {})", summarise(&names)),
+        )
+    })?;
+    if let Some(extra) = found.keys().find(|m| !targets.contains(m)) {
+        return Err(Error::parse(
+            &weights_path,
+            Some(format!("tensor {}", peft_key(extra, "A"))),
+            format!(
+                "is for {extra}, which target_modules in {} does not select (it selects {})",
+                config_path.display(),
+                summarise(&targets)
+            ),
+        ));
+    }
+    if let Some(missing) = targets.iter().find(|m| !found.contains_key(*m)) {
+        return Err(Error::parse(
+            &config_path,
+            Some("target_modules".into()),
+            format!(
+                "selects {missing}, for which {} holds no lora_A/lora_B weights",
+                weights_path.display()
+            ),
+        ));
+    }
+
     let mut model = model.no_grad();
     let scale = config.scale();
     let r = config.r;
@@ -181,6 +214,16 @@ pub fn load_peft(model: Llama, dir: &Path) -> Result<(Llama, LoraConfig)> {
         projection.set_low_rank(Some(pair));
     }
     Ok((model, config))
+}
+
+/// The first few of `names`, for an error message.
+fn summarise(names: &[String]) -> String {
+    let shown: Vec<&str> = names.iter().take(4).map(String::as_str).collect();
+    match names.len() {
+        0 => "none".into(),
+        n if n > shown.len() => format!("{}, … ({n} in all)", shown.join(", ")),
+        _ => shown.join(", "),
+    }
 }
 
 /// The LoRA settings of a PEFT `adapter_config.json`; PEFT's other fields are checked only
