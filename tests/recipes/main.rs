@@ -7,6 +7,7 @@ mod evaluations;
 mod lingualift;
 mod luxllama;
 mod port_language;
+mod secrets;
 mod support;
 
 use std::path::Path;
