@@ -174,6 +174,11 @@ fn broken_checkpoints_are_errors_naming_the_file_or_field() {
     let err = resume(c.clone(), broken.path());
     assert!(err.contains("optimizer.bpk"), "{err}");
 
+    std::fs::copy(
+        checkpoint.join("optimizer.bpk"),
+        broken.path().join("optimizer.bpk"),
+    )
+    .unwrap();
     std::fs::write(
         broken.path().join("trainer_state.json"),
         "{\"global_step\": ",
@@ -214,4 +219,47 @@ fn accumulated_micro_batches_take_the_same_step_as_one_batch() {
     );
     let worst = max_diff(&logits_one, &logits_four);
     assert!(worst < 1e-4, "logits after the step differ by {worst}");
+}
+
+/// A checkpoint file damaged after it was written is refused, naming the file, and the run
+/// resumes from the newest checkpoint whose checksums hold.
+#[test]
+fn a_corrupted_checkpoint_is_refused_and_the_newest_sound_one_is_resumed() {
+    let _rng = rng_lock();
+    let device = Device::flex().autodiff();
+    let train = samples(0..16);
+    let out = tempfile::tempdir().unwrap();
+    let mut c = config();
+    c.max_steps = Some(4);
+    c.save_steps = Some(2);
+    let trainer = SftTrainer::new(c, lora(0.0), out.path()).unwrap();
+    let (model, _) = apply_lora(base(&device), &lora(0.0), 3).unwrap();
+    trainer.train(model, &train, &[], 0).unwrap();
+    let newest = out.path().join("checkpoint-4");
+    assert_eq!(trainer.latest_checkpoint().unwrap(), newest);
+    assert!(newest.join("checksums.json").is_file());
+
+    for file in ["adapter_model.safetensors", "optimizer.bpk"] {
+        let path = newest.join(file);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let i = bytes.len() - 3;
+        bytes[i] ^= 0x40;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = trainer
+            .resume(base(&device), &newest, &train, &[], 0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(file) && err.contains("SHA-256"), "{err}");
+        bytes[i] ^= 0x40;
+        std::fs::write(&path, &bytes).unwrap();
+    }
+    // Damaged: skipped; the checkpoint before it is what a rerun continues.
+    let path = newest.join("trainable.safetensors");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.truncate(bytes.len() - 1);
+    std::fs::write(&path, &bytes).unwrap();
+    assert_eq!(
+        trainer.latest_checkpoint().unwrap(),
+        out.path().join("checkpoint-2")
+    );
 }

@@ -126,6 +126,7 @@ impl SftTrainer {
         validation: &[SftSample],
         pad_id: u32,
     ) -> Result<(Llama, TrainReport)> {
+        Trainer::verify(checkpoint)?;
         let model = self.adapter.load(base, checkpoint)?;
         let objective = self.objective(pad_id);
         let (model, report) = self

@@ -7,7 +7,9 @@
 //! that shape the run, the metrics so far) and whatever the objective saves for users (for SFT
 //! the PEFT adapter, so any checkpoint loads in PEFT). Frozen parameters are not written: the
 //! caller rebuilds the same module. A checkpoint is written into a temporary directory renamed
-//! into place, so an interrupted write leaves the previous checkpoints and no half-written one.
+//! into place, so an interrupted write leaves the previous checkpoints and no half-written one;
+//! `checksums.json` holds every file's SHA-256, checked before anything is loaded, so a file
+//! damaged later is refused (and the run resumes from an older checkpoint) instead of loaded.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -47,10 +49,27 @@ pub(crate) struct TrainerState {
     pub(crate) log_history: Vec<StepMetrics>,
 }
 
-/// The newest complete `checkpoint-N/` under `dir` (highest `N` holding a state file), if any.
+/// The newest complete `checkpoint-N/` under `dir` (highest `N` holding a state file) whose
+/// files match their checksums, if any; a corrupted one is skipped with a warning naming the
+/// file, so a run resumes from the newest checkpoint it can trust.
 pub(crate) fn latest(dir: &Path) -> Option<PathBuf> {
-    std::fs::read_dir(dir)
-        .ok()?
+    let mut all = complete(dir);
+    all.sort_by_key(|(step, _)| std::cmp::Reverse(*step));
+    all.into_iter().map(|(_, path)| path).find(|path| match verify(path) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(checkpoint = %path.display(), "skipping a corrupted checkpoint: {e}");
+            false
+        }
+    })
+}
+
+/// Every complete `checkpoint-N/` under `dir`, with its `N`.
+fn complete(dir: &Path) -> Vec<(usize, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
         .filter_map(|entry| {
             let entry = entry.ok()?;
             let step: usize = entry
@@ -65,8 +84,69 @@ pub(crate) fn latest(dir: &Path) -> Option<PathBuf> {
                 .is_file()
                 .then(|| (step, entry.path()))
         })
-        .max_by_key(|(step, _)| *step)
-        .map(|(_, path)| path)
+        .collect()
+}
+
+/// The file of a checkpoint listing the SHA-256 of every other file in it.
+const CHECKSUMS: &str = "checksums.json";
+
+/// SHA-256 of a file, in hex.
+fn sha256(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path).with_path(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).with_path(path)?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Writes `dir/checksums.json`: the SHA-256 of every file in `dir` (flat, as checkpoints are).
+fn write_checksums(dir: &Path) -> Result<()> {
+    let mut sums = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).with_path(dir)? {
+        let path = entry.with_path(dir)?.path();
+        if path.is_file() {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            sums.insert(name, sha256(&path)?);
+        }
+    }
+    fs::write_json_atomic(dir.join(CHECKSUMS), &sums)
+}
+
+/// Checks every file a checkpoint's `checksums.json` lists; an error names the first file that
+/// is missing or changed since the checkpoint was written.
+pub(crate) fn verify(checkpoint: &Path) -> Result<()> {
+    let list = checkpoint.join(CHECKSUMS);
+    let text = std::fs::read_to_string(&list).with_path(&list)?;
+    let sums: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&text).map_err(|e| Error::parse(&list, None, e.to_string()))?;
+    for (name, expected) in &sums {
+        let path = checkpoint.join(name);
+        if !path.is_file() {
+            return Err(Error::parse(
+                &path,
+                None,
+                format!("missing (listed in {CHECKSUMS})"),
+            ));
+        }
+        if &sha256(&path)? != expected {
+            return Err(Error::parse(
+                &path,
+                None,
+                format!(
+                    "its SHA-256 differs from the one in {CHECKSUMS}: the file changed after \
+                     the checkpoint was written (corrupted?); it is not loaded"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Writes `dir/checkpoint-{state.global_step}/`: the trainable parameters, the optimizer, the
@@ -112,6 +192,7 @@ pub(crate) fn save<M: Module>(
         .save(&optim_path)
         .map_err(|e| Error::parse(&optim_path, None, format!("{e:?}")))?;
     fs::write_json_atomic(tmp.join(STATE), state)?;
+    write_checksums(&tmp)?;
     if target.exists() {
         std::fs::remove_dir_all(&target).with_path(&target)?;
     }

@@ -46,11 +46,19 @@ impl Trainer {
         &self.output_dir
     }
 
-    /// The newest complete `checkpoint-N/` in the output directory (highest `N`), if any:
-    /// what [`resume`](Self::resume) continues after an interruption. Half-written
-    /// checkpoints never have that name (they are renamed into place when complete).
+    /// The newest complete `checkpoint-N/` in the output directory (highest `N`) whose files
+    /// match their checksums, if any: what [`resume`](Self::resume) continues after an
+    /// interruption. Half-written checkpoints never have that name (they are renamed into
+    /// place when complete); a corrupted one is skipped with a warning.
     pub fn latest_checkpoint(&self) -> Option<PathBuf> {
         checkpoint::latest(&self.output_dir)
+    }
+
+    /// Checks a checkpoint's files against its `checksums.json`; the error names the first file
+    /// that is missing or changed. [`resume`](Self::resume) checks before it loads anything;
+    /// callers that load parts of a checkpoint themselves (an adapter) check first too.
+    pub fn verify(checkpoint: &Path) -> Result<()> {
+        checkpoint::verify(checkpoint)
     }
 
     /// Trains `module` (on an autodiff device) on `train`, evaluating on `validation` before
@@ -97,7 +105,7 @@ impl Trainer {
     ///
     /// A checkpoint of another objective, or written with a different seed, batch size or
     /// accumulation, is an error naming the file and the field; so is a missing or unreadable
-    /// file.
+    /// file, or one whose SHA-256 differs from the checkpoint's `checksums.json`.
     pub fn resume<O: Objective>(
         &self,
         objective: &O,
@@ -107,6 +115,7 @@ impl Trainer {
         validation: &[O::Sample],
     ) -> Result<(O::Module, TrainReport)> {
         self.check_data(train)?;
+        checkpoint::verify(checkpoint)?;
         let state = checkpoint::read_state(checkpoint)?;
         let file = checkpoint.join(checkpoint::STATE);
         if state.objective != objective.name() {
@@ -175,6 +184,7 @@ impl Trainer {
         match self.latest_checkpoint() {
             Some(checkpoint) => {
                 tracing::info!(checkpoint = %checkpoint.display(), "resuming {}", objective.name());
+                Trainer::verify(&checkpoint)?;
                 let model = adapter.load(base, &checkpoint)?;
                 self.resume(objective, model, &checkpoint, train, validation)
             }
