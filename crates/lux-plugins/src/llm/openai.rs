@@ -328,6 +328,19 @@ impl LlmClient for OpenAiCompatible {
     fn model(&self) -> String {
         self.config.model.clone()
     }
+
+    /// A relative `cache_dir` is the recipe's: it becomes `base_dir/cache_dir`, so a recipe's
+    /// cache lives beside it whatever directory `lux` runs from. (Before the first request
+    /// only: the cache opens then.)
+    fn resolve_paths(&mut self, base_dir: &std::path::Path) -> lux_core::Result<()> {
+        if self.runtime.get().is_none()
+            && let Some(dir) = &self.config.cache_dir
+            && dir.is_relative()
+        {
+            self.config.cache_dir = Some(base_dir.join(dir));
+        }
+        Ok(())
+    }
 }
 
 /// The built client and live views of its layers' counters.
@@ -473,7 +486,27 @@ pub fn usage_reports() -> Vec<UsageReport> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+
+    #[test]
+    fn a_relative_cache_dir_is_the_recipes() {
+        let mut relative = OpenAiConfig::new("http://127.0.0.1:9/v1", "m");
+        relative.cache_dir = Some("cache/llm".into());
+        let mut client = OpenAiCompatible::new(relative).unwrap();
+        client.resolve_paths(Path::new("/recipes")).unwrap();
+        assert_eq!(
+            client.config().cache_dir.as_deref(),
+            Some(Path::new("/recipes/cache/llm"))
+        );
+        client.resolve_paths(Path::new("/elsewhere")).unwrap();
+        assert_eq!(
+            client.config().cache_dir.as_deref(),
+            Some(Path::new("/recipes/cache/llm")),
+            "an absolute directory stays"
+        );
+    }
 
     #[test]
     fn recipe_table_round_trip_keeps_operational_settings_out() {
