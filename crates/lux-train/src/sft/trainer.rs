@@ -136,6 +136,24 @@ impl SftTrainer {
         Ok((model, report))
     }
 
+    /// Attaches the adapter to `base` and trains, or continues from the newest sound checkpoint
+    /// of the output directory ([`Trainer::train_adapter`]); the adapter is saved in
+    /// `adapter/` either way. What the `sft` stage runs.
+    pub fn train_adapter(
+        &self,
+        base: Llama,
+        train: &[SftSample],
+        validation: &[SftSample],
+        pad_id: u32,
+    ) -> Result<(Llama, TrainReport)> {
+        let objective = self.objective(pad_id);
+        let (model, report) =
+            self.trainer
+                .train_adapter(&objective, &*self.adapter, base, train, validation)?;
+        self.adapter.save(&model, &self.adapter_dir())?;
+        Ok((model, report))
+    }
+
     /// The newest complete `checkpoint-N/` of the output directory, if any.
     pub fn latest_checkpoint(&self) -> Option<PathBuf> {
         self.trainer.latest_checkpoint()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use burn::module::Module;
 use lux_core::stage::StageContext;
-use lux_core::{Error, IoContext, Result};
+use lux_core::{Error, Example, IoContext, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -16,8 +16,9 @@ use crate::align::{
 };
 use crate::encoder::{EncoderSpec, TextEncoder};
 use crate::model::Llama;
+use crate::sft::user_turn;
 use crate::tokenizer::Tokenizer;
-use crate::training::{TrainReport, TrainingArgs};
+use crate::training::{TrainReport, Trainer, TrainingArgs};
 
 /// In an aligner directory (beside `save_aligner`'s files): the encoder it reads, as an
 /// [`EncoderSpec`] with an absolute path.
@@ -123,6 +124,33 @@ pub(crate) fn aligned_samples(
         .zip(states)
         .map(|((text, answer), s)| slots.sample(tokenizer, text, s, answer.as_deref()))
         .collect()
+}
+
+/// A stage's training and validation examples as aligned samples: the encoder reads each
+/// example's user turn (as SFT formats it), its output is the target.
+pub(crate) fn example_samples(
+    encoder: &TextEncoder,
+    tokenizer: &Tokenizer,
+    slots: &ChatSlots,
+    (train, validation): (&[Example], &[Example]),
+    batch_size: usize,
+) -> Result<(Vec<AlignedSample>, Vec<AlignedSample>)> {
+    let samples = |examples: &[Example]| {
+        let pairs: Vec<(String, Option<String>)> = examples
+            .iter()
+            .map(|e| (user_turn(e), Some(e.output.clone())))
+            .collect();
+        aligned_samples(encoder, tokenizer, slots, &pairs, batch_size)
+    };
+    Ok((samples(train)?, samples(validation)?))
+}
+
+/// A [`Trainer`] of a stage's settings writing into the stage's directory, with a progress bar
+/// when the run shows them.
+pub(crate) fn stage_trainer(args: &TrainingArgs, ctx: &StageContext) -> Result<Trainer> {
+    let mut args = args.clone();
+    args.progress = ctx.progress;
+    Trainer::new(args, &ctx.dir)
 }
 
 /// The figures of a finished LinguaLIFT stage, for its summary and report section.

@@ -10,13 +10,14 @@ use lux_core::{Result, TrainStage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::aligned::{aligned_samples, load_encoder, loss_cell, stage_summary, write_aligner_dir};
+use super::aligned::{
+    example_samples, load_encoder, loss_cell, stage_summary, stage_trainer, write_aligner_dir,
+};
 use super::model_spec;
 use super::training_data::{TrainingData, read_train_table};
 use crate::align::{AlignMode, AlignedObjective, AlignerAdapter, ChatSlots};
 use crate::encoder::EncoderSpec;
-use crate::sft::user_turn;
-use crate::training::{Trainer, TrainingArgs};
+use crate::training::TrainingArgs;
 
 /// Stage 1 of LinguaLIFT (arXiv 2412.12499): a frozen multilingual encoder reads each text,
 /// the aligner (an MLP) projects its token states into the LLM's embedding space in place of
@@ -159,25 +160,12 @@ impl LinguaLiftAlign {
         let encoder = load_encoder(ctx, &s.encoder)?;
         let (train, validation) = self.data.read(ctx, DEFAULT_TASKS)?;
         let slots = ChatSlots::new(&tokenizer, s.aligner.mode)?;
-        let pairs = |examples: &[lux_core::Example]| {
-            examples
-                .iter()
-                .map(|e| (user_turn(e), Some(e.output.clone())))
-                .collect::<Vec<_>>()
-        };
         let started = Instant::now();
-        let train_samples = aligned_samples(
+        let (train_samples, validation_samples) = example_samples(
             &encoder,
             &tokenizer,
             &slots,
-            &pairs(&train),
-            s.encoder_batch_size,
-        )?;
-        let validation_samples = aligned_samples(
-            &encoder,
-            &tokenizer,
-            &slots,
-            &pairs(&validation),
+            (&train, &validation),
             s.encoder_batch_size,
         )?;
         let encode_seconds = started.elapsed().as_secs_f64();
@@ -186,9 +174,7 @@ impl LinguaLiftAlign {
             hidden: s.aligner.hidden,
             mode: s.aligner.mode,
         };
-        let mut args = self.training.clone();
-        args.progress = ctx.progress;
-        let trainer = Trainer::new(args, &ctx.dir)?;
+        let trainer = stage_trainer(&self.training, ctx)?;
         let objective = AlignedObjective::new(&adapter, "lingualift_align");
         let started = Instant::now();
         let (model, report) = trainer.train_adapter(

@@ -12,19 +12,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::aligned::{
-    aligned_samples, load_encoder, loss_cell, read_encoder_spec, stage_summary, write_aligner_dir,
-    write_aligner_ref,
+    example_samples, load_encoder, loss_cell, read_encoder_spec, stage_summary, stage_trainer,
+    write_aligner_dir, write_aligner_ref,
 };
 use super::lingualift_align::{AlignerShape, default_encoder_batch};
 use super::model_spec;
 use super::sft::clone_adapter;
 use super::systems::write_adapter_spec;
-use super::training_data::{TrainingData, read_train_table};
+use super::training_data::{TrainingData, read_train_table, require_adapter};
 use crate::adapter::Adapter;
 use crate::align::{AlignMode, AlignedObjective, AlignerAdapter, ChatSlots, load_aligner};
 use crate::encoder::EncoderSpec;
-use crate::sft::user_turn;
-use crate::training::{Trainer, TrainingArgs};
+use crate::training::TrainingArgs;
 
 /// Stage 2 of LinguaLIFT: the aligner of stage 1 frozen, an adapter (LoRA) on the LLM trained
 /// on English-only instructions that the encoder reads; the aligner then carries what the LLM
@@ -106,13 +105,7 @@ impl TryFrom<Map<String, Value>> for LinguaLiftInstruct {
     type Error = String;
 
     fn try_from(map: Map<String, Value>) -> std::result::Result<LinguaLiftInstruct, String> {
-        if !map.contains_key("adapter") {
-            return Err(
-                "missing field `adapter` (e.g. adapter = { type = \"lora\", r = 16, \
-                        lora_alpha = 32.0 })"
-                    .into(),
-            );
-        }
+        require_adapter(&map)?;
         let (training, data, settings): (_, _, InstructSettings) = read_train_table(map)?;
         if let Some(u) = &settings.untrained_aligner {
             u.encoder
@@ -220,33 +213,18 @@ impl LinguaLiftInstruct {
         let encoder = load_encoder(ctx, &encoder_spec)?;
         let (train, validation) = self.data.read(ctx, DEFAULT_TASKS)?;
         let slots = ChatSlots::new(&tokenizer, mode)?;
-        let pairs = |examples: &[lux_core::Example]| {
-            examples
-                .iter()
-                .map(|e| (user_turn(e), Some(e.output.clone())))
-                .collect::<Vec<_>>()
-        };
-        let train_samples = aligned_samples(
+        let (train_samples, validation_samples) = example_samples(
             &encoder,
             &tokenizer,
             &slots,
-            &pairs(&train),
-            s.encoder_batch_size,
-        )?;
-        let validation_samples = aligned_samples(
-            &encoder,
-            &tokenizer,
-            &slots,
-            &pairs(&validation),
+            (&train, &validation),
             s.encoder_batch_size,
         )?;
         let mut adapter = clone_adapter(&*s.adapter)?;
         if let Some(hub_id) = spec.hub_id() {
             adapter.set_base_model(&hub_id);
         }
-        let mut args = self.training.clone();
-        args.progress = ctx.progress;
-        let trainer = Trainer::new(args, &ctx.dir)?;
+        let trainer = stage_trainer(&self.training, ctx)?;
         let objective = AlignedObjective::new(&*adapter, "lingualift_instruct");
         let started = Instant::now();
         let (model, report) = trainer.train_adapter(

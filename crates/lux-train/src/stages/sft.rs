@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::model_spec;
 use super::systems::write_adapter_spec;
-use super::training_data::{TrainingData, read_train_table};
+use super::training_data::{TrainingData, read_train_table, require_adapter};
 use crate::adapter::Adapter;
 use crate::sft::{SftTrainer, tokenize_examples};
 use crate::training::TrainingArgs;
@@ -75,13 +75,7 @@ impl TryFrom<Map<String, Value>> for SftStage {
     type Error = String;
 
     fn try_from(map: Map<String, Value>) -> std::result::Result<SftStage, String> {
-        if !map.contains_key("adapter") {
-            return Err(
-                "missing field `adapter` (e.g. adapter = { type = \"lora\", r = 16, \
-                        lora_alpha = 32.0, target_modules = [\"q_proj\", \"v_proj\"] })"
-                    .into(),
-            );
-        }
+        require_adapter(&map)?;
         let (training, data, settings) = read_train_table(map)?;
         Ok(SftStage {
             training,
@@ -136,16 +130,7 @@ impl SftStage {
         let trainer = SftTrainer::with_adapter(args, clone_adapter(&*adapter)?, &ctx.dir)?;
         let pad = tokenizer.pad_id().unwrap_or(0);
         let started = Instant::now();
-        let (_, report) = match trainer.latest_checkpoint() {
-            Some(checkpoint) => {
-                tracing::info!(checkpoint = %checkpoint.display(), "resuming SFT");
-                trainer.resume(base, &checkpoint, &train, &validation, pad)?
-            }
-            None => {
-                let (model, _) = adapter.attach(base, self.training.seed)?;
-                trainer.train(model, &train, &validation, pad)?
-            }
-        };
+        let (_, report) = trainer.train_adapter(base, &train, &validation, pad)?;
         let seconds = started.elapsed().as_secs_f64();
         let adapter_dir = trainer.adapter_dir();
         write_adapter_spec(&*adapter, &adapter_dir)?;

@@ -132,6 +132,19 @@ impl TrainingData {
     }
 }
 
+/// An error with an example when a stage table that trains an adapter names none (before
+/// the table is split, so the message is this one rather than serde's bare "missing field").
+pub(crate) fn require_adapter(map: &Map<String, Value>) -> std::result::Result<(), String> {
+    if map.contains_key("adapter") {
+        return Ok(());
+    }
+    Err(
+        "missing field `adapter` (e.g. adapter = { type = \"lora\", r = 16, lora_alpha = 32.0, \
+         target_modules = [\"q_proj\", \"v_proj\"] })"
+            .into(),
+    )
+}
+
 /// Splits a `[[train]]` table three ways: the keys of [`TrainingArgs`], those of
 /// [`TrainingData`], and the rest as the stage's own settings `S` (whose unknown keys are
 /// errors that also list the shared keys). A wrong type names its key (`warmup.steps: invalid
