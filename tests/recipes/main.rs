@@ -3,6 +3,7 @@
 //! recipe runs end to end on a tiny model, and a rerun reuses what did not change.
 
 mod adapters;
+mod devices;
 mod evaluations;
 mod lingualift;
 mod luxllama;
