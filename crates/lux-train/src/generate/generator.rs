@@ -6,8 +6,10 @@ use burn::tensor::{Int, Tensor, TensorData};
 use lux_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
+use super::json_schema::JsonSchema;
 use super::sampler::{Sampler, SamplingConfig, log_softmax, top_n};
 use super::stop::StopStrings;
+use super::token_mask::{TokenMask, TokenVocabulary};
 use crate::model::{KvCache, Llama};
 use crate::tokenizer::Tokenizer;
 
@@ -106,6 +108,7 @@ pub fn generate(
         tokenizer.pad_id(),
         prompts,
         config,
+        None,
     )
 }
 
@@ -123,12 +126,59 @@ pub fn generate_ids(
             "stop strings are matched on decoded text and need a tokenizer (use `generate`)",
         ));
     }
-    run(model, None, eos, None, prompts, config)
+    run(model, None, eos, None, prompts, config, None)
+}
+
+/// [`generate`] with every answer constrained to a JSON document of `schema`: at each step,
+/// the tokens that cannot continue such a document are masked out before sampling (greedy or
+/// not), end-of-sequence tokens are allowed only once the document is complete, and a
+/// sequence stops as soon as nothing can be appended to its document. `vocabulary` must be
+/// `tokenizer`'s ([`TokenVocabulary::from_tokenizer`], built once and reused).
+///
+/// A sequence cut by `max_new_tokens` (finish reason `length`) or a stop string holds an
+/// unfinished document; every other one parses and follows the schema.
+pub fn generate_json(
+    model: &Llama,
+    tokenizer: &Tokenizer,
+    prompts: &[Vec<u32>],
+    config: &SamplingConfig,
+    schema: &JsonSchema,
+    vocabulary: &TokenVocabulary,
+) -> Result<Vec<Generated>> {
+    let vocab = model.config().vocab_size;
+    if vocabulary.len() != vocab {
+        return Err(Error::invalid(
+            "vocabulary",
+            format!(
+                "has {} tokens, the model {vocab}: build it with TokenVocabulary::from_tokenizer(tokenizer, {vocab})",
+                vocabulary.len()
+            ),
+        ));
+    }
+    let (eos, pad) = (tokenizer.eos_id(), tokenizer.pad_id());
+    let constraint = Constraint { schema, vocabulary };
+    run(
+        model,
+        Some(tokenizer),
+        eos,
+        pad,
+        prompts,
+        config,
+        Some(&constraint),
+    )
+}
+
+/// A JSON schema to enforce while decoding, and the vocabulary's bytes to enforce it with.
+struct Constraint<'a> {
+    schema: &'a JsonSchema,
+    vocabulary: &'a TokenVocabulary,
 }
 
 /// The state of one sequence of the batch.
-struct Sequence {
+struct Sequence<'a> {
     sampler: Sampler,
+    /// The JSON constraint, when decoding is constrained.
+    mask: Option<TokenMask<'a>>,
     tokens: Vec<u32>,
     logprobs: Vec<TokenLogprobs>,
     text: String,
@@ -147,6 +197,7 @@ fn run(
     pad: Option<u32>,
     prompts: &[Vec<u32>],
     config: &SamplingConfig,
+    constraint: Option<&Constraint<'_>>,
 ) -> Result<Vec<Generated>> {
     config.validate()?;
     let vocab = model.config().vocab_size;
@@ -166,13 +217,14 @@ fn run(
     }
     let pad_token = pad.filter(|&p| (p as usize) < vocab).unwrap_or(0);
     let prompt_lens: Vec<usize> = prompts.iter().map(Vec::len).collect();
-    decode(
+    decode_constrained(
         model,
         tokenizer,
         eos,
         pad,
         &prompt_lens,
         config,
+        constraint,
         |cache: &mut KvCache| {
             let batch = prompts.len();
             let device = model.model.embed_tokens.weight.val().device();
@@ -209,6 +261,30 @@ pub(crate) fn decode(
     config: &SamplingConfig,
     prefill: impl FnOnce(&mut KvCache) -> Result<Tensor<2>>,
 ) -> Result<Vec<Generated>> {
+    decode_constrained(
+        model,
+        tokenizer,
+        eos,
+        pad,
+        prompt_lens,
+        config,
+        None,
+        prefill,
+    )
+}
+
+/// [`decode`], optionally under a JSON constraint.
+#[allow(clippy::too_many_arguments)]
+fn decode_constrained(
+    model: &Llama,
+    tokenizer: Option<&Tokenizer>,
+    eos: Option<u32>,
+    pad: Option<u32>,
+    prompt_lens: &[usize],
+    config: &SamplingConfig,
+    constraint: Option<&Constraint<'_>>,
+    prefill: impl FnOnce(&mut KvCache) -> Result<Tensor<2>>,
+) -> Result<Vec<Generated>> {
     config.validate()?;
     let vocab = model.config().vocab_size;
     let batch = prompt_lens.len();
@@ -218,6 +294,8 @@ pub(crate) fn decode(
     let mut seqs: Vec<Sequence> = (0..batch)
         .map(|i| Sequence {
             sampler: Sampler::new(config, i),
+            mask: constraint
+                .map(|c| TokenMask::new(c.schema, c.vocabulary, stop_ids.iter().copied())),
             tokens: Vec::new(),
             logprobs: Vec::new(),
             text: String::new(),
@@ -261,20 +339,30 @@ pub(crate) fn decode(
 
 /// Chooses the next token of one sequence and checks whether it ends the sequence.
 fn step(
-    seq: &mut Sequence,
+    seq: &mut Sequence<'_>,
     row: &[f32],
     config: &SamplingConfig,
     stop_ids: &HashSet<u32>,
     stops: &StopStrings,
     tokenizer: Option<&Tokenizer>,
 ) -> Result<()> {
-    let token = seq.sampler.sample(row);
+    let token = match &mut seq.mask {
+        Some(mask) => {
+            let mut masked = row.to_vec();
+            mask.apply(&mut masked)?;
+            seq.sampler.sample(&masked)
+        }
+        None => seq.sampler.sample(row),
+    };
     seq.completion += 1;
     if stop_ids.contains(&token) {
         seq.done = Some(FinishReason::Stop);
         return Ok(());
     }
     seq.tokens.push(token);
+    if let Some(mask) = &mut seq.mask {
+        mask.accept(token)?;
+    }
     if let Some(n) = config.logprobs {
         let logp = log_softmax(row);
         seq.logprobs.push(TokenLogprobs {
@@ -292,6 +380,10 @@ fn step(
         }
         seq.checked = seq.text.len();
     }
+    if seq.mask.as_ref().is_some_and(TokenMask::is_finished) {
+        seq.done = Some(FinishReason::Stop);
+        return Ok(());
+    }
     if seq.completion >= config.max_new_tokens {
         seq.done = Some(FinishReason::Length);
     }
@@ -299,7 +391,7 @@ fn step(
 }
 
 fn finish(
-    mut seq: Sequence,
+    mut seq: Sequence<'_>,
     prompt_tokens: usize,
     tokenizer: Option<&Tokenizer>,
 ) -> Result<Generated> {

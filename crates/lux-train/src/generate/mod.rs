@@ -5,15 +5,24 @@
 //! |---|---|
 //! | `sampler.rs` | [`SamplingConfig`], [`Sampler`]: greedy / temperature / top-k / top-p, as HF's warpers |
 //! | `stop.rs` | [`StopStrings`]: stop strings matched on decoded text |
-//! | `generator.rs` | [`generate`], [`generate_ids`]: the decoding loop, [`Generated`] |
+//! | `generator.rs` | [`generate`], [`generate_ids`], [`generate_json`]: the decoding loop, [`Generated`] |
+//! | `json_schema.rs` | [`JsonSchema`]: the JSON Schema subset constrained decoding enforces |
+//! | `json_recognizer.rs` | [`JsonRecognizer`]: whether a byte prefix can still become a valid document |
+//! | `token_mask.rs` | [`TokenVocabulary`], [`TokenMask`]: the tokens allowed at each step |
 //!
 //! [`LocalLlm`](crate::local_llm::LocalLlm) puts an `LlmClient` on top, so plugins that talk
 //! to a chat model can run on a local one.
 
 mod generator;
+mod json_recognizer;
+mod json_schema;
 mod sampler;
 mod stop;
+mod token_mask;
 
 pub use generator::*;
+pub use json_recognizer::*;
+pub use json_schema::*;
 pub use sampler::*;
 pub use stop::*;
+pub use token_mask::*;
