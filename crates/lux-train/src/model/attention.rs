@@ -20,6 +20,11 @@
 //! autodiff tensors, whose fallback has no grouped-query support and fails on the batch dims.
 //!
 //! Query positions whose keys are all masked (left padding) give unspecified, finite values.
+//!
+//! A packed batch ([`AttentionMask::packed`]: several examples per row, positions restarting
+//! at 0 with each) is attended block-diagonally: a query sees the keys of its own example up
+//! to itself and nothing else. The fused CPU kernels run per example (a [`Span`]), so they
+//! never compute the scores between two examples; the decomposed kernel masks them.
 
 use std::sync::Arc;
 
@@ -28,12 +33,13 @@ use burn::module::Module;
 use burn::tensor::activation::softmax;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, Device, Tensor};
+use burn::tensor::{Bool, Device, Tensor, TensorData};
 use lux_core::Result;
 
 use super::cache::LayerKv;
 use super::fused::{self, Heads};
 use super::fused_grad;
+use super::position_ids::{PositionIds, Span};
 use super::projection::{Projection, ProjectionConfig};
 use super::rope::RopeTables;
 use super::weights::{WeightSource, load_projection};
@@ -134,12 +140,18 @@ impl Attention {
                 dim: d,
             };
             let padding = mask.host_padding.clone();
+            let spans = mask.spans(b, s);
             if mask.kernel == AttentionKernel::Fused && fused::applies(&q) {
-                let context =
-                    fused::causal_attention(q, k, v, heads, &rope.host(), padding.as_deref());
+                let context = fused::causal_attention(
+                    [q, k, v],
+                    heads,
+                    &rope.host(),
+                    padding.as_deref(),
+                    &spans,
+                );
                 return self.o_proj.forward(context);
             }
-            match fused_grad::causal_attention([q, k, v], heads, &rope.host(), padding) {
+            match fused_grad::causal_attention([q, k, v], heads, &rope.host(), padding, spans) {
                 Ok(context) => return self.o_proj.forward(context),
                 Err(projections) => projections,
             }
@@ -204,6 +216,9 @@ pub struct AttentionMask {
     /// The key-padding flags on the host, `[batch · k]`, for the fused CPU kernels (which build
     /// the causal part themselves).
     host_padding: Option<Arc<[bool]>>,
+    /// A packed batch's examples, which the fused CPU kernels attend one by one; `None`: each
+    /// row is one sequence.
+    spans: Option<Arc<[Span]>>,
     seq_q: usize,
     seq_kv: usize,
 }
@@ -256,6 +271,7 @@ impl AttentionMask {
                 masked,
                 bias: None,
                 host_padding,
+                spans: None,
                 seq_q,
                 seq_kv,
             },
@@ -269,9 +285,68 @@ impl AttentionMask {
                 )),
                 masked: None,
                 host_padding,
+                spans: None,
                 seq_q,
                 seq_kv,
             },
+        }
+    }
+
+    /// The mask of a packed batch (no cache): block-diagonal causal, a query attending to the
+    /// keys of its own example ([`PositionIds::spans`]) up to itself, never to padding
+    /// (`[batch, seq]`, `true` = padding).
+    pub fn packed(
+        positions: &PositionIds,
+        padding: Option<Tensor<2, Bool>>,
+        device: &Device,
+    ) -> Self {
+        Self::packed_with_kernel(
+            AttentionKernel::for_device(device),
+            positions,
+            padding,
+            device,
+        )
+    }
+
+    pub(crate) fn packed_with_kernel(
+        kernel: AttentionKernel,
+        positions: &PositionIds,
+        padding: Option<Tensor<2, Bool>>,
+        device: &Device,
+    ) -> Self {
+        let [batch, seq] = positions.dims();
+        let host_padding: Option<Arc<[bool]>> = padding
+            .and_then(|pad| pad.into_data().try_to_vec::<bool>().ok())
+            .map(Arc::from);
+        let masked = Tensor::<4, Bool>::from_data(
+            TensorData::new(
+                block_diagonal_masked(positions, host_padding.as_deref()),
+                [batch, 1, seq, seq],
+            ),
+            device,
+        );
+        let (masked, bias) = match kernel {
+            AttentionKernel::Fused => (Some(masked), None),
+            AttentionKernel::Decomposed => (None, Some(additive_bias(masked, seq, seq, device))),
+        };
+        Self {
+            kernel,
+            masked,
+            bias,
+            // Only the CPU kernels read it (device equality ignores the autodiff wrapper).
+            host_padding: host_padding.filter(|_| *device == Device::flex()),
+            spans: Some(Arc::clone(positions.spans())),
+            seq_q: seq,
+            seq_kv: seq,
+        }
+    }
+
+    /// The sequences the fused kernels attend one by one: a packed batch's examples, or each
+    /// row of a `[batch, seq]` batch.
+    fn spans(&self, batch: usize, seq: usize) -> Arc<[Span]> {
+        match &self.spans {
+            Some(spans) => Arc::clone(spans),
+            None => Span::rows(batch, seq).into(),
         }
     }
 
@@ -332,6 +407,23 @@ impl AttentionMask {
     }
 }
 
+/// `[batch, seq, seq]`, `true` = masked: key `j` is visible to query `i` of the same row when
+/// both lie in one span, `j ≤ i`, and `j` is not padding.
+fn block_diagonal_masked(positions: &PositionIds, padding: Option<&[bool]>) -> Vec<bool> {
+    let [_, seq] = positions.dims();
+    let mut masked = vec![true; positions.ids().len() * seq];
+    for span in positions.spans().iter() {
+        let (row, first) = (span.start / seq, span.start % seq);
+        for i in first..first + span.len {
+            let query = (row * seq + i) * seq;
+            for j in first..=i {
+                masked[query + j] = padding.is_some_and(|p| p[row * seq + j]);
+            }
+        }
+    }
+    masked
+}
+
 /// `masked` (`[batch or 1, 1, q, k]`, `true` = masked) as an additive bias
 /// `[batch or 1, 1, 1, q, k]`: 0 where attended, `f32::MIN` where masked.
 fn additive_bias(
@@ -349,7 +441,7 @@ fn additive_bias(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::{Distribution, TensorData, Tolerance};
+    use burn::tensor::{Distribution, Tolerance};
 
     fn random(shape: [usize; 4], device: &Device) -> Tensor<4> {
         Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
@@ -457,5 +549,71 @@ mod tests {
         let mask = AttentionMask::new(None, 3, 3, &device);
         let grads = mask.attend(q.clone(), k, v).sum().backward();
         assert!(q.grad(&grads).is_some());
+    }
+
+    /// The packed mask at the boundaries: row 0 holds examples of 2 and 3 tokens, row 1 one of
+    /// 3 and a padding token.
+    #[test]
+    fn packed_mask_is_block_diagonal_causal_without_padding() {
+        let positions = PositionIds::from_lengths(&[vec![2, 3], vec![3]], 5).unwrap();
+        let pad = [
+            false, false, false, false, false, false, false, false, true, true,
+        ];
+        let masked = block_diagonal_masked(&positions, Some(&pad));
+        let visible = |b: usize, i: usize| -> Vec<usize> {
+            (0..5).filter(|&j| !masked[(b * 5 + i) * 5 + j]).collect()
+        };
+        assert_eq!(visible(0, 0), [0]);
+        assert_eq!(visible(0, 1), [0, 1]);
+        // The second example's first token sees only itself, not the first example.
+        assert_eq!(visible(0, 2), [2]);
+        assert_eq!(visible(0, 4), [2, 3, 4]);
+        assert_eq!(visible(1, 2), [0, 1, 2]);
+        // Padding is seen by nothing, and sees nothing.
+        assert!(visible(1, 3).is_empty() && visible(1, 4).is_empty());
+    }
+
+    /// Both kernels on a packed batch give, for every real query, what each example gives
+    /// attended on its own.
+    #[test]
+    fn packed_attention_equals_each_example_alone() {
+        let device = Device::flex();
+        device.seed(21);
+        let (b, h, kvh, s, d) = (2, 4, 2, 6, 8);
+        let q = random([b, h, s, d], &device);
+        let k = random([b, kvh, s, d], &device);
+        let v = random([b, kvh, s, d], &device);
+        let rows = [vec![2, 3, 1], vec![4]];
+        let positions = PositionIds::from_lengths(&rows, s).unwrap();
+        let mut pad = vec![false; b * s];
+        pad[s + 4..].fill(true);
+        let padding = Tensor::<2, Bool>::from_data(TensorData::new(pad, [b, s]), &device);
+        for kernel in [AttentionKernel::Fused, AttentionKernel::Decomposed] {
+            let mask = AttentionMask::packed_with_kernel(
+                kernel,
+                &positions,
+                Some(padding.clone()),
+                &device,
+            );
+            let got = mask.attend(q.clone(), k.clone(), v.clone());
+            for (row, lengths) in rows.iter().enumerate() {
+                let mut start = 0;
+                for &len in lengths {
+                    let part = |x: &Tensor<4>| {
+                        x.clone()
+                            .slice([row..row + 1, 0..x.dims()[1], start..start + len, 0..d])
+                    };
+                    let alone = AttentionMask::with_kernel(kernel, None, len, len, &device).attend(
+                        part(&q),
+                        part(&k),
+                        part(&v),
+                    );
+                    part(&got)
+                        .into_data()
+                        .assert_approx_eq::<f32>(&alone.into_data(), Tolerance::absolute(1e-5));
+                    start += len;
+                }
+            }
+        }
     }
 }

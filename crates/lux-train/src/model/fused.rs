@@ -22,6 +22,8 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
+use super::position_ids::Span;
+
 /// Rows handed to one rayon task by the row-wise kernels: enough work (≈ 16 × 576 floats) to
 /// amortise scheduling, few enough that 2–16 threads stay busy on a batch of 1.
 pub(crate) const ROWS_PER_TASK: usize = 16;
@@ -179,25 +181,29 @@ pub(crate) struct HostRope {
 }
 
 /// One (sequence, key/value head) block of causal attention: the `group` query heads sharing
-/// the key/value head, as rows `[group · seq, d]` (row `j · seq + i` = head `j`, position `i`).
-/// Kept by the training kernel for its backward pass.
+/// the key/value head, as rows `[group · len, d]` (row `j · len + i` = head `j`, position `i`),
+/// `len` the sequence's length. Kept by the training kernel for its backward pass.
 #[derive(Debug)]
 pub(crate) struct AttentionBlock {
-    /// Rotated queries, already multiplied by `1/√d`: `[group · seq, d]`.
+    /// Rotated queries, already multiplied by `1/√d`: `[group · len, d]`.
     pub(crate) queries: Vec<f32>,
-    /// Rotated keys: `[seq, d]`.
+    /// Rotated keys: `[len, d]`.
     pub(crate) keys: Vec<f32>,
-    /// Attention probabilities: `[group · seq, seq]`.
+    /// Attention probabilities: `[group · len, len]`.
     pub(crate) probs: Vec<f32>,
-    /// `probs · V`: `[group · seq, d]`.
+    /// `probs · V`: `[group · len, d]`.
     pub(crate) out: Vec<f32>,
 }
 
-/// Every block of causal grouped-query attention, in parallel; block `b · kvh + g` is sequence
-/// `b`, key/value head `g`. Inputs as in [`causal_attention`].
+/// Every block of causal grouped-query attention, in parallel; block `n · kvh + g` is span `n`
+/// (a row, or one example of a packed row, whose positions start at 0), key/value head `g`.
+/// Inputs as in [`causal_attention`].
+///
+/// Attending per span rather than per row with a block-diagonal mask keeps a packed row's cost
+/// that of its examples: the score matrices are `len × len` per example, not `seq × seq`.
 pub(crate) fn attention_blocks(
     [query, key, value]: [&[f32]; 3],
-    [batch, seq]: [usize; 2],
+    spans: &[Span],
     heads: Heads,
     rope: &HostRope,
     padding: Option<&[bool]>,
@@ -209,36 +215,37 @@ pub(crate) fn attention_blocks(
     } = heads;
     let group = h / kvh;
     let scale = 1.0 / (d as f32).sqrt();
-    (0..batch * kvh)
+    (0..spans.len() * kvh)
         .into_par_iter()
         .map(|block| {
-            let (b, g) = (block / kvh, block % kvh);
-            let mut keys = gather_heads(key, [b, g], [seq, kvh, 1, d]);
+            let (span, g) = (spans[block / kvh], block % kvh);
+            let len = span.len;
+            let mut keys = gather_heads(key, span, g, [kvh, 1, d]);
             for (i, row) in keys.chunks_exact_mut(d).enumerate() {
                 rotate_in_place(row, rope, i, 1.0);
             }
-            let mut queries = gather_heads(query, [b, g], [seq, kvh, group, d]);
+            let mut queries = gather_heads(query, span, g, [kvh, group, d]);
             for (r, row) in queries.chunks_exact_mut(d).enumerate() {
-                rotate_in_place(row, rope, r % seq, scale);
+                rotate_in_place(row, rope, r % len, scale);
             }
-            let mut probs = vec![0f32; group * seq * seq];
+            let mut probs = vec![0f32; group * len * len];
             matmul(
                 &mut probs,
-                [group * seq, seq, d],
+                [group * len, len, d],
                 (&queries, d, 1),
                 (&keys, 1, d),
             );
-            let pad = padding.map(|p| &p[b * seq..(b + 1) * seq]);
-            for (r, row) in probs.chunks_exact_mut(seq).enumerate() {
-                softmax_causal(row, r % seq, pad);
+            let pad = padding.map(|p| &p[span.start..span.start + len]);
+            for (r, row) in probs.chunks_exact_mut(len).enumerate() {
+                softmax_causal(row, r % len, pad);
             }
-            // Values are read in place: rows of `[seq, kvh·d]` starting at head g.
-            let values_at = b * seq * kvh * d + g * d;
-            let mut out = vec![0f32; group * seq * d];
+            // Values are read in place: rows of `[tokens, kvh·d]` starting at head g.
+            let values_at = span.start * kvh * d + g * d;
+            let mut out = vec![0f32; group * len * d];
             matmul(
                 &mut out,
-                [group * seq, d, seq],
-                (&probs, seq, 1),
+                [group * len, d, len],
+                (&probs, len, 1),
                 (&value[values_at..], kvh * d, 1),
             );
             AttentionBlock {
@@ -251,70 +258,82 @@ pub(crate) fn attention_blocks(
         .collect()
 }
 
-/// Rows `[per_block · seq, d]` of block `(b, g)` gathered from `[batch, seq, kvh · per_block ·
-/// d]`: row `j · seq + i` is position `i` of head `g · per_block + j`.
+/// Rows `[per_block · len, d]` of span `span`, key/value head `g`, gathered from `[tokens, kvh ·
+/// per_block · d]`: row `j · len + i` is the span's token `i`, head `g · per_block + j`.
 pub(crate) fn gather_heads(
     source: &[f32],
-    [b, g]: [usize; 2],
-    [seq, kvh, per_block, d]: [usize; 4],
+    span: Span,
+    g: usize,
+    [kvh, per_block, d]: [usize; 3],
 ) -> Vec<f32> {
     let width = kvh * per_block * d;
-    let mut rows = vec![0f32; per_block * seq * d];
+    let len = span.len;
+    let mut rows = vec![0f32; per_block * len * d];
     for j in 0..per_block {
-        for i in 0..seq {
-            let from = (b * seq + i) * width + (g * per_block + j) * d;
-            let to = (j * seq + i) * d;
+        for i in 0..len {
+            let from = (span.start + i) * width + (g * per_block + j) * d;
+            let to = (j * len + i) * d;
             rows[to..to + d].copy_from_slice(&source[from..from + d]);
         }
     }
     rows
 }
 
-/// The inverse of [`gather_heads`] for every block at once: `[batch, seq, kvh · per_block · d]`
-/// from blocks `b · kvh + g`, one sequence per task.
+/// The inverse of [`gather_heads`] for every block at once: `[tokens, kvh · per_block · d]`
+/// from blocks `n · kvh + g` of `spans` (which tile the tokens in order), one span per task.
 pub(crate) fn scatter_heads(
     blocks: &[&[f32]],
-    [batch, seq, kvh, per_block, d]: [usize; 5],
+    spans: &[Span],
+    [kvh, per_block, d]: [usize; 3],
 ) -> Vec<f32> {
     let width = kvh * per_block * d;
-    let mut output = vec![0f32; batch * seq * width];
-    output
-        .par_chunks_mut(seq * width)
-        .enumerate()
-        .for_each(|(b, sequence)| {
-            for g in 0..kvh {
-                let block = blocks[b * kvh + g];
-                for j in 0..per_block {
-                    for i in 0..seq {
-                        let from = (j * seq + i) * d;
-                        let to = i * width + (g * per_block + j) * d;
-                        sequence[to..to + d].copy_from_slice(&block[from..from + d]);
-                    }
+    let tokens: usize = spans.iter().map(|s| s.len).sum();
+    let mut output = vec![0f32; tokens * width];
+    // Each span's rows, as disjoint mutable slices.
+    let mut rest = &mut output[..];
+    let mut parts = Vec::with_capacity(spans.len());
+    for span in spans {
+        let (part, tail) = rest.split_at_mut(span.len * width);
+        parts.push(part);
+        rest = tail;
+    }
+    parts.into_par_iter().enumerate().for_each(|(n, sequence)| {
+        let len = spans[n].len;
+        for g in 0..kvh {
+            let block = blocks[n * kvh + g];
+            for j in 0..per_block {
+                for i in 0..len {
+                    let from = (j * len + i) * d;
+                    let to = i * width + (g * per_block + j) * d;
+                    sequence[to..to + d].copy_from_slice(&block[from..from + d]);
                 }
             }
-        });
+        }
+    });
     output
 }
 
 /// Causal grouped-query self-attention with rotary positions, straight from the projections'
-/// outputs: `softmax(rope(Q)·rope(K)ᵀ/√d + mask)·V` for every head.
+/// outputs: `softmax(rope(Q)·rope(K)ᵀ/√d + mask)·V` for every head, per span of `spans` (each
+/// row for an unpacked batch, [`Span::rows`]; each example for a packed one), positions
+/// counted from each span's start.
 ///
-/// Keys are masked when they lie in a query's future or are padding (`padding[b·seq + j]`); a
-/// query whose keys are all masked (left padding) gets zeros.
+/// Keys are masked when they lie in a query's future, in another span, or are padding
+/// (`padding[b·seq + j]`); a query whose keys are all masked (left padding) gets zeros.
 ///
 /// # Shapes
 ///
 /// - query: `[batch, seq, heads.query · heads.dim]`
 /// - key, value: `[batch, seq, heads.key_value · heads.dim]`
 /// - padding: `batch · seq` flags, `true` = padding
+/// - spans: tile the `batch · seq` tokens in order
 /// - output: `[batch, seq, heads.query · heads.dim]`
 pub(crate) fn causal_attention(
-    query: Tensor<3>,
-    key: Tensor<3>,
-    value: Tensor<3>,
+    [query, key, value]: [Tensor<3>; 3],
     heads: Heads,
     rope: &HostRope,
     padding: Option<&[bool]>,
+    spans: &[Span],
 ) -> Tensor<3> {
     let [batch, seq, _] = query.dims();
     let (query, key, value) = (
@@ -324,14 +343,14 @@ pub(crate) fn causal_attention(
     );
     let blocks = attention_blocks(
         [values(&query), values(&key), values(&value)],
-        [batch, seq],
+        spans,
         heads,
         rope,
         padding,
     );
     let outs: Vec<&[f32]> = blocks.iter().map(|block| &block.out[..]).collect();
     let group = heads.query / heads.key_value;
-    let output = scatter_heads(&outs, [batch, seq, heads.key_value, group, heads.dim]);
+    let output = scatter_heads(&outs, spans, [heads.key_value, group, heads.dim]);
     wrap(FlexTensor::from_data(TensorData::new(
         output,
         [batch, seq, heads.query * heads.dim],
@@ -792,9 +811,7 @@ mod tests {
 
         let rope = tables.tables(0, s, &device);
         let got = causal_attention(
-            q,
-            k,
-            v,
+            [q, k, v],
             Heads {
                 query: h,
                 key_value: kvh,
@@ -802,6 +819,7 @@ mod tests {
             },
             &rope.host(),
             Some(&pad),
+            &Span::rows(b, s),
         );
         // Row 0's first two queries see only padding: unspecified, here zeros.
         let valid = |t: Tensor<3>| {

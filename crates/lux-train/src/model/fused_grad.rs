@@ -30,6 +30,7 @@ use super::fused::{
     AttentionBlock, ELEMENTS_PER_TASK, Heads, HostRope, ROWS_PER_TASK, attention_blocks,
     contiguous, exp, gather_heads, matmul, scatter_heads, unrotate_in_place, values,
 };
+use super::position_ids::Span;
 
 /// The `Autodiff<Flex>` primitive under `tensor`, when the fused ops apply to it: `f32` on an
 /// autodiff `flex` device without gradient checkpointing. `None` sends the caller down the
@@ -273,8 +274,10 @@ impl Backward<Flex, 2> for RmsNormBackward {
 /// [`fused::causal_attention`](super::fused::causal_attention) for shapes and masking), or
 /// the inputs handed back where the fused op does not apply.
 ///
-/// The forward pass keeps, per (sequence, key/value head) block, the rotated queries and keys
-/// and the attention probabilities; the backward pass runs per block too, in parallel.
+/// The forward pass keeps, per (span, key/value head) block, the rotated queries and keys and
+/// the attention probabilities; the backward pass runs per block too, in parallel. A packed
+/// batch's spans are its examples, so forward and backward alike never touch the scores
+/// between two examples.
 // The inputs go back by value to the caller, which then takes the tensor-op path.
 #[allow(clippy::result_large_err)]
 pub(crate) fn causal_attention(
@@ -282,6 +285,7 @@ pub(crate) fn causal_attention(
     heads: Heads,
     rope: &HostRope,
     padding: Option<Arc<[bool]>>,
+    spans: Arc<[Span]>,
 ) -> Result<Tensor<3>, [Tensor<3>; 3]> {
     let (q, k, v) = match (
         autodiff_flex(&query),
@@ -299,14 +303,14 @@ pub(crate) fn causal_attention(
     );
     let blocks = attention_blocks(
         [values(&q_values), values(&k_values), values(&v_values)],
-        [batch, seq],
+        &spans,
         heads,
         rope,
         padding.as_deref(),
     );
     let group = heads.query / heads.key_value;
     let outs: Vec<&[f32]> = blocks.iter().map(|block| &block.out[..]).collect();
-    let output = scatter_heads(&outs, [batch, seq, heads.key_value, group, heads.dim]);
+    let output = scatter_heads(&outs, &spans, [heads.key_value, group, heads.dim]);
     let output = FlexTensor::from_data(TensorData::new(
         output,
         [batch, seq, heads.query * heads.dim],
@@ -323,6 +327,7 @@ pub(crate) fn causal_attention(
                 heads,
                 batch,
                 seq,
+                spans,
                 rope: rope.clone(),
             };
             prep.finish(state, output)
@@ -341,6 +346,7 @@ struct AttentionState {
     heads: Heads,
     batch: usize,
     seq: usize,
+    spans: Arc<[Span]>,
     rope: HostRope,
 }
 
@@ -368,6 +374,7 @@ impl Backward<Flex, 3> for AttentionBackward {
             heads,
             batch,
             seq,
+            spans,
             rope,
         } = ops.state;
         let Heads {
@@ -378,14 +385,15 @@ impl Backward<Flex, 3> for AttentionBackward {
         let group = h / kvh;
         let scale = 1.0 / (d as f32).sqrt();
         let (d_out, value) = (values(&grad), values(&value));
-        let rows = group * seq;
-        let block_grads: Vec<[Vec<f32>; 3]> = (0..batch * kvh)
+        let block_grads: Vec<[Vec<f32>; 3]> = (0..spans.len() * kvh)
             .into_par_iter()
             .map(|index| {
-                let (b, g) = (index / kvh, index % kvh);
+                let (span, g) = (spans[index / kvh], index % kvh);
+                let seq = span.len;
+                let rows = group * seq;
                 let block = &blocks[index];
-                let d_o = gather_heads(d_out, [b, g], [seq, kvh, group, d]);
-                let values_at = b * seq * kvh * d + g * d;
+                let d_o = gather_heads(d_out, span, g, [kvh, group, d]);
+                let values_at = span.start * kvh * d + g * d;
                 let v = &value[values_at..];
                 // dV = Pᵀ dO: [seq, d].
                 let mut d_v = vec![0f32; seq * d];
@@ -432,13 +440,13 @@ impl Backward<Flex, 3> for AttentionBackward {
             block_grads.iter().map(|grads| &grads[which][..]).collect()
         };
         if let Some(node) = q_node {
-            let d_q = scatter_heads(&pick(0), [batch, seq, kvh, group, d]);
+            let d_q = scatter_heads(&pick(0), &spans, [kvh, group, d]);
             let d_q = FlexTensor::from_data(TensorData::new(d_q, [batch, seq, h * d]));
             grads.register::<Flex>(node.id, d_q);
         }
         for (which, node) in [(1, k_node), (2, v_node)] {
             if let Some(node) = node {
-                let grad = scatter_heads(&pick(which), [batch, seq, kvh, 1, d]);
+                let grad = scatter_heads(&pick(which), &spans, [kvh, 1, d]);
                 let grad = FlexTensor::from_data(TensorData::new(grad, [batch, seq, kvh * d]));
                 grads.register::<Flex>(node.id, grad);
             }
@@ -563,6 +571,7 @@ mod tests {
                     heads,
                     &rope.host(),
                     Some(pad.clone().into()),
+                    Span::rows(b, s).into(),
                 )
                 .unwrap_or_else(|_| panic!("applies on flex autodiff"))
             } else {

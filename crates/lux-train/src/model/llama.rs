@@ -11,6 +11,7 @@ use super::cache::KvCache;
 use super::config::LlamaConfig;
 use super::fused;
 use super::llama_model::LlamaModel;
+use super::position_ids::PositionIds;
 use super::projection::Projection;
 use super::weights::{SafetensorsWeights, WeightSource, load_projection};
 use crate::align::Aligner;
@@ -156,6 +157,31 @@ impl Llama {
         positions: Tensor<1, Int>,
     ) -> Tensor<2> {
         let hidden = self.model.forward(input_ids, attention_mask);
+        let [b, s, d] = hidden.dims();
+        self.logits(hidden.reshape([b * s, d]).select(0, positions))
+    }
+
+    /// [`forward_selected`](Self::forward_selected) on a packed batch: several examples per
+    /// row, delimited by `position_ids` (each example counting from 0), each attending only
+    /// within itself ([`LlamaModel::forward_packed`]); the logits at an example's positions
+    /// are those it gets alone. `positions` are flat indices `b·seq + t`, as there.
+    ///
+    /// # Shapes
+    ///
+    /// - input_ids: `[batch, seq]`, as `position_ids`
+    /// - attention_mask: `[batch, seq]`
+    /// - positions: `[n]`
+    /// - output: `[n, vocab_size]`
+    pub fn forward_selected_packed(
+        &self,
+        input_ids: Tensor<2, Int>,
+        attention_mask: Option<Tensor<2, Int>>,
+        position_ids: &PositionIds,
+        positions: Tensor<1, Int>,
+    ) -> Tensor<2> {
+        let hidden = self
+            .model
+            .forward_packed(input_ids, attention_mask, position_ids);
         let [b, s, d] = hidden.dims();
         self.logits(hidden.reshape([b * s, d]).select(0, positions))
     }

@@ -9,6 +9,7 @@ use lux_core::Result;
 use super::attention::AttentionMask;
 use super::cache::KvCache;
 use super::decoder_layer::{DecoderLayer, DecoderLayerConfig};
+use super::position_ids::PositionIds;
 use super::rms_norm::{RmsNorm, RmsNormConfig};
 use super::rope::{RotaryEmbedding, RotaryEmbeddingConfig};
 use super::weights::{WeightSource, load_param};
@@ -84,6 +85,38 @@ impl LlamaModel {
         attention_mask: Option<Tensor<2, Int>>,
     ) -> Tensor<3> {
         self.run(input_ids, attention_mask, None, None)
+    }
+
+    /// The final hidden state of a packed batch: several examples per row, each with positions
+    /// counting from 0 (`position_ids`, which also delimit them) and attending only within
+    /// itself, so every example's states are those it has alone (HF's `position_ids` with
+    /// padding-free attention).
+    ///
+    /// # Shapes
+    ///
+    /// - input_ids: `[batch, seq]`, as `position_ids`
+    /// - attention_mask: `[batch, seq]`, `0` = padding
+    /// - output: `[batch, seq, d_model]`
+    pub fn forward_packed(
+        &self,
+        input_ids: Tensor<2, Int>,
+        attention_mask: Option<Tensor<2, Int>>,
+        position_ids: &PositionIds,
+    ) -> Tensor<3> {
+        assert_eq!(
+            input_ids.dims(),
+            position_ids.dims(),
+            "input ids and position ids of a packed batch differ in shape"
+        );
+        let embeds = self.embed_tokens.forward(input_ids);
+        let device = embeds.device();
+        let padding = attention_mask.map(|m| m.equal_elem(0));
+        let rope = self.rotary.tables_at(position_ids, &device);
+        let mask = AttentionMask::packed(position_ids, padding, &device);
+        let hidden = self.layers.iter().fold(embeds, |hidden, layer| {
+            layer.forward(hidden, &rope, &mask, None)
+        });
+        self.norm.forward(hidden)
     }
 
     /// Runs the stack once, optionally extending `cache` and collecting hidden states.

@@ -12,6 +12,7 @@
 //! | `mlp.rs` | [`Mlp`]: SwiGLU feed-forward |
 //! | `rms_norm.rs` | [`RmsNorm`] |
 //! | `rope.rs` | [`RotaryEmbedding`]: HF rotate-half rotary positions |
+//! | `position_ids.rs` | [`PositionIds`]: packed rows, positions restarting per example |
 //! | `projection.rs` | [`Projection`]: linear layers, with the [`LowRank`] adapter seam |
 //! | `cache.rs` | [`KvCache`] for incremental decoding |
 //! | `weights.rs` | [`WeightSource`]: loading HF-named tensors (safetensors, in memory) |
@@ -45,6 +46,7 @@ pub(crate) mod fused_grad;
 mod llama;
 mod llama_model;
 mod mlp;
+mod position_ids;
 mod projection;
 mod rms_norm;
 mod rope;
@@ -57,6 +59,7 @@ pub use decoder_layer::*;
 pub use llama::*;
 pub use llama_model::*;
 pub use mlp::*;
+pub use position_ids::{PositionIds, Span};
 pub use projection::*;
 pub use rms_norm::*;
 pub use rope::*;

@@ -16,6 +16,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::RopeScaling;
 use super::fused::HostRope;
+use super::position_ids::PositionIds;
 
 /// Configuration of a [`RotaryEmbedding`], built with [`init`](RotaryEmbeddingConfig::init).
 #[derive(Config, Debug)]
@@ -92,6 +93,44 @@ impl RotaryEmbedding {
 
     /// The cos/sin tables for positions `start..start + len`.
     pub fn tables(&self, start: usize, len: usize, device: &Device) -> RopeTables {
+        let d = 2 * self.inv_freq.len();
+        let (cos, sin) = self.host_rows(start, len);
+        RopeTables {
+            cos: Tensor::from_data(TensorData::new(cos.to_vec(), [1, 1, len, d]), device),
+            signed_sin: Tensor::from_data(TensorData::new(sin.to_vec(), [1, 1, len, d]), device),
+            host_cos: cos,
+            host_signed_sin: sin,
+        }
+    }
+
+    /// The tables of a packed batch: each token rotated by its own position id, which restarts
+    /// at 0 with every example ([`PositionIds`]), so a packed example gets the angles it would
+    /// get alone. The tensors are per token (`[batch, 1, seq, head_dim]`); the host tables, for
+    /// the fused kernels (which run per example), hold positions `0..max_len`.
+    pub fn tables_at(&self, positions: &PositionIds, device: &Device) -> RopeTables {
+        let d = 2 * self.inv_freq.len();
+        let [batch, seq] = positions.dims();
+        let (cos, sin) = self.host_rows(0, positions.max_len());
+        let gather = |table: &[f32]| -> Vec<f32> {
+            let mut out = Vec::with_capacity(batch * seq * d);
+            for &p in positions.ids() {
+                out.extend_from_slice(&table[p * d..(p + 1) * d]);
+            }
+            out
+        };
+        RopeTables {
+            cos: Tensor::from_data(TensorData::new(gather(&cos), [batch, 1, seq, d]), device),
+            signed_sin: Tensor::from_data(
+                TensorData::new(gather(&sin), [batch, 1, seq, d]),
+                device,
+            ),
+            host_cos: cos,
+            host_signed_sin: sin,
+        }
+    }
+
+    /// `cos` and `signed_sin` rows (`[len, head_dim]`) for positions `start..start + len`.
+    fn host_rows(&self, start: usize, len: usize) -> (Arc<[f32]>, Arc<[f32]>) {
         let half = self.inv_freq.len();
         let d = 2 * half;
         let mut cos = Vec::with_capacity(len * d);
@@ -109,25 +148,21 @@ impl RotaryEmbedding {
                 sin.push(-s);
             }
         }
-        let (cos, sin): (Arc<[f32]>, Arc<[f32]>) = (cos.into(), sin.into());
-        RopeTables {
-            cos: Tensor::from_data(TensorData::new(cos.to_vec(), [1, 1, len, d]), device),
-            signed_sin: Tensor::from_data(TensorData::new(sin.to_vec(), [1, 1, len, d]), device),
-            host_cos: cos,
-            host_signed_sin: sin,
-        }
+        (cos.into(), sin.into())
     }
 }
 
 /// Cos/sin tables for the positions of one forward pass, shared by every layer.
 #[derive(Debug, Clone)]
 pub struct RopeTables {
-    /// `cos(pos·f)` repeated for both halves: `[1, 1, seq, head_dim]`.
+    /// `cos(pos·f)` repeated for both halves: `[1, 1, seq, head_dim]` (`[batch, 1, seq,
+    /// head_dim]` for a packed batch).
     cos: Tensor<4>,
     /// `sin(pos·f)` with the first half negated: `[1, 1, seq, head_dim]`, so that
     /// `rotate_half(x)·sin = swap_halves(x)·signed_sin`.
     signed_sin: Tensor<4>,
-    /// `cos` on the host, `[seq, head_dim]`, for the fused CPU attention.
+    /// `cos` on the host, `[seq, head_dim]`, for the fused CPU attention (for a packed batch
+    /// positions `0..max_len`, which every example starts from).
     host_cos: Arc<[f32]>,
     /// `signed_sin` on the host, `[seq, head_dim]`.
     host_signed_sin: Arc<[f32]>,
@@ -197,6 +232,26 @@ mod tests {
         for (a, b) in y[4..].iter().zip(want) {
             assert!((a - b).abs() < 1e-6, "{y:?} vs {want:?}");
         }
+    }
+
+    /// A packed row's tokens are rotated by their position ids: the second example's first
+    /// token is not rotated at all, as if it were alone.
+    #[test]
+    fn packed_tables_rotate_each_token_by_its_own_position() {
+        let device = Device::flex();
+        let rope = RotaryEmbeddingConfig::new(4).with_theta(100.0).init();
+        let positions = PositionIds::from_lengths(&[vec![2, 3]], 5).unwrap();
+        let x = Tensor::<4>::ones([1, 1, 5, 4], &device);
+        let packed = rope.tables_at(&positions, &device).apply(x.clone());
+        let alone = |len| {
+            rope.tables(0, len, &device)
+                .apply(Tensor::ones([1, 1, len, 4], &device))
+        };
+        let expected = Tensor::cat(vec![alone(2), alone(3)], 2);
+        packed.into_data().assert_approx_eq::<f32>(
+            &expected.into_data(),
+            burn::tensor::Tolerance::absolute(1e-6),
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use lux_core::{ChatMessage, Example, Result};
 
+use crate::model::PositionIds;
 use crate::tokenizer::Tokenizer;
 
 /// One tokenised example: the chat-formatted conversation and which tokens are targets.
@@ -90,7 +91,8 @@ pub fn tokenize_chat(tokenizer: &Tokenizer, user: &str, answer: &str) -> Result<
     Ok(SftSample { ids, prompt_len })
 }
 
-/// A padded micro-batch on a device, with its target positions and labels.
+/// A micro-batch on a device, with its target positions and labels: one example per row,
+/// right-padded ([`new`](Self::new)), or several per row ([`packed`](Self::packed)).
 #[derive(Debug, Clone)]
 pub struct SftBatch {
     /// `[batch, seq]` token ids, right-padded.
@@ -105,6 +107,9 @@ pub struct SftBatch {
     pub target_tokens: usize,
     /// Non-padding tokens in the batch.
     pub tokens: usize,
+    /// For a packed batch, the position of each token in its example (restarting at 0 with
+    /// each), which also delimits the examples; `None`: one example per row.
+    pub position_ids: Option<PositionIds>,
 }
 
 impl SftBatch {
@@ -137,6 +142,7 @@ impl SftBatch {
             labels: Tensor::from_data(TensorData::new(labels, [n]), device),
             target_tokens: n,
             tokens,
+            position_ids: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! | file | concept |
 //! |---|---|
 //! | `data.rs` | [`SftSample`], [`SftBatch`]: chat-template formatting, completion-only targets, padding |
+//! | `packing.rs` | [`BatchLayout`]: padded rows, or examples packed end to end (TRL's `packing`) |
 //! | `trainer.rs` | [`SftObjective`] (the loss), [`SftTrainer`] (the objective run with an adapter saved) |
 //! | `cross_entropy.rs` | [`cross_entropy_sum`]: the token loss, its gradient in closed form |
 //!
@@ -19,8 +20,10 @@
 
 mod cross_entropy;
 mod data;
+mod packing;
 mod trainer;
 
 pub use cross_entropy::cross_entropy_sum;
 pub use data::{SftBatch, SftSample, tokenize_chat, tokenize_examples, user_turn};
+pub use packing::{BatchLayout, pack_first_fit_decreasing};
 pub use trainer::{SftObjective, SftTrainer, mean_token_loss};

@@ -9,20 +9,23 @@ use lux_core::{Error, Result};
 
 use super::cross_entropy::cross_entropy_sum;
 use super::data::{SftBatch, SftSample};
+use super::packing::BatchLayout;
 use crate::adapter::Adapter;
 use crate::model::Llama;
 use crate::training::{BatchLoss, Objective, TrainReport, Trainer, TrainingArgs};
 
 /// The SFT loss: mean token cross-entropy on each example's targets (the assistant's answer
-/// with completion-only loss), micro-batches right-padded with `pad_id`. Checkpoints hold the
-/// adapter as `adapter` saves it (for LoRA a PEFT directory), so any `checkpoint-N/` loads in
-/// PEFT.
+/// with completion-only loss), micro-batches laid out as `layout` says (right-padded with
+/// `pad_id`, or packed). Checkpoints hold the adapter as `adapter` saves it (for LoRA a PEFT
+/// directory), so any `checkpoint-N/` loads in PEFT.
 #[derive(Debug)]
 pub struct SftObjective<'a> {
     /// The adapter attached to the model, which saves it.
     pub adapter: &'a dyn Adapter,
     /// Pads micro-batches.
     pub pad_id: u32,
+    /// Padded or packed rows; the loss is the same either way.
+    pub layout: BatchLayout,
 }
 
 impl Objective for SftObjective<'_> {
@@ -39,7 +42,7 @@ impl Objective for SftObjective<'_> {
 
     fn loss(&self, model: &Llama, batch: &[&SftSample]) -> Result<BatchLoss> {
         let device = model.model.embed_tokens.weight.val().device();
-        let batch = SftBatch::new(batch, self.pad_id, &device);
+        let batch = SftBatch::with_layout(batch, self.pad_id, self.layout, &device)?;
         Ok(BatchLoss {
             sum: token_loss_sum(model, &batch),
             targets: batch.target_tokens,
@@ -59,6 +62,7 @@ impl Objective for SftObjective<'_> {
 pub struct SftTrainer {
     trainer: Trainer,
     adapter: Box<dyn Adapter>,
+    layout: BatchLayout,
 }
 
 impl SftTrainer {
@@ -82,7 +86,15 @@ impl SftTrainer {
         Ok(SftTrainer {
             trainer: Trainer::new(args, output_dir)?,
             adapter,
+            layout: BatchLayout::Padded,
         })
+    }
+
+    /// The same trainer with micro-batches laid out as `layout` says (default padded); with
+    /// [`BatchLayout::Packed`] a step costs what its real tokens cost, for the same loss.
+    pub fn with_layout(mut self, layout: BatchLayout) -> Self {
+        self.layout = layout;
+        self
     }
 
     /// The settings.
@@ -163,17 +175,22 @@ impl SftTrainer {
         SftObjective {
             adapter: &*self.adapter,
             pad_id,
+            layout: self.layout,
         }
     }
 }
 
 /// `Σ −log p(label)` over the batch's target positions (a scalar tensor).
 fn token_loss_sum(model: &Llama, batch: &SftBatch) -> Tensor<1> {
-    let logits = model.forward_selected(
+    let (ids, mask, positions) = (
         batch.ids.clone(),
         Some(batch.mask.clone()),
         batch.positions.clone(),
     );
+    let logits = match &batch.position_ids {
+        Some(position_ids) => model.forward_selected_packed(ids, mask, position_ids, positions),
+        None => model.forward_selected(ids, mask, positions),
+    };
     cross_entropy_sum(logits, batch.labels.clone())
 }
 

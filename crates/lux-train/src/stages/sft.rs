@@ -12,7 +12,7 @@ use super::model_spec;
 use super::systems::write_adapter_spec;
 use super::training_data::{TrainingData, read_train_table, require_adapter};
 use crate::adapter::Adapter;
-use crate::sft::{SftTrainer, tokenize_examples};
+use crate::sft::{BatchLayout, SftTrainer, tokenize_examples};
 use crate::training::TrainingArgs;
 
 /// Supervised fine-tuning of an adapter: the `[[train]]` table holds the trainer's settings
@@ -62,6 +62,11 @@ pub struct SftSettings {
     /// every token.
     #[serde(default = "yes")]
     pub completion_only_loss: bool,
+    /// Pack each micro-batch's examples end to end in rows of up to `max_seq_length` tokens,
+    /// attention kept inside each example (TRL's `packing`; see [`BatchLayout`]): the same
+    /// loss, without the padding. Default false.
+    #[serde(default)]
+    pub packing: bool,
 }
 
 fn default_max_len() -> usize {
@@ -127,7 +132,13 @@ impl SftStage {
         }
         let mut args = self.training.clone();
         args.progress = ctx.progress;
-        let trainer = SftTrainer::with_adapter(args, clone_adapter(&*adapter)?, &ctx.dir)?;
+        let layout = if s.packing {
+            BatchLayout::packed(s.max_seq_length)
+        } else {
+            BatchLayout::Padded
+        };
+        let trainer = SftTrainer::with_adapter(args, clone_adapter(&*adapter)?, &ctx.dir)?
+            .with_layout(layout);
         let pad = tokenizer.pad_id().unwrap_or(0);
         let started = Instant::now();
         let (_, report) = trainer.train_adapter(base, &train, &validation, pad)?;
@@ -146,6 +157,7 @@ impl SftStage {
             "final_eval_loss": report.final_eval_loss,
             "seconds": seconds,
             "median_step_tokens_per_s": tokens_per_s,
+            "packing": s.packing,
             "adapter": adapter.name(),
         });
         let loss = |l: Option<f64>| l.map_or("–".to_string(), |l| format!("{l:.4}"));
