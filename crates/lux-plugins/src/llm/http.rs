@@ -1,13 +1,14 @@
 //! [`HttpTransport`]: one chat-completions request over HTTP, nothing more.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use lux_core::{ChatRequest, ChatResponse};
 use reqwest::{StatusCode, Url, header};
 
-use super::{ApiKey, ChatService, WireOptions, retry_after, wire};
+use super::{ApiKey, ChatService, EndpointCapabilities, WireOptions, retry_after, wire};
 use crate::LlmError;
 
 /// A failed HTTP exchange.
@@ -74,6 +75,9 @@ pub struct HttpTransport {
     model: String,
     key: Option<ApiKey>,
     wire: WireOptions,
+    /// What the endpoint was found to accept: its `response_format` replaces the configured
+    /// one once the server rejected that (see [`super::Capabilities`]).
+    capabilities: Arc<EndpointCapabilities>,
 }
 
 impl fmt::Debug for HttpTransport {
@@ -83,6 +87,7 @@ impl fmt::Debug for HttpTransport {
             .field("model", &self.model)
             .field("key", &self.key.as_ref().map(|_| "***"))
             .field("wire", &self.wire)
+            .field("capabilities", &self.capabilities)
             .finish()
     }
 }
@@ -144,7 +149,21 @@ impl HttpTransport {
             model: model.into(),
             key,
             wire,
+            capabilities: Arc::new(EndpointCapabilities::new(wire.response_format)),
         })
+    }
+
+    /// What the endpoint was found to accept, shared with the [`super::Capabilities`] layer
+    /// that learns it.
+    pub fn capabilities(&self) -> Arc<EndpointCapabilities> {
+        Arc::clone(&self.capabilities)
+    }
+
+    /// This transport, writing requests by `capabilities` (shared with other transports to
+    /// servers of one model, so that what one server was found to reject applies to all).
+    pub fn with_capabilities(mut self, capabilities: Arc<EndpointCapabilities>) -> HttpTransport {
+        self.capabilities = capabilities;
+        self
     }
 
     /// The endpoint requests go to.
@@ -186,7 +205,11 @@ fn chain(e: &dyn std::error::Error) -> String {
 #[async_trait]
 impl ChatService for HttpTransport {
     async fn call(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let body = wire::request_body(&self.model, request, &self.wire);
+        let options = WireOptions {
+            response_format: self.capabilities.response_format(),
+            ..self.wire
+        };
+        let body = wire::request_body(&self.model, request, &options);
         let mut req = self
             .client
             .post(self.endpoint.clone())

@@ -7,6 +7,7 @@
 //! |---|---|---|---|
 //! | `cache.rs` | [`Cache`] | content-addressed on-disk answers: a rerun repeats no completed call | [`CacheError`] |
 //! | `accounting.rs` | [`Accounting`] | counts calls, tokens and cost ([`UsageMeter`]) | — |
+//! | `capabilities.rs` | [`Capabilities`] | falls back where a server rejects or ignores `response_format`, `n`, `logprobs`; counts it | — |
 //! | `retry.rs` | [`Retry`] | exponential backoff with full jitter, honours `Retry-After` | [`RetryError`] |
 //! | `budget.rs` | [`Budget`] | at most `max_requests` HTTP requests per run | [`BudgetExhausted`] |
 //! | `concurrency.rs` | [`ConcurrencyLimit`] | at most `concurrency` requests in flight | — |
@@ -19,6 +20,7 @@
 mod accounting;
 mod budget;
 mod cache;
+mod capabilities;
 mod concurrency;
 mod http;
 mod openai;
@@ -37,6 +39,10 @@ use lux_core::{ChatRequest, ChatResponse};
 pub use accounting::{Accounting, ModelPrice, PriceTable, UsageMeter, UsageTotals};
 pub use budget::{Budget, BudgetExhausted};
 pub use cache::{Cache, CacheError, CacheStats, cache_key};
+pub use capabilities::{
+    Capabilities, EndpointCapabilities, FallbackCounts, FallbackStats, names_n,
+    names_response_format, stated_n_limit,
+};
 pub use concurrency::{ConcurrencyLimit, InFlight};
 pub use http::{HttpError, HttpTransport};
 pub use openai::{OpenAiCompatible, OpenAiConfig, UsageReport, usage_reports};

@@ -12,9 +12,9 @@ use lux_core::{ChatRequest, ChatResponse, LlmClient};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{
-    Accounting, ApiKey, Budget, Cache, CacheStats, ChatService, ConcurrencyLimit, HttpTransport,
-    InFlight, MaxTokensField, PriceTable, ResponseFormat, Retry, RetryPolicy, RetryStats, Timeout,
-    UsageMeter, UsageTotals, WireOptions,
+    Accounting, ApiKey, Budget, Cache, CacheStats, Capabilities, ChatService, ConcurrencyLimit,
+    FallbackCounts, FallbackStats, HttpTransport, InFlight, MaxTokensField, PriceTable,
+    ResponseFormat, Retry, RetryPolicy, RetryStats, Timeout, UsageMeter, UsageTotals, WireOptions,
 };
 use crate::LlmError;
 
@@ -355,6 +355,7 @@ struct Runtime {
     sent: Arc<AtomicU64>,
     retry: Arc<RetryStats>,
     in_flight: Arc<InFlight>,
+    fallbacks: Arc<FallbackStats>,
 }
 
 impl Runtime {
@@ -368,6 +369,7 @@ impl Runtime {
             c.wire(),
             Duration::from_secs_f64(c.connect_timeout_secs),
         )?;
+        let capabilities = http.capabilities();
         let timeout = Timeout::new(http, Duration::from_secs_f64(c.timeout_secs));
         let limit = ConcurrencyLimit::new(timeout, c.concurrency);
         let in_flight = limit.in_flight();
@@ -375,7 +377,9 @@ impl Runtime {
         let sent = budget.used();
         let retry = Retry::new(budget, c.retry.clone());
         let retry_stats = retry.stats();
-        let accounting = Accounting::new(retry, &c.model, c.prices.clone());
+        let adapt = Capabilities::new(retry, capabilities, &c.base_url, &c.model);
+        let fallbacks = adapt.stats();
+        let accounting = Accounting::new(adapt, &c.model, c.prices.clone());
         let meter = accounting.meter();
         let (service, cache): (Box<dyn ChatService>, _) = match &c.cache_dir {
             Some(dir) => {
@@ -395,6 +399,7 @@ impl Runtime {
             sent,
             retry: retry_stats,
             in_flight,
+            fallbacks,
         })
     }
 
@@ -410,6 +415,7 @@ impl Runtime {
             cache_write_errors: self.cache.as_ref().map_or(0, |c| c.write_errors()),
             in_flight: self.in_flight.current(),
             max_in_flight: self.in_flight.max(),
+            fallbacks: self.fallbacks.snapshot(),
         }
     }
 }
@@ -439,6 +445,10 @@ pub struct UsageReport {
     pub in_flight: usize,
     /// The most requests in flight at once.
     pub max_in_flight: usize,
+    /// Requests that needed a fallback because the server rejected or ignored a field, per
+    /// kind (see [`Capabilities`]).
+    #[serde(default, skip_serializing_if = "FallbackCounts::is_empty")]
+    pub fallbacks: FallbackCounts,
 }
 
 impl fmt::Display for UsageReport {
@@ -460,7 +470,11 @@ impl fmt::Display for UsageReport {
             f,
             ", {} retries, {} cache hits",
             self.retries, self.cache_hits
-        )
+        )?;
+        if !self.fallbacks.is_empty() {
+            write!(f, ", fallbacks: {}", self.fallbacks)?;
+        }
+        Ok(())
     }
 }
 
