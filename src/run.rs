@@ -10,7 +10,15 @@
 //!   eval/<name>/           the evaluation's tables and charts
 //!   llm-cache/             LLM responses by content (kept when a stage starts over)
 //!   report.md, report.json the run: one section per stage, LLM usage
+//!   shards/<i>-of-<N>/     a sharded data run's slices (`lux run --shard i/N`), each a run
+//!                          directory of its own holding data/ only
 //! ```
+//!
+//! A shard run (`--shard i/N`) runs the data stage alone on its slice of the seeds and skips
+//! every later stage (naming one with `--stage` is refused): the mix, training and
+//! evaluations need the whole dataset. [`merge_data_shards`] joins the slices into
+//! `out/<recipe>/data/` as a finished data stage, so the next `lux run` reuses it and goes on
+//! with the mix.
 //!
 //! Each stage directory holds a `stage.json` recording the stage's *key* — a hash of its
 //! settings, the `[model]`, the seed and the keys of every stage before it — and whether it
@@ -22,14 +30,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use lux_core::pipeline::{Pipeline, PipelineConfig, RunOptions};
+use lux_core::pipeline::{Pipeline, PipelineConfig, RunOptions, RunSummary, Shard, ShardRecord};
 use lux_core::stage::{Artifact, Resources, StageContext, StageOutput};
 use lux_core::{Error, IoContext, Result, fs, rng};
 use lux_data::mix::{MixConfig, mix_with};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::recipe::{Named, Recipe};
+use crate::recipe::{DataRunOptions, LoadOptions, Named, Recipe};
 
 /// How to run a recipe.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +50,9 @@ pub struct RunSettings {
     pub rerun: Vec<String>,
     /// Show progress bars.
     pub progress: bool,
+    /// Run only the data stage, on this slice of the seeds [default run directory:
+    /// `out/<recipe name>/shards/<i>-of-<N>`].
+    pub shard: Option<Shard>,
 }
 
 /// What happened to one stage of a run.
@@ -100,10 +111,6 @@ impl Run {
     /// Prepares `recipe`: checks `stop_after` and `rerun` name stages, and lets every stage
     /// check its settings before anything runs.
     pub fn new(recipe: Recipe, settings: RunSettings) -> Result<Run> {
-        let dir = settings
-            .out
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("out").join(&recipe.name));
         let names = recipe.stage_names();
         for name in settings.stop_after.iter().chain(&settings.rerun) {
             if !names.contains(name) {
@@ -117,16 +124,13 @@ impl Run {
                 ));
             }
         }
-        let resources = Resources::default();
-        if let Some(model) = &recipe.model {
-            resources.insert(lux_train::stages::MODEL_SPEC, model.clone());
+        if let Some(shard) = settings.shard {
+            check_shard_settings(&recipe, &settings, shard)?;
         }
-        let mut run = Run {
-            recipe,
-            settings,
-            dir,
-            resources,
-        };
+        let mut run = Run::unprepared(recipe, settings);
+        if run.settings.shard.is_some() {
+            return Ok(run); // no later stage runs: nothing to prepare (nor models to load)
+        }
         let mut train = std::mem::take(&mut run.recipe.train);
         for stage in &mut train {
             let ctx = run.context(&stage.name, "train", Vec::new());
@@ -146,6 +150,28 @@ impl Run {
         }
         run.recipe.eval = eval;
         Ok(run)
+    }
+
+    /// A run whose train and eval stages are not prepared (for a shard run, or to compute a
+    /// stage's key).
+    fn unprepared(recipe: Recipe, settings: RunSettings) -> Run {
+        let dir = settings.out.clone().unwrap_or_else(|| {
+            let root = PathBuf::from("out").join(&recipe.name);
+            match settings.shard {
+                Some(shard) => root.join("shards").join(shard.dir_name()),
+                None => root,
+            }
+        });
+        let resources = Resources::default();
+        if let Some(model) = &recipe.model {
+            resources.insert(lux_train::stages::MODEL_SPEC, model.clone());
+        }
+        Run {
+            recipe,
+            settings,
+            dir,
+            resources,
+        }
     }
 
     /// The run directory.
@@ -169,16 +195,16 @@ impl Run {
         let mut key = self.root_key()?;
 
         if let Some(data) = self.recipe.data.take() {
-            let settings = json!({
-                "data": &data,
-                "llm": self.recipe.llm.as_ref().map(redacted),
-                "llm_generators": self.recipe.llm_generators,
-            });
-            key = stage_key(&key, &settings);
+            key = self.data_key(&key, &data);
+            if let Some(shard) = self.settings.shard {
+                // A slice is not the stage's output: its own key, so that it is never taken
+                // for (or reused as) the whole data stage.
+                key = stage_key(&key, &json!({ "shard": shard.to_string() }));
+            }
             let report = self.data_stage(data, &key).await?;
             collect(&mut inputs, &report);
             reports.push(report);
-            if self.stops_after("data") {
+            if self.stops_after("data") || self.settings.shard.is_some() {
                 return self.finish(reports);
             }
         }
@@ -218,6 +244,16 @@ impl Run {
             }
         }
         self.finish(reports)
+    }
+
+    /// The data stage's key after `previous` (the root key).
+    fn data_key(&self, previous: &str, data: &PipelineConfig) -> String {
+        let settings = json!({
+            "data": data,
+            "llm": self.recipe.llm.as_ref().map(redacted),
+            "llm_generators": self.recipe.llm_generators,
+        });
+        stage_key(previous, &settings)
     }
 
     fn stops_after(&self, name: &str) -> bool {
@@ -367,9 +403,48 @@ impl Run {
             progress: self.settings.progress,
             retry_failed: false,
             fresh: !resumes,
+            shard: self.settings.shard,
+            origin: origin(&self.recipe, "run"),
         };
         let summary = Pipeline::new(data)?.run(&dir, &opts).await?;
+        let output = self.data_output(&summary, &dir);
+        self.done(
+            "data",
+            "data",
+            &dir,
+            key,
+            started.elapsed().as_secs_f64(),
+            output,
+        )
+    }
+
+    /// The data stage's figures, report section and dataset artifact.
+    fn data_output(&self, summary: &RunSummary, dir: &Path) -> StageOutput {
         let s = &summary.stats;
+        if let Some(shard) = self.settings.shard {
+            return StageOutput {
+                summary: json!({
+                    "shard": shard.to_string(),
+                    "seeds": s.seeds_done,
+                    "generated": s.generated,
+                    "rejected": s.rejected,
+                }),
+                markdown: format!(
+                    "Shard {shard}: {} seeds ({} resumed) → {} examples generated, {} rejected \
+                     by generators; no filter ran (filters run over all shards at once). \
+                     Journal: `{}`. Merge the {} shards with `lux dataset merge \
+                     <their directories> -o out/{}/data`.\n",
+                    s.seeds_done,
+                    summary.seeds_resumed,
+                    s.generated,
+                    s.rejected,
+                    link(&self.dir, &dir.join("journal.jsonl")),
+                    shard.count,
+                    self.recipe.name,
+                ),
+                ..StageOutput::default()
+            };
+        }
         let mut md = format!(
             "{} seeds ({} resumed) → {} examples generated, **{} kept**, {} dropped by filters, \
              {} rejected by generators. Dataset: `{}`; statistics: [stats.md]({}).\n\n\
@@ -386,7 +461,7 @@ impl Run {
         for (task, c) in &s.per_task {
             let _ = writeln!(md, "| {task} | {} | {} |", c.generated, c.kept);
         }
-        let output = StageOutput {
+        StageOutput {
             summary: json!({
                 "seeds": s.seeds_done,
                 "generated": s.generated,
@@ -399,15 +474,7 @@ impl Run {
             markdown: md,
             ..StageOutput::default()
         }
-        .with_artifact("dataset", Artifact::new("dataset", dir.join("dataset.jsonl")));
-        self.done(
-            "data",
-            "data",
-            &dir,
-            key,
-            started.elapsed().as_secs_f64(),
-            output,
-        )
+        .with_artifact("dataset", Artifact::new("dataset", dir.join("dataset.jsonl")))
     }
 
     fn mix_stage(
@@ -566,14 +633,14 @@ impl Run {
             md.push_str("No request was sent to an LLM endpoint in this run.\n");
         } else {
             md.push_str(
-                "| endpoint | model | calls | failed | cache hits | retries | prompt tokens | completion tokens | cost ($) | fallbacks |\n\
-                 |---|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
+                "| endpoint | model | calls | failed | cache hits | retries | prompt tokens | completion tokens | cost ($) |\n\
+                 |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
             );
             for u in &report.llm_usage {
                 let g = |k: &str| u.get(k).cloned().unwrap_or(Value::Null);
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     g("base_url").as_str().unwrap_or(""),
                     g("model").as_str().unwrap_or(""),
                     g("calls"),
@@ -583,7 +650,6 @@ impl Run {
                     g("prompt_tokens"),
                     g("completion_tokens"),
                     g("cost_usd"),
-                    fallbacks_cell(&g("fallbacks")),
                 );
             }
         }
@@ -591,21 +657,171 @@ impl Run {
     }
 }
 
-/// An endpoint's fallback counts (requests that needed one because the server rejected or
-/// ignored a field, per kind), `n_split 3, logprobs_missing 1`, or `–`.
-fn fallbacks_cell(v: &Value) -> String {
-    let parts: Vec<String> = v
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(_, n)| n.as_u64().is_some_and(|n| n > 0))
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
-    if parts.is_empty() {
-        "–".into()
-    } else {
-        parts.join(", ")
+/// Refuses what a shard run cannot do: a recipe without `[data]`, and stopping after or
+/// rerunning a stage after the data stage (a shard runs the data stage only).
+fn check_shard_settings(recipe: &Recipe, settings: &RunSettings, shard: Shard) -> Result<()> {
+    if recipe.data.is_none() {
+        return Err(Error::invalid(
+            "--shard",
+            format!(
+                "{} has no [data] table: only the data stage can be sharded",
+                recipe.path.display()
+            ),
+        ));
     }
+    if let Some(later) = settings
+        .stop_after
+        .iter()
+        .chain(&settings.rerun)
+        .find(|name| *name != "data")
+    {
+        return Err(Error::invalid(
+            "--shard",
+            format!(
+                "shard {shard} runs the data stage only, not `{later}`: mix, training and \
+                 evaluation need the whole dataset; merge the shards (`lux dataset merge`), \
+                 then run the recipe without --shard"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What a shard records to find its recipe again when merged: the recipe file (absolute,
+/// so merging works from any directory), `--quick`, and the command that made it.
+fn origin(recipe: &Recipe, command: &str) -> Value {
+    let file = std::path::absolute(&recipe.path).unwrap_or_else(|_| recipe.path.clone());
+    json!({ "command": command, "recipe_file": file, "quick": recipe.quick })
+}
+
+/// Runs `recipe`'s data stage on one shard of its seeds into `out` (`lux data --shard`):
+/// [`Recipe::run_data`] for a slice.
+pub async fn run_data_shard(
+    recipe: Recipe,
+    out: &Path,
+    opts: &DataRunOptions,
+    shard: Shard,
+) -> Result<RunSummary> {
+    let origin = origin(&recipe, "data");
+    let Some(mut data) = recipe.data else {
+        return Err(Error::invalid(
+            "data",
+            format!("{} has no [data] table", recipe.path.display()),
+        ));
+    };
+    Recipe::compose_generators(
+        &mut data,
+        recipe.llm.as_ref(),
+        &recipe.llm_generators,
+        &out.join("llm-cache"),
+    )?;
+    let run = RunOptions {
+        base_dir: recipe.base_dir.clone(),
+        progress: opts.progress,
+        retry_failed: opts.retry_failed,
+        fresh: opts.fresh,
+        shard: Some(shard),
+        origin,
+    };
+    Pipeline::new(data)?.run(out, &run).await
+}
+
+/// A shard directory as given on the command line: the data directory holding `shard.json`,
+/// or a `lux run --shard` run directory (its `data/`).
+pub fn shard_data_dir(dir: &Path) -> PathBuf {
+    let nested = dir.join("data");
+    if !dir.join(lux_core::pipeline::SHARD_RECORD).exists()
+        && nested.join(lux_core::pipeline::SHARD_RECORD).exists()
+    {
+        nested
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+/// Joins shard directories into `out` (`lux dataset merge`): the dataset, statistics and
+/// journal one unsharded run of the recipe writes there. The recipe is `recipe_file` (with
+/// `quick`), or else the one the shards record. When the shards come from `lux run --shard`,
+/// `out` also becomes a finished data stage (its `stage.json`): with `out` =
+/// `out/<recipe>/data`, the next `lux run` reuses it and goes on with the mix.
+pub async fn merge_data_shards(
+    shard_dirs: &[PathBuf],
+    out: &Path,
+    recipe_file: Option<&Path>,
+    quick: bool,
+    progress: bool,
+) -> Result<RunSummary> {
+    let dirs: Vec<PathBuf> = shard_dirs.iter().map(|d| shard_data_dir(d)).collect();
+    let first = match dirs.first() {
+        Some(d) => ShardRecord::require(d)?,
+        None => return Err(Error::invalid("shards", "name at least one shard directory")),
+    };
+    let recorded = |k: &str| first.origin.get(k).cloned().unwrap_or(Value::Null);
+    let (path, quick) = match recipe_file {
+        Some(p) => (p.to_path_buf(), quick),
+        None => match recorded("recipe_file").as_str() {
+            Some(p) => (PathBuf::from(p), recorded("quick").as_bool().unwrap_or(false)),
+            None => {
+                return Err(Error::invalid(
+                    "--recipe",
+                    format!(
+                        "{} does not record its recipe; name it with --recipe",
+                        dirs[0].display()
+                    ),
+                ));
+            }
+        },
+    };
+    let recipe = Recipe::load_with(&path, &LoadOptions { quick })?;
+    let from_run = recorded("command").as_str() == Some("run");
+    let run_dir = out.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut run = Run::unprepared(
+        recipe,
+        RunSettings {
+            out: Some(run_dir.clone()),
+            progress,
+            ..RunSettings::default()
+        },
+    );
+    let Some(mut data) = run.recipe.data.take() else {
+        return Err(Error::invalid(
+            "data",
+            format!("{} has no [data] table", run.recipe.path.display()),
+        ));
+    };
+    let key = run.data_key(&run.root_key()?, &data);
+    let cache = if from_run {
+        run_dir.join("llm-cache")
+    } else {
+        out.join("llm-cache")
+    };
+    Recipe::compose_generators(
+        &mut data,
+        run.recipe.llm.as_ref(),
+        &run.recipe.llm_generators,
+        &cache,
+    )?;
+    let opts = RunOptions {
+        base_dir: run.recipe.base_dir.clone(),
+        progress,
+        ..RunOptions::default()
+    };
+    let started = Instant::now();
+    let summary = Pipeline::new(data)?.merge_shards(&dirs, out, &opts)?;
+    if from_run {
+        let output = run.data_output(&summary, out);
+        write_record(
+            out,
+            &StageRecord {
+                key,
+                finished: true,
+                seconds: started.elapsed().as_secs_f64(),
+                output,
+            },
+            &run_dir,
+        )?;
+    }
+    Ok(summary)
 }
 
 /// Names the recipe file and the stage in an error from a stage.

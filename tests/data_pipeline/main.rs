@@ -1,7 +1,9 @@
 //! The data stage end to end through the `lux` CLI: real-format seed files written by the
 //! test → generators → filters → dataset, plus the bundled LuxInstruct recipe.
 
+mod faults;
 mod llm_endpoint;
+mod shards;
 mod support;
 
 use std::collections::BTreeSet;

@@ -38,6 +38,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+pub mod checksum;
 mod document;
 mod error;
 mod example;

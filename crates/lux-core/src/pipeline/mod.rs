@@ -13,8 +13,15 @@
 //! resumed run, or a run with changed filters, writes exactly what an uninterrupted run with
 //! those filters would. Changing sources, generators, languages or the seed changes the
 //! recipe's fingerprint, and the runner refuses to mix the old journal into the new run.
+//!
+//! Every file of the output directory is written to a temporary name and renamed
+//! ([`crate::fs::write_atomic`]); the journal, which is appended to, carries a checksum per
+//! line. A run killed at any moment leaves whole files and a journal whose last line at most
+//! is cut, and the next run resumes from it. With [`RunOptions::shard`] a run generates one
+//! slice of the seeds, and [`Pipeline::merge_shards`] joins the slices (see [`shard`]).
 
 mod journal;
+pub mod shard;
 mod stats;
 
 use std::collections::{BTreeMap, HashSet};
@@ -26,7 +33,8 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-pub use journal::{Journal, JournalEntry};
+pub use journal::{DamagedLine, Journal, JournalContents, JournalEntry};
+pub use shard::{SHARD_RECORD, Shard, ShardRecord};
 pub use stats::{Counts, RunStats};
 
 use crate::{
@@ -133,6 +141,11 @@ pub struct RunOptions {
     pub retry_failed: bool,
     /// Ignore and replace an existing journal instead of resuming it.
     pub fresh: bool,
+    /// Generate only this slice of the seeds, and write no dataset (see [`shard`]).
+    pub shard: Option<Shard>,
+    /// Recorded in a shard's `shard.json` so that merging can find the recipe again (lux
+    /// records the recipe file and `--quick`); null records nothing.
+    pub origin: serde_json::Value,
 }
 
 impl Default for RunOptions {
@@ -142,6 +155,8 @@ impl Default for RunOptions {
             progress: false,
             retry_failed: false,
             fresh: false,
+            shard: None,
+            origin: serde_json::Value::Null,
         }
     }
 }
@@ -155,7 +170,8 @@ pub struct RunSummary {
     pub seeds_generated_now: usize,
     /// Seeds found complete in the journal and skipped.
     pub seeds_resumed: usize,
-    /// The statistics (also in `stats.json`).
+    /// The statistics (also in `stats.json`). Of a shard run: what was generated, before
+    /// any filter (`kept` and `dropped` are 0; filters run when the shards are merged).
     pub stats: RunStats,
 }
 
@@ -179,7 +195,8 @@ struct Manifest {
 /// Runs a [`PipelineConfig`] into an output directory.
 ///
 /// Files written to `out_dir`: `journal.jsonl` (raw generations, the resume point),
-/// `dataset.jsonl`, `dropped.jsonl`, `rejected.jsonl`, `stats.json`, `stats.md`, `run.json`.
+/// `dataset.jsonl`, `dropped.jsonl`, `rejected.jsonl`, `stats.json`, `stats.md`, `run.json`;
+/// a shard run writes `journal.jsonl`, `run.json` and `shard.json` only.
 #[derive(Debug)]
 pub struct Pipeline {
     config: PipelineConfig,
@@ -246,11 +263,31 @@ impl Pipeline {
     ) -> Result<RunSummary> {
         let out = out_dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&out).with_path(&out)?;
+        fs::remove_stale_temps(&out)?;
         let journal_path = out.join("journal.jsonl");
         let manifest_path = out.join("run.json");
         let (fingerprint, recipe) = self.fingerprint()?;
         if opts.fresh && journal_path.exists() {
             std::fs::remove_file(&journal_path).with_path(&journal_path)?;
+        }
+        let old_shard = ShardRecord::read(&out)?.map(|r| r.shard);
+        if journal_path.exists() && old_shard != opts.shard {
+            let held = match old_shard {
+                Some(s) => format!("shard {s} of a sharded run"),
+                None => "an unsharded run".into(),
+            };
+            let wanted = match opts.shard {
+                Some(s) => format!("shard {s}"),
+                None => "an unsharded run (merge shards with `lux dataset merge`)".into(),
+            };
+            return Err(Error::invalid(
+                "output directory",
+                format!(
+                    "{} holds {held}, not {wanted}; use another directory or start fresh \
+                     (--fresh)",
+                    out.display()
+                ),
+            ));
         }
         if journal_path.exists() && manifest_path.exists() {
             let text = std::fs::read_to_string(&manifest_path).with_path(&manifest_path)?;
@@ -266,6 +303,20 @@ impl Pipeline {
                     ),
                 ));
             }
+        }
+        let shard_record = opts.shard.map(|shard| ShardRecord {
+            shard,
+            fingerprint: fingerprint.clone(),
+            complete: false,
+            origin: opts.origin.clone(),
+        });
+        match &shard_record {
+            Some(r) => r.write(&out)?,
+            None if old_shard.is_some() => {
+                let p = out.join(SHARD_RECORD);
+                std::fs::remove_file(&p).with_path(&p)?;
+            }
+            None => {}
         }
         fs::write_json_atomic(
             &manifest_path,
@@ -299,7 +350,14 @@ impl Pipeline {
             .await?;
         journal.sync()?;
 
-        let stats = self.filter_and_write(&out, entries, opts)?;
+        let stats = match shard_record {
+            Some(mut record) => {
+                record.complete = true;
+                record.write(&out)?;
+                generation_stats(latest_entries(entries))
+            }
+            None => self.filter_and_write(&out, entries, opts)?,
+        };
         Ok(RunSummary {
             out_dir: out,
             seeds_generated_now: generated_now,
@@ -330,8 +388,10 @@ impl Pipeline {
         let mut work = seeds
             .filter_map(|item| {
                 let keep = match &item {
-                    Ok((_, key, seed)) => {
-                        !done.contains(key) && generators.iter().any(|g| g.accepts(seed))
+                    Ok((seq, key, seed)) => {
+                        opts.shard.is_none_or(|s| s.contains(*seq))
+                            && !done.contains(key)
+                            && generators.iter().any(|g| g.accepts(seed))
                     }
                     Err(_) => true,
                 };
@@ -396,13 +456,7 @@ impl Pipeline {
         entries: Vec<JournalEntry>,
         opts: &RunOptions,
     ) -> Result<RunStats> {
-        // The last entry per key wins (a retried seed), in stream order.
-        let mut latest: BTreeMap<String, JournalEntry> = BTreeMap::new();
-        for e in entries {
-            latest.insert(e.key.clone(), e);
-        }
-        let mut entries: Vec<JournalEntry> = latest.into_values().collect();
-        entries.sort_by_key(|e| e.seq);
+        let entries = latest_entries(entries);
 
         let fctx = FilterContext {
             native: self.config.native.clone(),
@@ -423,18 +477,8 @@ impl Pipeline {
         let mut dropped = Vec::new();
         let mut rejected = Vec::new();
         for entry in entries {
-            stats.seeds_done += 1;
-            if !entry.failures.is_empty() {
-                stats.seeds_failed += 1;
-            }
+            stats.count_seed(&entry);
             for r in entry.rejected.iter().chain(&entry.failures) {
-                stats.rejected += 1;
-                *stats
-                    .rejections
-                    .entry(r.generator.clone())
-                    .or_default()
-                    .entry(stats::reason_head(&r.reason))
-                    .or_default() += 1;
                 rejected.push(serde_json::json!({
                     "seed": entry.key, "generator": r.generator, "reason": r.reason,
                     "failure": entry.failures.contains(r),
@@ -484,6 +528,29 @@ impl Pipeline {
         )?;
         Ok(stats)
     }
+}
+
+/// The last entry per key (a retried seed), in stream order.
+fn latest_entries(entries: Vec<JournalEntry>) -> Vec<JournalEntry> {
+    let mut latest: BTreeMap<String, JournalEntry> = BTreeMap::new();
+    for e in entries {
+        latest.insert(e.key.clone(), e);
+    }
+    let mut entries: Vec<JournalEntry> = latest.into_values().collect();
+    entries.sort_by_key(|e| e.seq);
+    entries
+}
+
+/// The counts of a shard: seeds, failures, generations and rejections; no filter ran.
+fn generation_stats(entries: Vec<JournalEntry>) -> RunStats {
+    let mut stats = RunStats::default();
+    for entry in &entries {
+        stats.count_seed(entry);
+        for ex in &entry.examples {
+            stats.count_generated(ex);
+        }
+    }
+    stats
 }
 
 fn read_seeds(

@@ -56,7 +56,41 @@ pub(crate) fn reason_head(reason: &str) -> String {
 }
 
 impl RunStats {
+    /// Counts a seed's journal entry: the seed, its failure, its generators' rejections.
+    pub(crate) fn count_seed(&mut self, entry: &super::JournalEntry) {
+        self.seeds_done += 1;
+        if !entry.failures.is_empty() {
+            self.seeds_failed += 1;
+        }
+        for r in entry.rejected.iter().chain(&entry.failures) {
+            self.rejected += 1;
+            *self
+                .rejections
+                .entry(r.generator.clone())
+                .or_default()
+                .entry(reason_head(&r.reason))
+                .or_default() += 1;
+        }
+    }
+
+    /// Counts a generated example before any filter (a shard's counts).
+    pub(crate) fn count_generated(&mut self, ex: &Example) {
+        self.count_groups(ex, false);
+        self.generated += 1;
+    }
+
+    /// Counts an example that went through the filters.
     pub(crate) fn count(&mut self, ex: &Example, kept: bool) {
+        self.count_groups(ex, kept);
+        self.generated += 1;
+        if kept {
+            self.kept += 1;
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    fn count_groups(&mut self, ex: &Example, kept: bool) {
         bump(self.per_task.entry(ex.task.to_string()).or_default(), kept);
         bump(
             self.per_lang_pair
@@ -71,12 +105,6 @@ impl RunStats {
             kept,
         );
         bump(self.per_source.entry(ex.source.clone()).or_default(), kept);
-        self.generated += 1;
-        if kept {
-            self.kept += 1;
-        } else {
-            self.dropped += 1;
-        }
     }
 
     /// The statistics as a Markdown report.

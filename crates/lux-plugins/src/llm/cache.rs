@@ -14,8 +14,8 @@ use super::ChatService;
 use crate::LlmError;
 
 /// A cache entry could not be read (permissions, a directory in the way). A missing entry is
-/// a miss and an unreadable one (hand-edited) is a miss that gets rewritten: neither is an
-/// error.
+/// a miss, and a damaged one (checksum mismatch, cut short, hand-edited, of an older lux) is
+/// a miss that is reported and rewritten: neither is an error.
 #[derive(Debug, thiserror::Error)]
 #[error("reading LLM cache entry {}: {source}", path.display())]
 pub struct CacheError {
@@ -53,15 +53,18 @@ impl CacheStats {
     pub fn write_errors(&self) -> u64 {
         self.write_errors.load(Ordering::Relaxed)
     }
-    /// Entries found unreadable and treated as misses.
+    /// Entries found damaged or unreadable and treated as misses (never loaded).
     pub fn unreadable(&self) -> u64 {
         self.unreadable.load(Ordering::Relaxed)
     }
 }
 
-const VERSION: u32 = 1;
+/// 2: entries are checksummed records (version 1 entries had no checksum; they are asked
+/// again and rewritten).
+const VERSION: u32 = 2;
 
-/// One file of the cache: `<dir>/<key[0..2]>/<key>.json`.
+/// One file of the cache: `<dir>/<key[0..2]>/<key>.json`, a checksummed record
+/// ([`lux_core::checksum`]) so that an answer changed on disk is detected, not returned.
 #[derive(Serialize, Deserialize)]
 struct Entry {
     version: u32,
@@ -90,7 +93,9 @@ pub fn cache_key(namespace: &str, request: &ChatRequest) -> String {
 
 /// Answers requests seen before from `dir`; passes the others on and stores their answers,
 /// one file per entry, written atomically (temporary file, fsync, rename), so a process
-/// killed at any moment leaves whole entries only. Failed requests are not stored.
+/// killed at any moment leaves whole entries only. Each entry carries a CRC-32 of its
+/// content: one damaged afterwards (disk, copy, hand edit) is logged with its file and asked
+/// again, never returned. Failed requests are not stored.
 ///
 /// Concurrent identical requests are sent once: the others wait for the first and read its
 /// answer. Entries hold the request and the answer (readable JSON, for audits), never the key.
@@ -160,7 +165,7 @@ impl<S> Cache<S> {
 
     async fn lookup(&self, key: &str, path: &Path) -> Result<Option<ChatResponse>, CacheError> {
         match tokio::fs::read(path).await {
-            Ok(bytes) => match serde_json::from_slice::<Entry>(&bytes) {
+            Ok(bytes) => match lux_core::checksum::unseal_value::<Entry>(&bytes) {
                 Ok(e) if e.version == VERSION && e.key == key => Ok(Some(e.response)),
                 Ok(_) => {
                     tracing::warn!(
@@ -172,7 +177,7 @@ impl<S> Cache<S> {
                 }
                 Err(e) => {
                     tracing::warn!(
-                        "{}: unreadable cache entry ({e}); asking again",
+                        "{}: damaged cache entry ({e}); not used, asking again",
                         path.display()
                     );
                     self.stats.unreadable.fetch_add(1, Ordering::Relaxed);
@@ -201,7 +206,7 @@ impl<S> Cache<S> {
             request: request.clone(),
             response: response.clone(),
         };
-        let written = match serde_json::to_vec(&entry) {
+        let written = match lux_core::checksum::seal_value(&entry) {
             Ok(bytes) => {
                 let p = path.clone();
                 tokio::task::spawn_blocking(move || lux_core::fs::write_atomic(&p, &bytes))
@@ -308,5 +313,33 @@ mod tests {
         assert!(again.stats().unreadable() >= 1);
         assert_eq!(again.call(&req).await.unwrap().choices[0].content, "MOIEN");
         assert_eq!(again.get_ref().0.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_answer_changed_on_disk_is_detected_and_asked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(Counting::default(), dir.path(), "ns");
+        let req = ChatRequest::new(vec![ChatMessage::user("moien")]);
+        cache.call(&req).await.unwrap();
+        let path = cache.entry_path(&req);
+        // Still valid JSON, still the right key and version: only the checksum tells.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let forged = text.replacen("\"MOIEN\"", "\"MOIEN!\"", 1);
+        assert_ne!(forged, text);
+        serde_json::from_str::<serde_json::Value>(&forged).unwrap();
+        std::fs::write(&path, forged).unwrap();
+
+        let again = Cache::new(Counting::default(), dir.path(), "ns");
+        assert_eq!(again.call(&req).await.unwrap().choices[0].content, "MOIEN");
+        assert_eq!(again.get_ref().0.load(Ordering::SeqCst), 1, "not recomputed");
+        assert_eq!(again.stats().unreadable(), 1);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "not rewritten");
+
+        // An entry of the previous format (no checksum) is not trusted either.
+        let v1 = serde_json::from_str::<serde_json::Value>(&text).unwrap()["data"].clone();
+        std::fs::write(&path, v1.to_string()).unwrap();
+        let third = Cache::new(Counting::default(), dir.path(), "ns");
+        third.call(&req).await.unwrap();
+        assert_eq!(third.get_ref().0.load(Ordering::SeqCst), 1);
     }
 }
