@@ -24,9 +24,12 @@
 //!   the position in the run, so a run resumed from `checkpoint-N/` takes the same steps after
 //!   `N` as one that never stopped (tested to the bit).
 //!
-//! Several devices: burn 0.22 runs a model on one device per process; for several GPUs build
-//! with the `cuda` feature and run one process per device on disjoint shards of the data
-//! (the seed differs per shard), then average adapters. lux keeps the default build CPU-only.
+//! One device per run: the `[model]` device (`flex`, or `cuda:N` / `wgpu:N` with lux's `cuda` /
+//! `wgpu` features). There is no data-parallel training: burn 0.22's distributed operations
+//! (gradient sync server, all-reduce) are not implemented for `flex` and do not reach across
+//! processes, and lux does not write an all-reduce of its own; `docs/data-parallel.md` says
+//! where burn stops and how the trainer shards a step over peers once it does
+//! (`tests/data_parallel.rs` notices the burn upgrade that makes it possible).
 
 mod args;
 mod checkpoint;
