@@ -12,17 +12,21 @@
 //! by the schema. That is what lets [`TokenMask`](super::TokenMask) mask tokens without ever
 //! leading the decoder into a dead end.
 //!
-//! Runaway output is bounded where the model could loop without writing anything useful: at
-//! most [`MAX_WHITESPACE`] whitespace bytes between two tokens of the document, numbers of at
-//! most 15 + 15 digits and a 2-digit exponent, nesting of at most [`MAX_DEPTH`] values.
+//! Runaway output is bounded where the model could loop without writing anything useful:
+//! between two tokens of the document, whitespace is nothing, one space, or one newline and
+//! at most [`MAX_INDENT`] spaces or tabs (llama.cpp's JSON grammar allows the same); numbers
+//! have at most 15 + 15 digits and a 2-digit exponent; values nest at most [`MAX_DEPTH`]
+//! deep.
 
 use std::sync::LazyLock;
 
 use super::json_schema::{JsonSchema, Property};
 
-/// Most consecutive whitespace bytes between two tokens of the document: enough for an
-/// indented, pretty-printed answer, too few for a model to loop on blank lines.
-pub const MAX_WHITESPACE: u8 = 12;
+/// Most spaces or tabs after a newline between two tokens of the document: enough to indent
+/// a pretty-printed answer, too few for a model to loop on blanks.
+pub const MAX_INDENT: u8 = 20;
+/// [`JsonRecognizer::whitespace`] after a single space: no more whitespace in this gap.
+const AFTER_SPACE: u8 = u8::MAX;
 /// Deepest nesting of values (frames): bounds `[[[[…` under a schema without `type`.
 pub const MAX_DEPTH: usize = 32;
 const MAX_INT_DIGITS: u8 = 15;
@@ -41,7 +45,8 @@ static NULL: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![b"null".to_vec()]);
 #[derive(Debug)]
 pub struct JsonRecognizer<'s> {
     stack: Vec<Frame<'s>>,
-    /// Whitespace bytes since the last other byte.
+    /// The whitespace gap since the last other byte: 0 none, [`AFTER_SPACE`] one space,
+    /// else 1 + the spaces and tabs after a newline.
     whitespace: u8,
 }
 
@@ -162,7 +167,7 @@ enum Frame<'s> {
 enum Step<'s> {
     /// Took it.
     Took,
-    /// It is whitespace between tokens, allowed here (subject to [`MAX_WHITESPACE`]).
+    /// It is whitespace between tokens, allowed here (as the gap's shape allows).
     Whitespace,
     /// It cannot come here.
     Reject,
@@ -222,10 +227,12 @@ impl<'s> JsonRecognizer<'s> {
                     return true;
                 }
                 Step::Whitespace => {
-                    if self.whitespace >= MAX_WHITESPACE {
-                        return false;
-                    }
-                    self.whitespace += 1;
+                    self.whitespace = match (self.whitespace, b) {
+                        (0, b' ') => AFTER_SPACE,
+                        (0, b'\n') => 1,
+                        (w, b' ' | b'\t') if (1..=MAX_INDENT).contains(&w) => w + 1,
+                        _ => return false,
+                    };
                     return true;
                 }
                 Step::Reject => return false,
@@ -924,11 +931,17 @@ mod tests {
         let s = judge();
         let mut r = JsonRecognizer::new(&s);
         assert!(r.feed(b'{'));
-        for _ in 0..MAX_WHITESPACE {
-            assert!(r.feed(b'\n'));
+        assert!(!r.clone().feed_all(b"\n\n"));
+        assert!(!r.clone().feed_all(b"  "));
+        assert!(!r.clone().feed_all(b" \n"));
+        assert!(!r.clone().feed(b'\t'));
+        assert!(r.feed(b'\n'));
+        for _ in 0..MAX_INDENT {
+            assert!(r.feed(b' '));
         }
         assert!(!r.clone().feed(b' '));
         assert!(r.feed(b'"'));
+        assert!(r.feed_all(b"score\": \n\t4"));
         let any = schema(json!({}));
         let mut r = JsonRecognizer::new(&any);
         let deep = "[".repeat(MAX_DEPTH);
