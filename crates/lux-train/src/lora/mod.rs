@@ -37,4 +37,6 @@ mod peft;
 pub use apply::{apply_lora, lora_parameter_names};
 pub use config::{LoraConfig, TargetModules};
 pub use merge::{MergedLora, merge_lora, unmerge_lora};
-pub use peft::{ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, load_peft, peft_key, save_peft};
+pub use peft::{
+    ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, load_peft, peft_key, read_peft_config, save_peft,
+};

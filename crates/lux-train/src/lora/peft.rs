@@ -113,13 +113,7 @@ fn peft_config_json(c: &LoraConfig) -> Value {
 /// a dtype other than F32/F16/BF16.
 pub fn load_peft(model: Llama, dir: &Path) -> Result<(Llama, LoraConfig)> {
     let config_path = dir.join(ADAPTER_CONFIG_FILE);
-    let text = std::fs::read_to_string(&config_path).with_path(&config_path)?;
-    let raw: Value =
-        serde_json::from_str(&text).map_err(|e| Error::parse(&config_path, None, e.to_string()))?;
-    let config = config_from_peft(&raw).map_err(|m| Error::parse(&config_path, None, m))?;
-    config
-        .validate()
-        .map_err(|e| Error::parse(&config_path, None, e.to_string()))?;
+    let config = read_peft_config(&config_path)?;
 
     let weights_path = dir.join(ADAPTER_WEIGHTS_FILE);
     let bytes = std::fs::read(&weights_path).with_path(&weights_path)?;
@@ -224,6 +218,20 @@ fn summarise(names: &[String]) -> String {
         n if n > shown.len() => format!("{}, … ({n} in all)", shown.join(", ")),
         _ => shown.join(", "),
     }
+}
+
+/// Reads and checks a PEFT `adapter_config.json` on its own (no model needed): the part of
+/// [`load_peft`] that parses user input, separate so that it can be fuzzed and reused.
+/// Errors name the file.
+pub fn read_peft_config(config_path: &Path) -> Result<LoraConfig> {
+    let text = std::fs::read_to_string(config_path).with_path(config_path)?;
+    let raw: Value =
+        serde_json::from_str(&text).map_err(|e| Error::parse(config_path, None, e.to_string()))?;
+    let config = config_from_peft(&raw).map_err(|m| Error::parse(config_path, None, m))?;
+    config
+        .validate()
+        .map_err(|e| Error::parse(config_path, None, e.to_string()))?;
+    Ok(config)
 }
 
 /// The LoRA settings of a PEFT `adapter_config.json`; PEFT's other fields are checked only
