@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::llm::{BudgetExhausted, CacheError, Elapsed, HttpError, RetryError};
+use crate::llm::{
+    BudgetExhausted, CacheError, Elapsed, HttpError, NoEndpointAvailable, RetryError,
+};
 
 /// Why a chat request failed, by the layer that failed it.
 ///
@@ -19,6 +21,9 @@ pub enum LlmError {
     /// No answer within the per-request timeout.
     #[error(transparent)]
     Timeout(#[from] Elapsed),
+    /// Every endpoint of a pool is out of service for now.
+    #[error(transparent)]
+    NoEndpoint(#[from] NoEndpointAvailable),
     /// The run's request budget is spent.
     #[error(transparent)]
     Budget(#[from] BudgetExhausted),
@@ -44,7 +49,7 @@ impl LlmError {
     pub fn is_transient(&self) -> bool {
         match self {
             LlmError::Http(e) => e.is_transient(),
-            LlmError::Timeout(_) => true,
+            LlmError::Timeout(_) | LlmError::NoEndpoint(_) => true,
             _ => false,
         }
     }
@@ -53,6 +58,7 @@ impl LlmError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             LlmError::Http(e) => e.retry_after(),
+            LlmError::NoEndpoint(e) => Some(e.wait),
             _ => None,
         }
     }

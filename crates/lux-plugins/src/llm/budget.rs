@@ -41,6 +41,12 @@ impl<S> Budget<S> {
         }
     }
 
+    /// Wraps `inner` with a budget counted in `used`, which other `Budget`s may share: the
+    /// endpoints of a pool spend one budget between them.
+    pub fn sharing(inner: S, max: Option<u64>, used: Arc<AtomicU64>) -> Budget<S> {
+        Budget { inner, max, used }
+    }
+
     /// The budget.
     pub fn max(&self) -> Option<u64> {
         self.max

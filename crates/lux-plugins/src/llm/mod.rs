@@ -10,18 +10,25 @@
 //! | `capabilities.rs` | [`Capabilities`] | falls back where a server rejects or ignores `response_format`, `n`, `logprobs`; counts it | — |
 //! | `retry.rs` | [`Retry`] | exponential backoff with full jitter, honours `Retry-After` | [`RetryError`] |
 //! | `budget.rs` | [`Budget`] | at most `max_requests` HTTP requests per run | [`BudgetExhausted`] |
+//! | `balance.rs` | [`Balance`] | several endpoints: least-loaded choice, ejection, failover | [`NoEndpointAvailable`] |
 //! | `concurrency.rs` | [`ConcurrencyLimit`] | at most `concurrency` requests in flight | — |
 //! | `timeout.rs` | [`Timeout`] | a per-request deadline | [`Elapsed`] |
 //! | `http.rs` | [`HttpTransport`] | one chat-completions request over HTTP | [`HttpError`] |
+//!
+//! With `endpoints = [...]` instead of one `base_url`, the stack under the budget is
+//! [`ConcurrencyLimit`] (the pool's total) → [`Balance`] → one `Budget → Timeout →
+//! HttpTransport` per server (`endpoint.rs`: [`EndpointConfig`], [`HealthPolicy`]).
 //!
 //! [`OpenAiCompatible`] is the recipe-facing plugin: a deserialisable config that builds this
 //! stack lazily on its first request.
 
 mod accounting;
+mod balance;
 mod budget;
 mod cache;
 mod capabilities;
 mod concurrency;
+mod endpoint;
 mod http;
 mod openai;
 mod retry;
@@ -37,6 +44,7 @@ use async_trait::async_trait;
 use lux_core::{ChatRequest, ChatResponse};
 
 pub use accounting::{Accounting, ModelPrice, PriceTable, UsageMeter, UsageTotals};
+pub use balance::{Balance, Member, NoEndpointAvailable, PoolState};
 pub use budget::{Budget, BudgetExhausted};
 pub use cache::{Cache, CacheError, CacheStats, cache_key};
 pub use capabilities::{
@@ -44,6 +52,7 @@ pub use capabilities::{
     names_response_format, stated_n_limit,
 };
 pub use concurrency::{ConcurrencyLimit, InFlight};
+pub use endpoint::{EndpointConfig, EndpointCounts, EndpointReport, HealthPolicy};
 pub use http::{HttpError, HttpTransport};
 pub use openai::{OpenAiCompatible, OpenAiConfig, UsageReport, usage_reports};
 pub use retry::{Retry, RetryError, RetryPolicy, RetryStats};

@@ -16,6 +16,9 @@ use super::{
     FallbackCounts, FallbackStats, HttpTransport, InFlight, MaxTokensField, PriceTable,
     ResponseFormat, Retry, RetryPolicy, RetryStats, Timeout, UsageMeter, UsageTotals, WireOptions,
 };
+use super::{
+    Balance, EndpointCapabilities, EndpointConfig, EndpointReport, HealthPolicy, Member, PoolState,
+};
 use crate::LlmError;
 
 /// Settings of an [`OpenAiCompatible`] client, as written in a recipe.
@@ -31,6 +34,16 @@ use crate::LlmError;
 /// Local servers: vLLM `http://localhost:8000/v1`, Ollama `http://localhost:11434/v1`,
 /// llama.cpp `http://localhost:8080/v1`, with no `api_key_env`.
 ///
+/// Several servers of one model: `endpoints` instead of `base_url` (see [`EndpointConfig`]
+/// and [`super::Balance`]); `concurrency` is then each server's default bound:
+///
+/// ```toml
+/// llm = { type = "openai", model = "qwen2.5-7b-instruct", concurrency = 16,
+///         endpoints = [{ base_url = "http://gpu-a:8000/v1", weight = 2, concurrency = 32 },
+///                      { base_url = "http://gpu-b:8000/v1" }],
+///         health = { failures_to_eject = 3, eject_secs = 5 } }
+/// ```
+///
 /// The settings that shape what the model is asked (URL, model, sampling defaults, wire
 /// options) are serialised. The operational ones (`concurrency`, `timeout_secs`,
 /// `connect_timeout_secs`, `retry`, `max_requests`, `prices`, `cache_dir`) are read but not
@@ -40,9 +53,21 @@ use crate::LlmError;
 #[serde(deny_unknown_fields)]
 pub struct OpenAiConfig {
     /// The API root, up to and including `/v1`; requests go to `{base_url}/chat/completions`.
+    /// Empty when `endpoints` lists the servers.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub base_url: String,
-    /// The model name the server knows.
+    /// The model name the server knows. With `endpoints`, it may be left out when every
+    /// endpoint names the same model; answers are cached and priced under it.
+    #[serde(default)]
     pub model: String,
+    /// Several servers of the same model, instead of one `base_url`: each request goes to the
+    /// least-loaded healthy one. Where requests go, not what is asked, so not serialised: a
+    /// pool may gain or lose a server between a run and its resume.
+    #[serde(default, skip_serializing)]
+    pub endpoints: Vec<EndpointConfig>,
+    /// When a server of `endpoints` is taken out of service and tried again.
+    #[serde(default, skip_serializing)]
+    pub health: HealthPolicy,
     /// The NAME of the environment variable holding the API key (`OPENAI_API_KEY`); none
     /// for local servers. The key itself never appears in a recipe, log, cache or output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,7 +94,8 @@ pub struct OpenAiConfig {
     /// `max_tokens` (default) or `max_completion_tokens` (OpenAI reasoning models).
     #[serde(default)]
     pub max_tokens_field: MaxTokensField,
-    /// Requests in flight at once. Default 8.
+    /// Requests in flight at once (with `endpoints`: on each server that sets none).
+    /// Default 8.
     #[serde(default = "default_concurrency", skip_serializing)]
     pub concurrency: usize,
     /// Deadline of one request (connect, generate, download), in seconds. Default 120.
@@ -107,12 +133,37 @@ fn default_connect_timeout() -> f64 {
     10.0
 }
 
+/// An `http(s)://` URL without credentials in it; the error names `key`.
+fn check_url(key: &str, url: &str) -> Result<(), LlmError> {
+    let bad = |message: String| LlmError::Config {
+        key: key.into(),
+        message,
+    };
+    let url = url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(bad(format!("`{url}` must start with http:// or https://")));
+    }
+    if url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .is_some_and(|h| h.contains('@'))
+    {
+        return Err(bad(
+            "must not carry credentials; put the key in the variable named by api_key_env".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl OpenAiConfig {
     /// Settings for `model` at `base_url`, with the defaults above.
     pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> OpenAiConfig {
         OpenAiConfig {
             base_url: base_url.into(),
             model: model.into(),
+            endpoints: Vec::new(),
+            health: HealthPolicy::default(),
             api_key_env: None,
             temperature: None,
             top_p: None,
@@ -131,33 +182,66 @@ impl OpenAiConfig {
         }
     }
 
-    /// Checks ranges; errors name the key.
+    /// Settings for `model` on several servers (`endpoints`), with the defaults above.
+    pub fn pool(model: impl Into<String>, endpoints: Vec<EndpointConfig>) -> OpenAiConfig {
+        OpenAiConfig {
+            endpoints,
+            ..OpenAiConfig::new("", model)
+        }
+    }
+
+    /// With `endpoints` and no `model`: the model every endpoint names, if they agree.
+    fn settle_model(&mut self) {
+        if !self.model.trim().is_empty() {
+            return;
+        }
+        let mut named = self.endpoints.iter().map(|e| e.model.as_deref());
+        if let Some(Some(first)) = named.next()
+            && named.all(|m| m == Some(first))
+        {
+            self.model = first.to_string();
+        }
+    }
+
+    /// Checks ranges; errors name the key (`endpoints[1].weight`).
     pub fn validate(&self) -> Result<(), LlmError> {
         let bad = |key: &str, message: String| LlmError::Config {
             key: key.into(),
             message,
         };
-        let url = self.base_url.trim();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(bad(
-                "base_url",
-                format!("`{url}` must start with http:// or https://"),
-            ));
-        }
-        if url
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .is_some_and(|h| h.contains('@'))
-        {
-            return Err(bad(
-                "base_url",
-                "must not carry credentials; put the key in the variable named by api_key_env"
-                    .into(),
-            ));
+        match (self.base_url.trim().is_empty(), self.endpoints.is_empty()) {
+            (true, true) => {
+                return Err(bad(
+                    "base_url",
+                    "is missing: give the server's API root (`http://localhost:8000/v1`), or \
+                     `endpoints = [{ base_url = ... }, ...]` for several servers"
+                        .into(),
+                ));
+            }
+            (false, false) => {
+                return Err(bad(
+                    "endpoints",
+                    format!(
+                        "give either base_url or endpoints, not both (base_url = `{}`; list \
+                         it in endpoints too if it is one of the servers)",
+                        self.base_url
+                    ),
+                ));
+            }
+            (false, true) => check_url("base_url", &self.base_url)?,
+            (true, false) => self.validate_endpoints()?,
         }
         if self.model.trim().is_empty() {
-            return Err(bad("model", "must not be empty".into()));
+            return Err(bad(
+                "model",
+                if self.endpoints.is_empty() {
+                    "must not be empty".into()
+                } else {
+                    "is missing: the endpoints do not all name one model, so name it at the \
+                     top of the table (answers are cached and priced under it)"
+                        .into()
+                },
+            ));
         }
         if let Some(var) = &self.api_key_env
             && (var.is_empty() || var.contains('=') || var.starts_with("sk-"))
@@ -201,6 +285,52 @@ impl OpenAiConfig {
         Ok(())
     }
 
+    /// Each endpoint's URL, model, weight and concurrency; no server listed twice.
+    fn validate_endpoints(&self) -> Result<(), LlmError> {
+        let bad = |i: usize, field: &str, message: String| LlmError::Config {
+            key: format!("endpoints[{i}].{field}"),
+            message,
+        };
+        for (i, e) in self.endpoints.iter().enumerate() {
+            check_url(&format!("endpoints[{i}].base_url"), &e.base_url)?;
+            let same = |u: &str| u.trim().trim_end_matches('/').to_string();
+            if let Some(j) = self.endpoints[..i]
+                .iter()
+                .position(|o| same(&o.base_url) == same(&e.base_url))
+            {
+                return Err(bad(
+                    i,
+                    "base_url",
+                    format!(
+                        "`{}` is already endpoints[{j}]; give it a larger weight or \
+                         concurrency instead of listing it twice",
+                        e.base_url
+                    ),
+                ));
+            }
+            if e.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
+                return Err(bad(
+                    i,
+                    "model",
+                    "must not be empty (leave it out for the table's model)".into(),
+                ));
+            }
+            if !(e.weight.is_finite() && e.weight > 0.0) {
+                return Err(bad(
+                    i,
+                    "weight",
+                    format!("must be a positive number, not {}", e.weight),
+                ));
+            }
+            if e.concurrency == Some(0) {
+                return Err(bad(i, "concurrency", "must be at least 1".into()));
+            }
+        }
+        self.health
+            .validate()
+            .map_err(|(key, message)| LlmError::Config { key, message })
+    }
+
     fn wire(&self) -> WireOptions {
         WireOptions {
             response_format: self.response_format,
@@ -210,13 +340,38 @@ impl OpenAiConfig {
     }
 
     /// What separates cache entries besides the request: server, model and wire options.
+    ///
+    /// A pool (`endpoints`) keys on the model and wire options alone, never on the server
+    /// that answered: its servers serve one model, so an answer cached from one is as good as
+    /// from another, and a rerun on a pool of other servers, or of one, repeats no call.
     fn cache_namespace(&self) -> String {
-        serde_json::json!({
-            "base_url": self.base_url.trim().trim_end_matches('/'),
-            "model": self.model,
-            "wire": self.wire(),
-        })
-        .to_string()
+        if self.endpoints.is_empty() {
+            serde_json::json!({
+                "base_url": self.base_url.trim().trim_end_matches('/'),
+                "model": self.model,
+                "wire": self.wire(),
+            })
+            .to_string()
+        } else {
+            serde_json::json!({
+                "model": self.model,
+                "wire": self.wire(),
+            })
+            .to_string()
+        }
+    }
+
+    /// The server, or the pool's servers, for reports: `http://a/v1, http://b/v1`.
+    fn servers(&self) -> String {
+        if self.endpoints.is_empty() {
+            self.base_url.clone()
+        } else {
+            self.endpoints
+                .iter()
+                .map(|e| e.base_url.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     }
 }
 
@@ -244,7 +399,8 @@ impl fmt::Debug for OpenAiCompatible {
 
 impl OpenAiCompatible {
     /// A client with these settings, checked.
-    pub fn new(config: OpenAiConfig) -> lux_core::Result<OpenAiCompatible> {
+    pub fn new(mut config: OpenAiConfig) -> lux_core::Result<OpenAiCompatible> {
+        config.settle_model();
         config.validate()?;
         Ok(OpenAiCompatible {
             config,
@@ -262,7 +418,7 @@ impl OpenAiCompatible {
         match self.runtime.get() {
             Some(rt) => rt.report(),
             None => UsageReport {
-                base_url: self.config.base_url.clone(),
+                base_url: self.config.servers(),
                 model: self.config.model.clone(),
                 max_requests: self.config.max_requests,
                 ..UsageReport::default()
@@ -356,12 +512,23 @@ struct Runtime {
     retry: Arc<RetryStats>,
     in_flight: Arc<InFlight>,
     fallbacks: Arc<FallbackStats>,
+    pool: Option<Arc<PoolState>>,
 }
 
-impl Runtime {
-    fn build(c: &OpenAiConfig) -> Result<Runtime, LlmError> {
-        c.validate()?;
-        let key = c.api_key_env.as_deref().map(ApiKey::from_env).transpose()?;
+/// The part of the stack under the retry layer, which sends each attempt: for one server
+/// `Budget → ConcurrencyLimit → Timeout → HttpTransport`; for a pool `ConcurrencyLimit` (the
+/// servers' bounds summed) `→ Balance →` per server `Budget → Timeout → HttpTransport`, the
+/// servers' budgets counting in one counter.
+struct Sending {
+    service: Box<dyn ChatService>,
+    capabilities: Arc<EndpointCapabilities>,
+    sent: Arc<AtomicU64>,
+    in_flight: Arc<InFlight>,
+    pool: Option<Arc<PoolState>>,
+}
+
+impl Sending {
+    fn one(c: &OpenAiConfig, key: Option<ApiKey>) -> Result<Sending, LlmError> {
         let http = HttpTransport::new(
             &c.base_url,
             &c.model,
@@ -375,9 +542,89 @@ impl Runtime {
         let in_flight = limit.in_flight();
         let budget = Budget::new(limit, c.max_requests);
         let sent = budget.used();
-        let retry = Retry::new(budget, c.retry.clone());
+        Ok(Sending {
+            service: Box::new(budget),
+            capabilities,
+            sent,
+            in_flight,
+            pool: None,
+        })
+    }
+
+    fn pool(c: &OpenAiConfig, key: Option<ApiKey>) -> Result<Sending, LlmError> {
+        let sent = Arc::new(AtomicU64::new(0));
+        // What one server was found to reject (a `response_format`) holds for all: one model.
+        let mut capabilities: Option<Arc<EndpointCapabilities>> = None;
+        let mut members = Vec::with_capacity(c.endpoints.len());
+        for (i, e) in c.endpoints.iter().enumerate() {
+            let model = e.model.as_deref().unwrap_or(&c.model);
+            let http = HttpTransport::new(
+                &e.base_url,
+                model,
+                key.clone(),
+                c.wire(),
+                Duration::from_secs_f64(c.connect_timeout_secs),
+            )
+            .map_err(|err| match err {
+                LlmError::Config { key, message } => LlmError::Config {
+                    key: format!("endpoints[{i}].{key}"),
+                    message,
+                },
+                other => other,
+            })?;
+            let http = match &capabilities {
+                Some(shared) => http.with_capabilities(Arc::clone(shared)),
+                None => {
+                    capabilities = Some(http.capabilities());
+                    http
+                }
+            };
+            let timeout = Timeout::new(http, Duration::from_secs_f64(c.timeout_secs));
+            let budget = Budget::sharing(timeout, c.max_requests, Arc::clone(&sent));
+            members.push(Member::new(
+                e.base_url.trim(),
+                model,
+                e.weight,
+                e.concurrency.unwrap_or(c.concurrency),
+                budget,
+            ));
+        }
+        let balance = Balance::new(members, c.health.clone());
+        let pool = balance.state();
+        let capacity = balance.capacity();
+        let limit = ConcurrencyLimit::new(balance, capacity);
+        let in_flight = limit.in_flight();
+        Ok(Sending {
+            service: Box::new(limit),
+            capabilities: capabilities.ok_or_else(|| LlmError::Config {
+                key: "endpoints".into(),
+                message: "must list at least one server".into(),
+            })?,
+            sent,
+            in_flight,
+            pool: Some(pool),
+        })
+    }
+}
+
+impl Runtime {
+    fn build(c: &OpenAiConfig) -> Result<Runtime, LlmError> {
+        c.validate()?;
+        let key = c.api_key_env.as_deref().map(ApiKey::from_env).transpose()?;
+        let Sending {
+            service: sending,
+            capabilities,
+            sent,
+            in_flight,
+            pool,
+        } = if c.endpoints.is_empty() {
+            Sending::one(c, key)?
+        } else {
+            Sending::pool(c, key)?
+        };
+        let retry = Retry::new(sending, c.retry.clone());
         let retry_stats = retry.stats();
-        let adapt = Capabilities::new(retry, capabilities, &c.base_url, &c.model);
+        let adapt = Capabilities::new(retry, capabilities, &c.servers(), &c.model);
         let fallbacks = adapt.stats();
         let accounting = Accounting::new(adapt, &c.model, c.prices.clone());
         let meter = accounting.meter();
@@ -391,7 +638,7 @@ impl Runtime {
         };
         Ok(Runtime {
             service,
-            base_url: c.base_url.clone(),
+            base_url: c.servers(),
             model: c.model.clone(),
             max_requests: c.max_requests,
             meter,
@@ -400,6 +647,7 @@ impl Runtime {
             retry: retry_stats,
             in_flight,
             fallbacks,
+            pool,
         })
     }
 
@@ -416,6 +664,7 @@ impl Runtime {
             in_flight: self.in_flight.current(),
             max_in_flight: self.in_flight.max(),
             fallbacks: self.fallbacks.snapshot(),
+            endpoints: self.pool.as_ref().map(|p| p.report()).unwrap_or_default(),
         }
     }
 }
@@ -449,6 +698,9 @@ pub struct UsageReport {
     /// kind (see [`Capabilities`]).
     #[serde(default, skip_serializing_if = "FallbackCounts::is_empty")]
     pub fallbacks: FallbackCounts,
+    /// With several servers (`endpoints`): where the requests went, per server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointReport>,
 }
 
 impl fmt::Display for UsageReport {
@@ -473,6 +725,20 @@ impl fmt::Display for UsageReport {
         )?;
         if !self.fallbacks.is_empty() {
             write!(f, ", fallbacks: {}", self.fallbacks)?;
+        }
+        for e in &self.endpoints {
+            let n = &e.counts;
+            write!(
+                f,
+                "\n  {}: {} requests, {} failed, {} rate-limited, {} ejections, {} moved elsewhere ({})",
+                e.base_url,
+                n.requests,
+                n.failures,
+                n.rate_limited,
+                n.ejections,
+                n.moved_elsewhere,
+                e.state
+            )?;
         }
         Ok(())
     }
