@@ -80,7 +80,9 @@ pub fn read_freedict(base: impl AsRef<Path>, single_words: bool) -> Result<Lexic
                 ));
             }
         };
-        let entry = body.get(off..off + len).ok_or_else(|| {
+        // Both numbers come from the file: their sum may overflow as well as overshoot.
+        let entry = off.checked_add(len).and_then(|end| body.get(off..end));
+        let entry = entry.ok_or_else(|| {
             Error::at_line(
                 &index_path,
                 lineno,

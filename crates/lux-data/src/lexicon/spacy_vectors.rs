@@ -184,8 +184,12 @@ fn parse_npy_f32(path: &Path, bytes: &[u8]) -> Result<(usize, usize, Vec<f32>)> 
     let [rows, cols] = dims[..] else {
         return Err(bad(&format!("expected a 2-d array, shape ({shape})")));
     };
+    if cols == 0 {
+        return Err(bad(&format!("shape ({shape}): vectors of 0 dimensions")));
+    }
     let body = &bytes[start + hlen..];
-    if body.len() != rows * cols * 4 {
+    // The shape is a claim: checked against the data's length without overflowing.
+    if rows.checked_mul(cols).and_then(|n| n.checked_mul(4)) != Some(body.len()) {
         return Err(bad(&format!(
             "{} data bytes for shape ({rows}, {cols}) of f32",
             body.len()
@@ -238,7 +242,13 @@ fn parse_msgpack_u64_map(path: &Path, b: &[u8]) -> Result<Vec<(u64, u64)>> {
             )),
         }
     };
-    let mut out = Vec::with_capacity(n as usize);
+    // The count is a claim: each entry takes at least two bytes, so reserve no more than the
+    // rest of the file can hold.
+    let mut out = Vec::with_capacity(
+        usize::try_from(n)
+            .unwrap_or(usize::MAX)
+            .min((b.len() - pos) / 2),
+    );
     for _ in 0..n {
         let k = uint(&mut pos)?;
         let v = uint(&mut pos)?;

@@ -147,6 +147,7 @@ impl WordVectors {
     pub fn read_vec(path: impl AsRef<Path>, max_words: Option<usize>) -> Result<WordVectors> {
         let path = path.as_ref();
         let file = File::open(path).with_path(path)?;
+        let file_len = file.metadata().with_path(path)?.len();
         let mut lines = BufReader::new(file).lines();
         let header = match lines.next() {
             Some(l) => l.with_path(path)?,
@@ -178,11 +179,15 @@ impl WordVectors {
                 ));
             }
         };
+        // The header's counts are claims: reserve no more than the file can hold (each value
+        // takes at least two bytes, a digit and a separator), so `1 99999999999` is a short
+        // file with a wrong header, not a 400 GB allocation.
+        let max_values = usize::try_from(file_len / 2).unwrap_or(usize::MAX);
         let cap = max_words.unwrap_or(n).min(n);
         let mut out = WordVectors::empty(dim);
-        out.words.reserve(cap);
-        out.matrix.reserve(cap * dim);
-        let mut row = Vec::with_capacity(dim);
+        out.words.reserve(cap.min(max_values / dim));
+        out.matrix.reserve(cap.saturating_mul(dim).min(max_values));
+        let mut row = Vec::with_capacity(dim.min(max_values));
         let mut duplicates = 0usize;
         for (i, line) in lines.enumerate() {
             if max_words.is_some_and(|m| out.len() >= m) {
