@@ -5,7 +5,60 @@
 //! directly; the others are fed through real files, because the path-taking function is the
 //! one users call and it is what must not panic.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
+
+/// The largest single allocation a parser may make while fuzzed: 256 MiB.
+///
+/// No input here is larger than 64 KiB, so a parser asking for more than this has believed a
+/// size the input claims (a tensor of 100 GB, a million-row table) instead of checking it
+/// against the file. Built with `--sanitizer none`, libFuzzer's own `-malloc_limit_mb` is not
+/// enforced (it needs a sanitizer's allocator hooks), so this allocator is the check: it
+/// aborts, and libFuzzer saves the input as a crash.
+pub const MAX_ALLOCATION: usize = 256 << 20;
+
+/// The system allocator, refusing any single allocation over [`MAX_ALLOCATION`].
+pub struct CappedAllocator;
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the cap only aborts.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for CappedAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        check(layout.size());
+        // SAFETY: the caller's contract is forwarded as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        check(layout.size());
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        check(new_size);
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+fn check(size: usize) {
+    if size > MAX_ALLOCATION {
+        // No allocation here: the message is static, and abort does not unwind.
+        const MESSAGE: &[u8] = b"lux-fuzz: a single allocation over 256 MiB (an unchecked size)\n";
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(MESSAGE);
+        std::process::abort();
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CappedAllocator = CappedAllocator;
 
 /// A directory private to this fuzzing process (on `/dev/shm` when there is one, so that
 /// writing an input per execution costs no disk I/O); emptied and recreated on every call.
