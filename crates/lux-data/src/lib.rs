@@ -11,12 +11,15 @@
 #![forbid(unsafe_code)]
 
 pub mod catalogue;
+mod charset;
 pub mod code_switch;
 pub mod corpus;
 pub mod filters;
 pub mod generators;
+mod html_entities;
 pub mod langid;
 pub mod lexicon;
+mod mediawiki_tags;
 pub mod mix;
 pub mod sources;
 pub mod tasks;

@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::html::ENTITY;
+use crate::html_entities::REFERENCE;
 
 static CJK_ACCELERATOR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?s)(.*?)\s*[(（][_&][\p{L}\p{N}][)）]((?:\.\.\.|…|:|：)?\s*)$")
@@ -53,8 +53,9 @@ pub(super) fn strip_accelerators(s: &str) -> String {
                 i += 2;
                 continue;
             }
-            let rest: String = c[i..c.len().min(i + 12)].iter().collect();
-            if ENTITY.find(&rest).is_some_and(|m| m.start() == 0) {
+            // An entity (`&amp;`, `&CounterClockwiseContourIntegral;`) is not a mark.
+            let rest: String = c[i..c.len().min(i + 42)].iter().collect();
+            if REFERENCE.find(&rest).is_some_and(|m| m.start() == 0) {
                 out.push('&');
                 i += 1;
                 continue;

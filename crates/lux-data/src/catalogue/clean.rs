@@ -2,10 +2,11 @@
 
 use super::accelerators::strip_accelerators;
 use super::code_like::is_code_like;
-use super::html::{decode_entities, strip_tags};
+use super::html::strip_tags;
 use super::placeholders::{canonical_placeholders, strip_placeholders};
 use super::wiki::{resolve_links, resolve_templates};
 use super::{CatalogueCleaning, DropReason};
+use crate::html_entities::decode_entities;
 use crate::text::{collapse_whitespace, nfc};
 
 /// Cleans one catalogue text (see the [catalogue](super) docs for the steps), or says why it is dropped.
@@ -35,7 +36,7 @@ pub fn clean_text(
         s = strip_accelerators(&s);
     }
     if cleaning.markup {
-        s = decode_entities(&s);
+        s = decode_entities(&s).into_owned();
     }
     s = if cleaning.collapse_whitespace {
         collapse_whitespace(&s)

@@ -1,79 +1,33 @@
-//! Inline HTML tags and character entities in catalogue texts.
+//! Inline HTML tags in catalogue texts: removed, turned into a space, or a reason to drop
+//! the text.
+//!
+//! Which tag is of which kind is shared with the wikitext cleaner
+//! ([`crate::mediawiki_tags`]); a message treats the kinds strictly: formatting goes, a line
+//! break becomes a space, and structure (lists, tables, references, code) means the text is
+//! a fragment of a page rather than a message. Character entities are decoded by
+//! [`crate::html_entities`].
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 use super::DropReason;
+use crate::mediawiki_tags::{self as tags, BLOCK, INLINE, LITERAL, NON_PROSE};
 
 static TAG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"<(/?)([A-Za-z][A-Za-z0-9]*)(\s[^<>]*)?/?>").expect("valid regex")
 });
 
-/// Inline tags: removed, content kept.
-const INLINE_TAGS: &[&str] = &[
-    "a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "del", "dfn", "em", "font", "html", "i",
-    "ins", "kbd", "mark", "nobr", "q", "qt", "s", "samp", "small", "span", "strike", "strong",
-    "sub", "sup", "tt", "u", "var", "body", "center", "label", "time",
-];
-/// Tags that separate text: replaced by a space.
-const BREAK_TAGS: &[&str] = &["br", "p", "hr", "wbr"];
-/// Block tags: a text with them is markup, not a message.
-const BLOCK_TAGS: &[&str] = &[
-    "pre",
-    "table",
-    "tr",
-    "td",
-    "th",
-    "tbody",
-    "thead",
-    "ul",
-    "ol",
-    "li",
-    "dl",
-    "dt",
-    "dd",
-    "div",
-    "script",
-    "style",
-    "img",
-    "form",
-    "input",
-    "select",
-    "option",
-    "button",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "nowiki",
-    "blockquote",
-    "iframe",
-    "textarea",
-    "head",
-    "title",
-    "source",
-    "syntaxhighlight",
-    "math",
-    "ref",
-    "gallery",
-    "templatedata",
-    "svg",
-    "meta",
-    "link",
-    "section",
-    "nav",
-    "header",
-    "footer",
-    "article",
-    "figure",
-    "caption",
-    "colgroup",
-    "col",
-    "poem",
-    "code-block",
+/// Wrappers from HTML-based formats (Qt's `<qt>`, whole `<html><body>` documents, links and
+/// form labels) that MediaWiki does not have: removed, content kept.
+const HTML_WRAPPERS: &[&str] = &["a", "nobr", "html", "body", "label", "qt", "center"];
+/// Tags that separate words: replaced by a space.
+const BREAK_TAGS: &[&str] = &["br", "p", "hr"];
+/// HTML elements with no message text: scripts, media, forms, page layout.
+const NON_TEXT_TAGS: &[&str] = &[
+    "script", "style", "img", "form", "input", "select", "option", "button", "iframe", "textarea",
+    "head", "title", "svg", "meta", "link", "nav", "header", "footer", "article", "figure",
+    "colgroup", "col",
 ];
 
 /// Returns the text and the number of opening (or self-closing) tags removed.
@@ -85,91 +39,36 @@ pub(super) fn strip_tags(s: &str) -> Result<(String, usize), DropReason> {
         return Ok((s.to_string(), 0));
     }
     let mut block = false;
-    let mut tags = 0;
+    let mut count = 0;
     let out = TAG.replace_all(s, |c: &regex::Captures<'_>| {
         let whole = c.get(0).map(|m| m.as_str()).unwrap_or_default();
         let name = c
             .get(2)
             .map(|m| m.as_str().to_ascii_lowercase())
             .unwrap_or_default();
+        let name = name.as_str();
         let closing = c.get(1).is_some_and(|m| !m.as_str().is_empty());
-        if INLINE_TAGS.contains(&name.as_str()) {
-            tags += usize::from(!closing);
+        if tags::is(INLINE, name) || tags::is(HTML_WRAPPERS, name) {
+            count += usize::from(!closing);
             String::new()
-        } else if BREAK_TAGS.contains(&name.as_str()) {
-            tags += usize::from(!closing);
+        } else if tags::is(BREAK_TAGS, name) {
+            count += usize::from(!closing);
             " ".to_string()
         } else {
-            if BLOCK_TAGS.contains(&name.as_str()) {
+            if [BLOCK, NON_PROSE, LITERAL, NON_TEXT_TAGS]
+                .iter()
+                .any(|kind| tags::is(kind, name))
+            {
                 block = true;
             }
+            // Not a tag at all (`<none>`, `<filename>`): text.
             whole.to_string()
         }
     });
     if block {
         return Err(DropReason::Markup);
     }
-    Ok((out.into_owned(), tags))
-}
-
-/// A character reference: `&#233;`, `&#xE9;` or a named one (`&amp;`).
-pub(super) static ENTITY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});").expect("valid regex")
-});
-
-fn named_entity(name: &str) -> Option<char> {
-    Some(match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        "nbsp" => '\u{a0}',
-        "hellip" => '…',
-        "ndash" => '–',
-        "mdash" => '—',
-        "laquo" => '«',
-        "raquo" => '»',
-        "lsquo" => '‘',
-        "rsquo" => '’',
-        "ldquo" => '“',
-        "rdquo" => '”',
-        "bdquo" => '„',
-        "copy" => '©',
-        "reg" => '®',
-        "trade" => '™',
-        "shy" => '\u{ad}',
-        "thinsp" => '\u{2009}',
-        "zwj" => '\u{200d}',
-        "zwnj" => '\u{200c}',
-        "lrm" => '\u{200e}',
-        "rlm" => '\u{200f}',
-        "times" => '×',
-        "middot" => '·',
-        "bull" => '•',
-        "euro" => '€',
-        _ => return None,
-    })
-}
-
-pub(super) fn decode_entities(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_string();
-    }
-    ENTITY
-        .replace_all(s, |c: &regex::Captures<'_>| {
-            let whole = c.get(0).map(|m| m.as_str()).unwrap_or_default();
-            let name = c.get(1).map(|m| m.as_str()).unwrap_or_default();
-            let ch = if let Some(hex) = name.strip_prefix("#x").or(name.strip_prefix("#X")) {
-                u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)
-            } else if let Some(dec) = name.strip_prefix('#') {
-                dec.parse::<u32>().ok().and_then(char::from_u32)
-            } else {
-                named_entity(name)
-            };
-            ch.map(String::from).unwrap_or_else(|| whole.to_string())
-        })
-        .into_owned()
+    Ok((out.into_owned(), count))
 }
 
 #[cfg(test)]
@@ -194,7 +93,25 @@ mod tests {
             clean("1 &lt; 2 &#8230; &quot;ok&quot;").unwrap(),
             "1 < 2 … \"ok\""
         );
+        // Any name of the WHATWG table, not only the common ones.
+        assert_eq!(
+            clean("&Scaron;koda &rarr; &frac12; Liter").unwrap(),
+            "Škoda → ½ Liter"
+        );
         assert_eq!(clean("<ul><li>One item</li></ul>"), Err(DropReason::Markup));
+        // The tag kinds shared with the wikitext cleaner: non-prose extension tags and
+        // literal text drop a message, `wbr` is no character.
+        assert_eq!(clean("Formula <chem>H2O</chem>"), Err(DropReason::Markup));
+        assert_eq!(clean("See <references/> below"), Err(DropReason::Markup));
+        assert_eq!(
+            clean("<nowiki>[[x]]</nowiki> text"),
+            Err(DropReason::Markup)
+        );
+        assert_eq!(clean("Fichier<wbr>numm").unwrap(), "Fichiernumm");
+        assert_eq!(
+            clean("<qt>Open <a href=\"x\">this</a> file</qt>").unwrap(),
+            "Open this file"
+        );
         assert_eq!(clean("<!-- comment --> text"), Err(DropReason::Markup));
         assert_eq!(
             clean("<b><i><span>x</span></i></b>"),

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dictionary::Ids;
 use super::jsonl::{FuseOnError, NumberedLines};
+use crate::charset::Charset;
 use crate::text::nfc;
 
 /// Headwords (with their part of speech where the dictionary gives one) from a Hunspell
@@ -168,57 +169,6 @@ pub fn read_word_list(dic: impl AsRef<Path>) -> Result<Vec<String>> {
     Ok(words)
 }
 
-/// A character set named by `SET`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Charset {
-    /// `UTF-8`.
-    Utf8,
-    /// `ISO8859-1` (Latin-1).
-    Latin1,
-    /// `ISO8859-15` (Latin-9: Latin-1 with `€`, `Š`, `Œ`…).
-    Latin9,
-}
-
-impl Charset {
-    fn parse(name: &str) -> Option<Charset> {
-        let key: String = name
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_uppercase();
-        match key.as_str() {
-            "UTF8" => Some(Charset::Utf8),
-            "ISO88591" | "LATIN1" => Some(Charset::Latin1),
-            "ISO885915" | "LATIN9" => Some(Charset::Latin9),
-            _ => None,
-        }
-    }
-
-    /// The text of `bytes`, or `None` when they are not valid in this charset.
-    fn decode(self, bytes: Vec<u8>) -> Option<String> {
-        match self {
-            Charset::Utf8 => String::from_utf8(bytes).ok(),
-            Charset::Latin1 => Some(bytes.iter().map(|&b| char::from(b)).collect()),
-            Charset::Latin9 => Some(
-                bytes
-                    .iter()
-                    .map(|&b| match b {
-                        0xA4 => '€',
-                        0xA6 => 'Š',
-                        0xA8 => 'š',
-                        0xB4 => 'Ž',
-                        0xB8 => 'ž',
-                        0xBC => 'Œ',
-                        0xBD => 'œ',
-                        0xBE => 'Ÿ',
-                        _ => char::from(b),
-                    })
-                    .collect(),
-            ),
-        }
-    }
-}
-
 /// How flags are written (`FLAG`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FlagType {
@@ -251,7 +201,7 @@ impl Default for Affixes {
     fn default() -> Affixes {
         Affixes {
             path: None,
-            charset: Charset::Utf8,
+            charset: Charset::UTF8,
             flag_type: FlagType::Short,
             skip_flags: Vec::new(),
             flag_aliases: Vec::new(),
@@ -286,12 +236,13 @@ impl Affixes {
             let mut tokens = line.split_whitespace();
             if tokens.next() == Some("SET") {
                 let name = tokens.next().unwrap_or_default();
-                aff.charset = Charset::parse(name).ok_or_else(|| {
+                aff.charset = Charset::from_name(name).ok_or_else(|| {
                     Error::at_line(
                         path,
                         i + 1,
                         format!(
-                            "unsupported SET `{name}` (lux reads UTF-8, ISO8859-1 and ISO8859-15)"
+                            "unsupported SET `{name}` (lux reads UTF-8 and the charsets browsers \
+                             know: ISO8859-1 to -16, KOI8-R, microsoft-cp1251…)"
                         ),
                     )
                 })?;
@@ -301,12 +252,15 @@ impl Affixes {
         let mut lines = Vec::with_capacity(raw_lines.len());
         for (i, raw) in raw_lines.iter().enumerate() {
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            let line = aff.charset.decode(raw.to_vec()).ok_or_else(|| {
+            let line = aff.charset.decode(raw).ok_or_else(|| {
                 Error::at_line(
                     path,
                     i + 1,
-                    "not valid UTF-8 (lux assumes UTF-8 when there is no SET line; add e.g. \
-                     `SET ISO8859-1`)",
+                    format!(
+                        "not valid {} (lux assumes UTF-8 when there is no SET line; add e.g. \
+                         `SET ISO8859-1`)",
+                        aff.charset.name()
+                    ),
                 )
             })?;
             lines.push(line);
@@ -547,9 +501,10 @@ impl Iterator for DicEntries {
                 Ok(line) => line,
                 Err(e) => return Some(Err(e)),
             };
-            let Some(line) = self.affixes.charset.decode(bytes) else {
+            let Some(line) = self.affixes.charset.decode(&bytes) else {
                 let message = format!(
-                    "not valid UTF-8, the charset of {} (without a SET line lux assumes UTF-8)",
+                    "not valid {}, the charset of {} (without a SET line lux assumes UTF-8)",
+                    self.affixes.charset.name(),
                     self.affixes.name()
                 );
                 return Some(Err(Error::at_line(&self.path, n, message)));
@@ -778,11 +733,12 @@ mod tests {
             );
             items.into_iter().find_map(|i| i.err()).unwrap().to_string()
         };
-        write(d, "a.aff", "SET KOI8-R\n");
+        // Hindi dictionaries name ISCII, which no browser (and so encoding_rs) decodes.
+        write(d, "a.aff", "SET ISCII-DEVANAGARI\n");
         write(d, "a.dic", "1\nx\n");
         let err = open_err("type = \"hunspell\"\ndic = \"a.dic\"");
         assert!(
-            err.contains("a.aff:line 1: unsupported SET `KOI8-R`"),
+            err.contains("a.aff:line 1: unsupported SET `ISCII-DEVANAGARI`"),
             "{err}"
         );
         write(d, "b.aff", "SET UTF-8\n\nFLAG double\n");

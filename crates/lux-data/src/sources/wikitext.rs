@@ -8,12 +8,16 @@
 
 use std::collections::HashMap;
 
+use crate::html_entities::decode_entities;
+use crate::mediawiki_tags::{self as tags, BLOCK, INLINE, LITERAL, MARKERS, NON_PROSE};
 use crate::text::collapse_whitespace;
 
 /// How deeply link labels inside link labels are rendered before the rest is kept as is.
 const MAX_DEPTH: usize = 8;
 /// The farthest a `[[` looks for its `]]` (file captions can be long, links are not).
 const MAX_LINK_BYTES: usize = 16 * 1024;
+/// An invisible hyphenation hint (`&shy;`): a reader sees no character, so neither does the text.
+const SOFT_HYPHEN: char = '\u{ad}';
 /// The farthest a `<` looks for the `>` that ends its tag.
 const MAX_TAG_BYTES: usize = 2048;
 
@@ -23,106 +27,6 @@ const FILE_NAMESPACES: &[&str] = &[
 ];
 /// Category namespaces, lower case.
 const CATEGORY_NAMESPACES: &[&str] = &["category", "kategorie", "catégorie", "categorie"];
-
-/// Extension tags whose content is not prose: dropped with everything inside.
-const DROPPED_TAGS: &[&str] = &[
-    "ref",
-    "references",
-    "gallery",
-    "math",
-    "chem",
-    "ce",
-    "score",
-    "syntaxhighlight",
-    "source",
-    "timeline",
-    "imagemap",
-    "graph",
-    "mapframe",
-    "maplink",
-    "templatedata",
-    "templatestyles",
-    "inputbox",
-    "hiero",
-    "categorytree",
-    "includeonly",
-    "indicator",
-    "charinsert",
-];
-
-/// Tags whose content is literal text, not markup.
-const LITERAL_TAGS: &[&str] = &["nowiki", "pre"];
-
-/// HTML and extension tags that are removed while their content is kept.
-const TRANSPARENT_TAGS: &[&str] = &[
-    "b",
-    "i",
-    "u",
-    "s",
-    "strike",
-    "del",
-    "ins",
-    "small",
-    "big",
-    "sub",
-    "sup",
-    "span",
-    "div",
-    "p",
-    "center",
-    "font",
-    "code",
-    "tt",
-    "kbd",
-    "var",
-    "samp",
-    "abbr",
-    "cite",
-    "dfn",
-    "em",
-    "strong",
-    "mark",
-    "q",
-    "blockquote",
-    "ruby",
-    "rb",
-    "rt",
-    "rp",
-    "rtc",
-    "bdi",
-    "bdo",
-    "time",
-    "data",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "ol",
-    "ul",
-    "li",
-    "dl",
-    "dt",
-    "dd",
-    "table",
-    "thead",
-    "tbody",
-    "tfoot",
-    "tr",
-    "td",
-    "th",
-    "caption",
-    "hr",
-    "wbr",
-    "poem",
-    "section",
-    "onlyinclude",
-    "noinclude",
-    "translate",
-    "tvar",
-    "languages",
-];
 
 /// Converts MediaWiki markup to plain text.
 ///
@@ -479,15 +383,15 @@ fn angle(s: &str, i: usize, out: &mut String) -> usize {
         return i + 1;
     };
     let name = tag.name.as_str();
-    let known = |list: &[&str]| list.contains(&name);
-    if known(DROPPED_TAGS) || known(LITERAL_TAGS) {
+    let known = |list: &[&str]| tags::is(list, name);
+    if known(NON_PROSE) || known(LITERAL) {
         if tag.closing || tag.self_closing {
             return tag.end;
         }
         // An unclosed tag loses only itself, not the rest of the article.
         return match find_closing_tag(s, tag.end, name) {
             Some((start, end)) => {
-                if known(LITERAL_TAGS) {
+                if known(LITERAL) {
                     push_literal(&s[tag.end..start], out);
                 }
                 end
@@ -499,7 +403,8 @@ fn angle(s: &str, i: usize, out: &mut String) -> usize {
         out.push(' ');
         return tag.end;
     }
-    if known(TRANSPARENT_TAGS) {
+    // HTML and extension tags whose content is kept.
+    if known(INLINE) || known(BLOCK) || known(MARKERS) {
         return tag.end;
     }
     out.push('<');
@@ -642,7 +547,7 @@ fn heading(line: &str) -> Option<(usize, &str)> {
 fn clean(text: &str) -> String {
     let text = remove_behaviour_switches(text);
     let text = remove_bare_urls(&text);
-    collapse_whitespace(&decode_entities(&text))
+    collapse_whitespace(&decode_entities(&text).replace(SOFT_HYPHEN, ""))
 }
 
 /// Removes `__TOC__`, `__NOTOC__`, `__INHALTSVERZEICHNIS__` and the like.
@@ -706,119 +611,6 @@ fn remove_bare_urls(text: &str) -> String {
     }
     out.push_str(&text[copied..]);
     out
-}
-
-/// Decodes `&name;`, `&#NNN;` and `&#xHH;`; unknown or malformed references stay as written.
-fn decode_entities(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
-        let decoded = after
-            .find(';')
-            .filter(|&semi| semi > 0 && semi <= 32)
-            .and_then(|semi| entity(&after[..semi]).map(|c| (c, semi)));
-        match decoded {
-            Some((replacement, semi)) => {
-                out.push_str(&replacement);
-                rest = &after[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The text an entity name (between `&` and `;`) stands for.
-fn entity(name: &str) -> Option<String> {
-    if let Some(num) = name.strip_prefix('#') {
-        let code = match num.strip_prefix(['x', 'X']) {
-            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-            None => num.parse::<u32>().ok()?,
-        };
-        return char::from_u32(code)
-            .filter(|&c| c != '\0')
-            .map(String::from);
-    }
-    let s = match name {
-        "nbsp" | "ensp" | "emsp" | "thinsp" => " ",
-        "amp" => "&",
-        "lt" => "<",
-        "gt" => ">",
-        "quot" => "\"",
-        "apos" => "'",
-        "shy" => "",
-        "zwj" => "\u{200d}",
-        "zwnj" => "\u{200c}",
-        "ndash" => "–",
-        "mdash" => "—",
-        "minus" => "−",
-        "hellip" => "…",
-        "laquo" => "«",
-        "raquo" => "»",
-        "lsaquo" => "‹",
-        "rsaquo" => "›",
-        "ldquo" => "“",
-        "rdquo" => "”",
-        "bdquo" => "„",
-        "lsquo" => "‘",
-        "rsquo" => "’",
-        "sbquo" => "‚",
-        "middot" => "·",
-        "bull" => "•",
-        "deg" => "°",
-        "times" => "×",
-        "divide" => "÷",
-        "plusmn" => "±",
-        "euro" => "€",
-        "pound" => "£",
-        "cent" => "¢",
-        "yen" => "¥",
-        "copy" => "©",
-        "reg" => "®",
-        "trade" => "™",
-        "sect" => "§",
-        "para" => "¶",
-        "frac12" => "½",
-        "frac14" => "¼",
-        "frac34" => "¾",
-        "sup2" => "²",
-        "sup3" => "³",
-        "micro" => "µ",
-        "auml" => "ä",
-        "Auml" => "Ä",
-        "euml" => "ë",
-        "Euml" => "Ë",
-        "iuml" => "ï",
-        "ouml" => "ö",
-        "Ouml" => "Ö",
-        "uuml" => "ü",
-        "Uuml" => "Ü",
-        "szlig" => "ß",
-        "eacute" => "é",
-        "Eacute" => "É",
-        "egrave" => "è",
-        "Egrave" => "È",
-        "ecirc" => "ê",
-        "agrave" => "à",
-        "Agrave" => "À",
-        "acirc" => "â",
-        "icirc" => "î",
-        "ocirc" => "ô",
-        "ucirc" => "û",
-        "ugrave" => "ù",
-        "ccedil" => "ç",
-        "Ccedil" => "Ç",
-        "oelig" => "œ",
-        "aelig" => "æ",
-        _ => return None,
-    };
-    Some(s.to_string())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `Retry-After`: how long a server asks a client to wait, as seconds or as an HTTP-date.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
 
@@ -37,73 +37,17 @@ pub(crate) fn from_headers(headers: &HeaderMap, now: SystemTime) -> Option<Durat
     parse_retry_after(v, now)
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
-
-/// Parses an HTTP-date (RFC 9110 §5.6.7): IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, the
-/// obsolete RFC 850 form `Sunday, 06-Nov-94 08:49:37 GMT` and asctime `Sun Nov  6 08:49:37
-/// 1994`. Always UTC.
+/// Parses an HTTP-date (RFC 9110 §5.6.7) with `httpdate`: IMF-fixdate `Sun, 06 Nov 1994
+/// 08:49:37 GMT`, the obsolete RFC 850 form `Sunday, 06-Nov-94 08:49:37 GMT` and asctime
+/// `Sun Nov  6 08:49:37 1994`. Always UTC; `None` for anything else.
 pub fn parse_http_date(s: &str) -> Option<SystemTime> {
-    let tokens: Vec<&str> = s
-        .split([' ', ',', '-', '\t'])
-        .filter(|t| !t.is_empty())
-        .collect();
-    let mut month = None;
-    let mut time = None;
-    let mut numbers = Vec::new();
-    for (i, t) in tokens.iter().enumerate() {
-        let lower = t.to_ascii_lowercase();
-        if let Some(m) = MONTHS.iter().position(|m| lower == *m) {
-            month = Some(m as u32 + 1);
-        } else if t.contains(':') {
-            time = Some(*t);
-        } else if t.bytes().all(|b| b.is_ascii_digit()) {
-            numbers.push(*t);
-        } else if i == 0 || lower == "gmt" || lower == "utc" {
-            // weekday or zone
-        } else {
-            return None;
-        }
-    }
-    let (month, time) = (month?, time?);
-    let [day, year] = numbers[..] else {
-        return None;
-    };
-    let day: u32 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
-    let year: i64 = match year.len() {
-        4 => year.parse().ok()?,
-        2 => {
-            let yy: i64 = year.parse().ok()?;
-            if yy < 70 { 2000 + yy } else { 1900 + yy }
-        }
-        _ => return None,
-    };
-    let mut hms = time.split(':').map(|p| p.parse::<u32>().ok());
-    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    if hms.next().is_some() || h > 23 || m > 59 || sec > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(sec);
-    u64::try_from(secs)
-        .ok()
-        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = i64::from((month + 9) % 12); // March = 0
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    httpdate::parse_http_date(s.trim()).ok()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     #[test]

@@ -1,119 +1,31 @@
-//! The charset a catalogue's header names, and decoding its strings from it.
+//! The charset a catalogue's header declares (`Content-Type: text/plain; charset=ISO-8859-15`).
 
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Charset {
-    Utf8,
-    Latin1,
-    Latin9,
-    Cp1252,
+use crate::charset::Charset;
+
+/// The charset named in a header's `Content-Type`: UTF-8 when it names none, an error naming
+/// the charset when [`Charset`] does not know it.
+pub(super) fn charset_of(header: &BTreeMap<String, String>) -> Result<Charset, String> {
+    let Some(content_type) = header.get("Content-Type") else {
+        return Ok(Charset::UTF8);
+    };
+    let Some(pos) = content_type.to_ascii_lowercase().find("charset=") else {
+        return Ok(Charset::UTF8);
+    };
+    let name = content_type[pos + "charset=".len()..]
+        .split([';', ' '])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    Charset::from_name(name).ok_or_else(|| {
+        format!(
+            "unsupported charset `{name}` (lux reads UTF-8 and the charsets browsers know: \
+             ISO-8859-1 to -16, windows-1250 to -1258, KOI8-R, Shift_JIS, GBK…)"
+        )
+    })
 }
 
-impl Charset {
-    /// The charset named in a header's `Content-Type`.
-    pub(super) fn from_header(
-        header: &BTreeMap<String, String>,
-    ) -> std::result::Result<Charset, String> {
-        let Some(ct) = header.get("Content-Type") else {
-            return Ok(Charset::Utf8);
-        };
-        let Some(pos) = ct.to_ascii_lowercase().find("charset=") else {
-            return Ok(Charset::Utf8);
-        };
-        let name = ct[pos + 8..]
-            .split([';', ' '])
-            .next()
-            .unwrap_or_default()
-            .trim();
-        match name.to_ascii_uppercase().replace('_', "-").as_str() {
-            "" | "CHARSET" | "UTF-8" | "UTF8" | "ASCII" | "US-ASCII" | "ANSI-X3.4-1968" => {
-                Ok(Charset::Utf8)
-            }
-            "ISO-8859-1" | "ISO8859-1" | "LATIN1" | "LATIN-1" => Ok(Charset::Latin1),
-            "ISO-8859-15" | "ISO8859-15" | "LATIN9" | "LATIN-9" => Ok(Charset::Latin9),
-            "CP1252" | "WINDOWS-1252" => Ok(Charset::Cp1252),
-            other => Err(format!(
-                "unsupported charset `{other}` (supported: UTF-8, ISO-8859-1, ISO-8859-15, \
-                 windows-1252)"
-            )),
-        }
-    }
-
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Charset::Utf8 => "UTF-8",
-            Charset::Latin1 => "ISO-8859-1",
-            Charset::Latin9 => "ISO-8859-15",
-            Charset::Cp1252 => "windows-1252",
-        }
-    }
-
-    pub(super) fn decode(self, bytes: &[u8]) -> Option<String> {
-        match self {
-            Charset::Utf8 => String::from_utf8(bytes.to_vec()).ok(),
-            Charset::Latin1 => Some(bytes.iter().map(|&b| char::from(b)).collect()),
-            Charset::Latin9 => Some(
-                bytes
-                    .iter()
-                    .map(|&b| match b {
-                        0xa4 => '€',
-                        0xa6 => 'Š',
-                        0xa8 => 'š',
-                        0xb4 => 'Ž',
-                        0xb8 => 'ž',
-                        0xbc => 'Œ',
-                        0xbd => 'œ',
-                        0xbe => 'Ÿ',
-                        _ => char::from(b),
-                    })
-                    .collect(),
-            ),
-            Charset::Cp1252 => bytes.iter().map(|&b| cp1252(b)).collect(),
-        }
-    }
-}
-
-fn cp1252(b: u8) -> Option<char> {
-    const HIGH: [Option<char>; 32] = [
-        Some('€'),
-        None,
-        Some('‚'),
-        Some('ƒ'),
-        Some('„'),
-        Some('…'),
-        Some('†'),
-        Some('‡'),
-        Some('ˆ'),
-        Some('‰'),
-        Some('Š'),
-        Some('‹'),
-        Some('Œ'),
-        None,
-        Some('Ž'),
-        None,
-        None,
-        Some('‘'),
-        Some('’'),
-        Some('“'),
-        Some('”'),
-        Some('•'),
-        Some('–'),
-        Some('—'),
-        Some('˜'),
-        Some('™'),
-        Some('š'),
-        Some('›'),
-        Some('œ'),
-        None,
-        Some('ž'),
-        Some('Ÿ'),
-    ];
-    match b {
-        0x80..=0x9f => HIGH[usize::from(b - 0x80)],
-        _ => Some(char::from(b)),
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::super::read_po;
@@ -122,11 +34,13 @@ mod tests {
     #[test]
     fn po_in_latin1_is_decoded_by_its_header() {
         let dir = tempfile::tempdir().unwrap();
-        let bytes = b"msgid \"\"\nmsgstr \"Content-Type: text/plain; charset=ISO-8859-1\\n\"\n\nmsgid \"Language\"\nmsgstr \"Sprooch \xe4 \xeb\"\n".to_vec();
+        // A file that says ISO-8859-1 is read as windows-1252, as browsers read it: 0x96 is
+        // the en dash its translator typed, not a C1 control character.
+        let bytes = b"msgid \"\"\nmsgstr \"Content-Type: text/plain; charset=ISO-8859-1\\n\"\n\nmsgid \"Language\"\nmsgstr \"Sprooch \xe4 \xeb \x96 1\"\n".to_vec();
         let p = write(dir.path(), "lb.po", &bytes);
         let f = read_po(&p).unwrap();
-        assert_eq!(f.charset, "ISO-8859-1");
-        assert_eq!(f.entries[0].msgstr[0], "Sprooch ä ë");
+        assert_eq!(f.charset, "windows-1252");
+        assert_eq!(f.entries[0].msgstr[0], "Sprooch ä ë – 1");
         // Latin-1 bytes in a file claiming UTF-8 are an error naming the entry's line.
         let raw = b"msgid \"\"\nmsgstr \"Content-Type: text/plain; charset=UTF-8\\n\"\n\nmsgid \"Language\"\nmsgstr \"Sprooch \xe4\"\n";
         let p = write(dir.path(), "bad.po", raw);
@@ -137,10 +51,34 @@ mod tests {
         );
         let p = write(
             dir.path(),
-            "koi.po",
-            b"msgid \"\"\nmsgstr \"Content-Type: text/plain; charset=KOI8-R\\n\"\n",
+            "ebcdic.po",
+            b"msgid \"\"\nmsgstr \"Content-Type: text/plain; charset=EBCDIC-US\\n\"\n",
         );
         let e = read_po(&p).unwrap_err().to_string();
-        assert!(e.contains("koi.po:line 1") && e.contains("KOI8-R"), "{e}");
+        assert!(
+            e.contains("ebcdic.po:line 1") && e.contains("unsupported charset `EBCDIC-US`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn po_in_other_legacy_charsets() {
+        let dir = tempfile::tempdir().unwrap();
+        for (charset, text, expected) in [
+            ("KOI8-R", b"\xf0\xd2\xc9\xd7\xc5\xd4".as_slice(), "Привет"),
+            ("ISO-8859-15", b"5 \xa4, \xbd".as_slice(), "5 €, œ"),
+            ("ISO-8859-2", b"\xb3\xf3d\xbc".as_slice(), "łódź"),
+        ] {
+            let mut bytes = format!(
+                "msgid \"\"\nmsgstr \"Content-Type: text/plain; charset={charset}\\n\"\n\nmsgid \"Hello\"\nmsgstr \""
+            )
+            .into_bytes();
+            bytes.extend_from_slice(text);
+            bytes.extend_from_slice(b"\"\n");
+            let p = write(dir.path(), "x.po", &bytes);
+            let f = read_po(&p).unwrap();
+            assert_eq!(f.entries[0].msgstr[0], expected, "{charset}");
+            assert_eq!(f.charset, charset, "{charset}");
+        }
     }
 }

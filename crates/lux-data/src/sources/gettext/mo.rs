@@ -5,7 +5,7 @@ use std::path::Path;
 
 use lux_core::{Error, IoContext, Result};
 
-use super::charset::Charset;
+use super::charset::charset_of;
 use super::file::{GettextEntry, GettextFile, parse_header};
 
 /// The `.mo` magic number, as read in the file's own byte order.
@@ -106,8 +106,8 @@ pub fn parse_mo(bytes: &[u8], path: &Path) -> Result<GettextFile> {
         .map(|(_, t)| String::from_utf8_lossy(t).into_owned())
         .unwrap_or_default();
     let header = parse_header(&header_text);
-    let charset = Charset::from_header(&header)
-        .map_err(|m| Error::parse(path, Some("header entry".to_string()), m))?;
+    let charset =
+        charset_of(&header).map_err(|m| Error::parse(path, Some("header entry".to_string()), m))?;
 
     let mut entries = Vec::with_capacity(n);
     for (i, (orig, trans)) in pairs.into_iter().enumerate() {
@@ -187,7 +187,7 @@ mod tests {
             &sample_mo(false, "ISO-8859-1", b"Fichier \xe9"),
         );
         let f = read_catalogue(&p).unwrap();
-        assert_eq!(f.charset, "ISO-8859-1");
+        assert_eq!(f.charset, "windows-1252");
         assert!(
             f.entries
                 .iter()

@@ -14,7 +14,7 @@
 //! and the header entry are skipped; untranslated entries give no text.
 //!
 //! One file per job: `file.rs` (the parsed catalogue and telling `.po` from `.mo`),
-//! `charset.rs` (decoding the header's charset), `po.rs` and `mo.rs` (the two parsers),
+//! `charset.rs` (the charset the header declares), `po.rs` and `mo.rs` (the two parsers),
 //! `program.rs` (the `gettext` source) and `locale_dir.rs` (the `gettext_locale_dir` source).
 
 use lux_core::Lang;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use lux_core::{Error, IoContext, Result};
 
-use super::charset::Charset;
+use super::charset::charset_of;
 use super::file::{GettextEntry, GettextFile, parse_header};
 
 /// Reads a `.po` file. Errors name the file and line.
@@ -185,8 +185,7 @@ pub fn parse_po(bytes: &[u8], path: &Path) -> Result<GettextFile> {
         .iter()
         .find(|e| e.msgid.as_deref() == Some(b""))
         .map_or(1, |e| e.line);
-    let charset =
-        Charset::from_header(&header).map_err(|m| Error::at_line(path, header_line, m))?;
+    let charset = charset_of(&header).map_err(|m| Error::at_line(path, header_line, m))?;
 
     let mut entries = Vec::with_capacity(raw.len());
     for e in raw {
