@@ -119,7 +119,8 @@ def run(args):
 
 
 def compare(path):
-    runs = [json.loads(line) for line in open(path) if line.startswith("{")]
+    # Only the runs' own lines: transformers prints its log dicts to stdout too.
+    runs = [json.loads(line) for line in open(path) if line.startswith("{\"")]
     if not runs:
         sys.exit(f"{path}: no runs")
     name = lambda r: f"{r['impl']} {'packed' if r['packing'] else 'padded'}"
