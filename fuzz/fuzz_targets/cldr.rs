@@ -4,7 +4,9 @@ use lux_core::SourceContext;
 use lux_data::sources::Cldr;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let [lb, en, section] = lux_fuzz::parts(data, 3)[..] else { return };
+    let [lb, en, section] = lux_fuzz::parts(data, 3)[..] else {
+        return;
+    };
     // The last part picks the section (and with it the top-level key the file must have).
     let section = match section.first().copied().unwrap_or(0) % 3 {
         0 => "main",

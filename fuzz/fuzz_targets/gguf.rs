@@ -5,7 +5,9 @@ use lux_train::gguf::GgufFile;
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let dir = lux_fuzz::scratch_dir();
     let path = lux_fuzz::write(&dir, "model.gguf", data);
-    let Ok(file) = GgufFile::open(&path) else { return };
+    let Ok(file) = GgufFile::open(&path) else {
+        return;
+    };
     let _ = file.architecture();
     let _ = file.tokenizer_metadata();
     for (_, value) in file.metadata().iter() {

@@ -8,7 +8,10 @@ use lux_core::ChatMessage;
 use lux_train::tokenizer::{GgufTokenizerMetadata, Tokenizer};
 
 fn lines(bytes: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(bytes).split('\n').map(str::to_owned).collect()
+    String::from_utf8_lossy(bytes)
+        .split('\n')
+        .map(str::to_owned)
+        .collect()
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
@@ -18,7 +21,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let flag = |i: usize| flags.get(i).copied();
     let id = |i: usize| flag(i).map(u32::from);
     let meta = GgufTokenizerMetadata {
-        model: if flag(0).unwrap_or(0) & 0x80 == 0 { "gpt2" } else { "llama" }.to_owned(),
+        model: if flag(0).unwrap_or(0) & 0x80 == 0 {
+            "gpt2"
+        } else {
+            "llama"
+        }
+        .to_owned(),
         pre: match flag(0).unwrap_or(0) & 3 {
             0 => None,
             1 => Some("smollm".to_owned()),
@@ -27,7 +35,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         },
         tokens: lines(tokens),
         token_types: types.iter().map(|&t| i32::from(t as i8)).collect(),
-        merges: if merges.is_empty() { Vec::new() } else { lines(merges) },
+        merges: if merges.is_empty() {
+            Vec::new()
+        } else {
+            lines(merges)
+        },
         bos_token_id: id(1),
         eos_token_id: id(2),
         padding_token_id: id(3),
@@ -35,14 +47,19 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         chat_template: (!template.is_empty())
             .then(|| String::from_utf8_lossy(template).into_owned()),
     };
-    let Ok(tokenizer) = Tokenizer::from_gguf_metadata(&meta) else { return };
+    let Ok(tokenizer) = Tokenizer::from_gguf_metadata(&meta) else {
+        return;
+    };
     let text = String::from_utf8_lossy(text);
     if let Ok(ids) = tokenizer.encode(&text, true) {
         let _ = tokenizer.decode(&ids, false);
     }
     let _ = tokenizer.turn_end_ids();
     let _ = tokenizer.apply_chat_template(
-        &[ChatMessage::system("Du bass hëllefräich."), ChatMessage::user(text.as_ref())],
+        &[
+            ChatMessage::system("Du bass hëllefräich."),
+            ChatMessage::user(text.as_ref()),
+        ],
         true,
     );
 });

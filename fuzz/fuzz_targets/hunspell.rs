@@ -3,7 +3,9 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let [aff, dic] = lux_fuzz::parts(data, 2)[..] else { return };
+    let [aff, dic] = lux_fuzz::parts(data, 2)[..] else {
+        return;
+    };
     let dir = lux_fuzz::scratch_dir();
     lux_fuzz::write(&dir, "index.aff", aff);
     let dic = lux_fuzz::write(&dir, "index.dic", dic);

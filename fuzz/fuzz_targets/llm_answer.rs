@@ -13,9 +13,18 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let _ = string_field(&obj, "reason");
     }
     let _ = parse_score(&answer, ScoreScale { min: 1.0, max: 5.0 });
-    let _ = parse_score(&answer, ScoreScale { min: 0.0, max: 100.0 });
+    let _ = parse_score(
+        &answer,
+        ScoreScale {
+            min: 0.0,
+            max: 100.0,
+        },
+    );
     let _ = Number::parse(&answer);
     let lb = lux_fuzz::lb();
     let _ = extract_answer(&answer, &lb);
-    let _ = find_numbers(&answer, &lux_core::Lang::new("fr").expect("fr is a language code"));
+    let _ = find_numbers(
+        &answer,
+        &lux_core::Lang::new("fr").expect("fr is a language code"),
+    );
 });

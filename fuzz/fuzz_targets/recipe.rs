@@ -3,7 +3,9 @@
 use std::path::Path;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let dir = lux_fuzz::scratch_dir();
     if let Ok(recipe) = lux::Recipe::from_toml(text, Path::new("recipe.toml"), dir) {
         let _ = recipe.uses_llm();
