@@ -32,10 +32,15 @@ fn geometry(len: usize, n_head: usize, head_dim: usize) -> Result<(usize, usize)
 
 /// Moves every row between the HF order (`i · head_dim/2 + j` within a head) and the GGUF
 /// order (`2j + i`): to HF when `to_hf`, else to GGUF.
-fn move_rows(data: &[f32], n_head: usize, head_dim: usize, to_hf: bool) -> Result<Vec<f32>> {
+fn move_rows<T: Copy + Default>(
+    data: &[T],
+    n_head: usize,
+    head_dim: usize,
+    to_hf: bool,
+) -> Result<Vec<T>> {
     let (_, cols) = geometry(data.len(), n_head, head_dim)?;
     let half = head_dim / 2;
-    let mut out = vec![0f32; data.len()];
+    let mut out = vec![T::default(); data.len()];
     for h in 0..n_head {
         let base = h * head_dim;
         for i in 0..2 {
@@ -94,6 +99,17 @@ pub fn unpermute_qk(data: &[f32], n_head: usize, head_dim: usize) -> Result<Vec<
 /// for writing GGUF files that llama.cpp reads.
 pub fn permute_qk(data: &[f32], n_head: usize, head_dim: usize) -> Result<Vec<f32>> {
     move_rows(data, n_head, head_dim, false)
+}
+
+/// [`unpermute_qk`] on rows of any element, e.g. the bytes of a quantised tensor whose rows are
+/// whole blocks (a row then moves as its blocks, and the values come out as if unpermuted
+/// after dequantising).
+pub(crate) fn unpermute_qk_rows<T: Copy + Default>(
+    data: &[T],
+    n_head: usize,
+    head_dim: usize,
+) -> Result<Vec<T>> {
+    move_rows(data, n_head, head_dim, true)
 }
 
 #[cfg(test)]

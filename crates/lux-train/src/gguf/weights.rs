@@ -5,8 +5,8 @@ use std::path::Path;
 use lux_core::{Error, Result};
 
 use super::file::GgufFile;
-use super::permute::{needs_qk_unpermute, unpermute_qk};
-use crate::model::{WeightSource, WeightTensor};
+use super::permute::{needs_qk_unpermute, unpermute_qk, unpermute_qk_rows};
+use crate::model::{QuantizedWeight, WeightSource, WeightTensor};
 
 /// The GGUF name of a Llama-family tensor given its Hugging Face name, following llama.cpp's
 /// tensor naming (`model.layers.3.self_attn.q_proj.weight` → `blk.3.attn_q.weight`,
@@ -49,11 +49,16 @@ pub fn gguf_tensor_name(hf_name: &str) -> Option<String> {
 ///
 /// A tied model has no `output.weight`: `lm_head.weight` is then absent (`Ok(None)`), and the
 /// model reuses the embedding.
+///
+/// With [`keep_quantized`](Self::keep_quantized), linear weights stored in a type the kernels
+/// multiply with are handed over in their blocks instead ([`WeightSource::take_quantized`]).
 #[derive(Debug)]
 pub struct GgufWeights {
     file: GgufFile,
     /// `(query heads, key/value heads)` when q/k rows must be unpermuted.
     unpermute: Option<(usize, usize)>,
+    /// Whether linear weights stay in their quantised blocks.
+    keep_quantized: bool,
 }
 
 impl GgufWeights {
@@ -77,7 +82,64 @@ impl GgufWeights {
         } else {
             None
         };
-        Ok(Self { file, unpermute })
+        Ok(Self {
+            file,
+            unpermute,
+            keep_quantized: false,
+        })
+    }
+
+    /// Keeps linear weights (`*_proj`, `lm_head`) stored as `Q8_0`, `Q4_0`, `Q4_1`, `Q4_K` or
+    /// `Q6_K` in their blocks (see [`QuantizedWeight`]); other types (`F32`, `F16`…) and the
+    /// embedding and norms are still dequantised. Off by default.
+    pub fn keep_quantized(mut self, keep: bool) -> Self {
+        self.keep_quantized = keep;
+        self
+    }
+
+    /// The `[out, in]` weight `gguf_name` in its blocks, q/k rows restored to HF order; `None`
+    /// when it is not a 2-D tensor of a kernel type.
+    pub(crate) fn quantized_tensor(&self, gguf_name: &str) -> Result<Option<QuantizedWeight>> {
+        let Some(info) = self.file.tensor_info(gguf_name) else {
+            return Ok(None);
+        };
+        let Some(ty) = info
+            .ggml_type
+            .filter(|t| QuantizedWeight::TYPES.contains(t))
+        else {
+            return Ok(None);
+        };
+        let &[d_out, d_in] = info.shape.as_slice() else {
+            return Ok(None);
+        };
+        let location = || Some(format!("tensor \"{gguf_name}\""));
+        let bytes = self.file.tensor_bytes(gguf_name)?;
+        let bytes = match self.heads_to_unpermute(gguf_name) {
+            None => bytes.to_vec(),
+            Some(n_head) => {
+                if n_head == 0 || !d_out.is_multiple_of(n_head) {
+                    return Err(Error::parse(
+                        self.file.path(),
+                        location(),
+                        format!("{d_out} rows cannot be split into {n_head} heads"),
+                    ));
+                }
+                unpermute_qk_rows(bytes, n_head, d_out / n_head)
+                    .map_err(|e| Error::parse(self.file.path(), location(), e.to_string()))?
+            }
+        };
+        QuantizedWeight::new(ty, [d_out, d_in], bytes)
+            .map(Some)
+            .map_err(|e| Error::parse(self.file.path(), location(), e.to_string()))
+    }
+
+    /// The head count whose q/k row permutation `gguf_name` must have undone, if any.
+    fn heads_to_unpermute(&self, gguf_name: &str) -> Option<usize> {
+        match (self.unpermute, gguf_name.split('.').nth(2)) {
+            (Some((n_head, _)), Some("attn_q")) => Some(n_head),
+            (Some((_, n_head_kv)), Some("attn_k")) => Some(n_head_kv),
+            _ => None,
+        }
     }
 
     /// The underlying file (metadata, tensor table).
@@ -100,12 +162,7 @@ impl WeightSource for GgufWeights {
             return Ok(None);
         }
         let (shape, data) = self.file.tensor_f32(&gguf_name)?;
-        let heads = match (self.unpermute, gguf_name.split('.').nth(2)) {
-            (Some((n_head, _)), Some("attn_q")) => Some(n_head),
-            (Some((_, n_head_kv)), Some("attn_k")) => Some(n_head_kv),
-            _ => None,
-        };
-        let Some(n_head) = heads else {
+        let Some(n_head) = self.heads_to_unpermute(&gguf_name) else {
             return Ok(Some((shape, data)));
         };
         let rows = shape.first().copied().unwrap_or(0);
@@ -124,6 +181,16 @@ impl WeightSource for GgufWeights {
 
     fn origin(&self) -> String {
         self.file.path().display().to_string()
+    }
+
+    fn take_quantized(&mut self, name: &str) -> Result<Option<QuantizedWeight>> {
+        if !self.keep_quantized || !name.ends_with(".weight") {
+            return Ok(None);
+        }
+        match gguf_tensor_name(name) {
+            Some(gguf_name) => self.quantized_tensor(&gguf_name),
+            None => Ok(None),
+        }
     }
 }
 

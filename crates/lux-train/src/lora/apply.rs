@@ -40,7 +40,7 @@ pub fn apply_lora(model: Llama, config: &LoraConfig, seed: u64) -> Result<(Llama
         if !targets.contains(&name) {
             continue;
         }
-        let device = projection.weight.val().device();
+        let device = projection.weight.lazy_device();
         let (d_in, d_out) = (projection.d_input(), projection.d_output());
         let bound = 1.0 / (d_in as f64).sqrt();
         let mut stream = rng::SplitMix64::new(rng::hash(seed, &format!("lora_A/{name}")));

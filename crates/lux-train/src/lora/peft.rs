@@ -200,7 +200,7 @@ pub fn load_peft(model: Llama, dir: &Path) -> Result<(Llama, LoraConfig)> {
                 format!("shape {shape_b:?}, expected [{d_out}, {r}] (out, r)"),
             ));
         }
-        let device = projection.weight.val().device();
+        let device = projection.weight.lazy_device();
         let a = Tensor::<2>::from_data(TensorData::new(a, [r, d_in]), &device).transpose();
         let b = Tensor::<2>::from_data(TensorData::new(b, [d_out, r]), &device).transpose();
         let mut pair = LowRank::new(Param::from_tensor(a), Param::from_tensor(b), scale);

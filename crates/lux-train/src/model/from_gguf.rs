@@ -5,7 +5,7 @@ use std::path::Path;
 use burn::tensor::Device;
 use lux_core::{Error, Result};
 
-use super::{Llama, LlamaConfig};
+use super::{Llama, LlamaConfig, Projection};
 use crate::gguf::{GgufFile, GgufWeights};
 use crate::tokenizer::Tokenizer;
 
@@ -49,15 +49,50 @@ impl LlamaConfig {
     }
 }
 
+/// How [`Llama::from_gguf_with`] loads a GGUF model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GgufLoadOptions {
+    /// Keep the linear layers' weights in their quantised blocks (`Q8_0`, `Q4_0`, `Q4_1`,
+    /// `Q4_K`, `Q6_K`) and multiply with them directly (see
+    /// [`QuantizedWeight`](super::QuantizedWeight)). The base is then frozen (LoRA trains on
+    /// it; full fine-tuning needs `f32`). Off by default: every weight is dequantised to `f32`
+    /// at load.
+    pub keep_quantized: bool,
+    /// With `keep_quantized`, a tied output head (no `output.weight`) multiplies with the
+    /// embedding's blocks instead of its `f32` table. The lookup still needs that table, so
+    /// this holds the embedding twice (SmolLM2 Q4_1: + 30 MB of `Q8_0` blocks on 113 MB) in
+    /// exchange for reading a quarter of the head's bytes per generated token.
+    pub quantized_tied_head: bool,
+}
+
 impl Llama {
     /// Loads a GGUF model (weights dequantized to f32, q/k rows restored to HF order) and the
     /// tokenizer rebuilt from its metadata.
     pub fn from_gguf(path: impl AsRef<Path>, device: &Device) -> Result<(Llama, Tokenizer)> {
+        Self::from_gguf_with(path, device, GgufLoadOptions::default())
+    }
+
+    /// [`from_gguf`](Self::from_gguf) with options: with `keep_quantized`, linear weights stay
+    /// in their GGUF blocks.
+    pub fn from_gguf_with(
+        path: impl AsRef<Path>,
+        device: &Device,
+        options: GgufLoadOptions,
+    ) -> Result<(Llama, Tokenizer)> {
         let file = GgufFile::open(path)?;
         let config = LlamaConfig::from_gguf(&file)?;
         let tokenizer = Tokenizer::from_gguf_metadata(&file.tokenizer_metadata()?)?;
         let mut model = config.init(device)?;
-        model.load_weights(GgufWeights::new(file)?)?;
+        let mut weights = GgufWeights::new(file)?.keep_quantized(options.keep_quantized);
+        model.load_weights(&mut weights)?;
+        if options.keep_quantized && options.quantized_tied_head && model.lm_head.is_none() {
+            // A tied head multiplies with the embedding matrix; its blocks serve as the head's
+            // weight (`[vocab, d_model]`, the `[out, in]` layout), so decoding reads them
+            // instead of the 4-byte embedding. The embedding lookup keeps its `f32` table.
+            if let Some(embedding) = weights.quantized_tensor("token_embd.weight")? {
+                model.lm_head = Some(Projection::from_quantized(embedding, device));
+            }
+        }
         Ok((model, tokenizer))
     }
 }

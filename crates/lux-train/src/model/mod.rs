@@ -14,6 +14,8 @@
 //! | `rope.rs` | [`RotaryEmbedding`]: HF rotate-half rotary positions |
 //! | `position_ids.rs` | [`PositionIds`]: packed rows, positions restarting per example |
 //! | `projection.rs` | [`Projection`]: linear layers, with the [`LowRank`] adapter seam |
+//! | `quantized.rs` | [`QuantizedWeight`]: a frozen weight kept in GGUF blocks (`keep_quantized`) |
+//! | `quant_matmul.rs` | its kernels: `x·Wᵀ` and `dy·W`, decoding a block or a tile at a time |
 //! | `cache.rs` | [`KvCache`] for incremental decoding |
 //! | `weights.rs` | [`WeightSource`]: loading HF-named tensors (safetensors, in memory) |
 //! | `fused.rs` | one-pass parallel CPU kernels the plain `flex` device runs for inference |
@@ -48,6 +50,8 @@ mod llama_model;
 mod mlp;
 mod position_ids;
 mod projection;
+mod quant_matmul;
+mod quantized;
 mod rms_norm;
 mod rope;
 mod weights;
@@ -56,11 +60,13 @@ pub use attention::*;
 pub use cache::*;
 pub use config::*;
 pub use decoder_layer::*;
+pub use from_gguf::GgufLoadOptions;
 pub use llama::*;
 pub use llama_model::*;
 pub use mlp::*;
 pub use position_ids::{PositionIds, Span};
 pub use projection::*;
+pub use quantized::QuantizedWeight;
 pub use rms_norm::*;
 pub use rope::*;
 pub use weights::{SafetensorsWeights, WeightSource, WeightTensor};

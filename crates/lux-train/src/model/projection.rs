@@ -19,6 +19,7 @@ use burn::tensor::module::linear;
 use burn::tensor::{Device, Tensor};
 
 use super::fused;
+use super::quantized::QuantizedWeight;
 
 /// Configuration of a [`Projection`], built with [`init`](ProjectionConfig::init).
 #[derive(Config, Debug)]
@@ -52,6 +53,7 @@ impl ProjectionConfig {
             weight,
             bias,
             low_rank: None,
+            quantized: None,
         }
     }
 }
@@ -65,6 +67,13 @@ pub struct Projection {
     pub bias: Option<Param<Tensor<1>>>,
     /// The low-rank pair added to the output, if an adapter is attached.
     pub low_rank: Option<LowRank>,
+    /// The frozen weight kept in its GGUF blocks, when the model was loaded with
+    /// `keep_quantized`: the forward pass multiplies with it, and `weight` is then a lazy
+    /// parameter that holds it dequantised only if something reads it (see [`QuantizedWeight`]).
+    /// Once `weight` has been read or replaced (an adapter merged into it), the forward pass
+    /// uses `weight` instead, so a change to it is never ignored.
+    #[module(skip)]
+    pub quantized: Option<QuantizedWeight>,
 }
 
 /// A low-rank pair `(A, B)` and its scale: the trainable part of a LoRA-style adapter.
@@ -144,6 +153,22 @@ impl Projection {
 
     fn forward_2d<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         let bias = self.bias.as_ref().map(|b| b.val());
+        // The blocks are the weight while `weight` is untouched; once something has made it
+        // `f32` (merged an adapter into it, loaded other values), that tensor is the weight.
+        if let Some(quantized) = self
+            .quantized
+            .as_ref()
+            .filter(|_| !self.weight.is_initialized())
+        {
+            let mut base = quantized.forward(input.clone());
+            if let Some(bias) = bias {
+                base = base + bias.unsqueeze();
+            }
+            return match &self.low_rank {
+                None => base,
+                Some(pair) => base + pair.forward(input),
+            };
+        }
         if self.low_rank.is_none() && fused::applies(&input) {
             return fused::linear(input, &self.weight.val(), bias.as_ref());
         }
@@ -154,6 +179,16 @@ impl Projection {
                 base + pair.forward(input)
             }
         }
+    }
+
+    /// A layer without bias whose weight is `weight`, kept in its blocks (`[d_out, d_in]`,
+    /// HF's layout): `weight` is the lazy parameter of [`Projection::quantized`]'s doc.
+    pub fn from_quantized(weight: QuantizedWeight, device: &Device) -> Projection {
+        let [d_out, d_in] = weight.shape();
+        let mut projection = ProjectionConfig::new(d_in, d_out).init(device);
+        projection.weight = weight.lazy_param(projection.weight.id, device);
+        projection.quantized = Some(weight);
+        projection
     }
 
     /// Width of the input features.

@@ -21,6 +21,7 @@ use safetensors::tensor::Metadata;
 use safetensors::{Dtype, SafeTensors};
 
 use super::projection::Projection;
+use super::quantized::QuantizedWeight;
 
 /// A tensor handed over by a [`WeightSource`]: its shape and its values, row-major, as `f32`.
 pub type WeightTensor = (Vec<usize>, Vec<f32>);
@@ -45,6 +46,15 @@ pub trait WeightSource {
     fn origin(&self) -> String {
         "weights".to_owned()
     }
+
+    /// Hands over the linear weight `name` (HF layout `[out, in]`) still in its quantised
+    /// blocks, when the source keeps weights quantised and this one is stored in a type the
+    /// kernels multiply with ([`QuantizedWeight::TYPES`]); `Ok(None)` sends the model to
+    /// [`take`](WeightSource::take). The default keeps nothing quantised.
+    fn take_quantized(&mut self, name: &str) -> Result<Option<QuantizedWeight>> {
+        let _ = name;
+        Ok(None)
+    }
 }
 
 impl<W: WeightSource + ?Sized> WeightSource for &mut W {
@@ -55,6 +65,10 @@ impl<W: WeightSource + ?Sized> WeightSource for &mut W {
     fn origin(&self) -> String {
         (**self).origin()
     }
+
+    fn take_quantized(&mut self, name: &str) -> Result<Option<QuantizedWeight>> {
+        (**self).take_quantized(name)
+    }
 }
 
 impl<W: WeightSource + ?Sized> WeightSource for Box<W> {
@@ -64,6 +78,10 @@ impl<W: WeightSource + ?Sized> WeightSource for Box<W> {
 
     fn origin(&self) -> String {
         (**self).origin()
+    }
+
+    fn take_quantized(&mut self, name: &str) -> Result<Option<QuantizedWeight>> {
+        (**self).take_quantized(name)
     }
 }
 
@@ -325,13 +343,26 @@ pub(crate) fn load_projection(
     source: &mut dyn WeightSource,
 ) -> Result<()> {
     let shape = projection.weight.lazy_shape().dims::<2>();
-    load_param(
-        &mut projection.weight,
-        &format!("{prefix}.weight"),
-        shape,
-        true,
-        source,
-    )?;
+    let name = format!("{prefix}.weight");
+    if let Some(quantized) = source.take_quantized(&name)? {
+        let expected = [shape[1], shape[0]];
+        if quantized.shape() != expected {
+            return Err(Error::invalid(
+                name,
+                format!(
+                    "{} has shape {:?}, the model expects {expected:?}",
+                    source.origin(),
+                    quantized.shape()
+                ),
+            ));
+        }
+        let device = projection.weight.lazy_device();
+        projection.weight = quantized.lazy_param(projection.weight.id, &device);
+        projection.quantized = Some(quantized);
+    } else {
+        load_param(&mut projection.weight, &name, shape, true, source)?;
+        projection.quantized = None;
+    }
     let bias_name = format!("{prefix}.bias");
     match &mut projection.bias {
         Some(bias) => load_param(bias, &bias_name, [shape[1]], false, source),

@@ -42,7 +42,7 @@ pub use systems::{
 pub use training_data::TrainingData;
 
 pub use crate::base_model::LoadedModel;
-use crate::base_model::{ModelSpec, shared_model};
+use crate::base_model::{ModelSpec, shared_model_with};
 
 /// The name of the [`ModelSpec`] in a run's resources.
 pub const MODEL_SPEC: &str = "model";
@@ -65,7 +65,11 @@ pub fn base_model(ctx: &StageContext) -> Result<Arc<LoadedModel>> {
         return Ok(Arc::clone(&held));
     }
     let spec = model_spec(ctx)?;
-    let loaded = shared_model(&spec.resolve(&ctx.base_dir)?, &spec.device()?)?;
+    let loaded = shared_model_with(
+        &spec.resolve(&ctx.base_dir)?,
+        &spec.device()?,
+        spec.load_options(),
+    )?;
     // Held by the run's resources, so every evaluation reuses it while the run lasts; a local
     // LLM client naming the same file on the same device shares it (see `shared_model`).
     let held = ctx.resources.get_or_try_insert(BASE_MODEL, || Ok(loaded))?;
