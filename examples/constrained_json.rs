@@ -223,8 +223,12 @@ async fn main() -> lux::core::Result<()> {
         let mut answers = Vec::new();
         let mut questions = Tally::default();
         for i in 0..count {
-            let category = DEFAULT_CATEGORIES[i % DEFAULT_CATEGORIES.len()];
-            let difficulty = DEFAULT_DIFFICULTIES[(i / 4 + i) % DEFAULT_DIFFICULTIES.len()];
+            // Cells 17 apart (coprime with the 64 cells): distinct categories and
+            // difficulties, no cell twice in the first 64 requests.
+            let cells = DEFAULT_CATEGORIES.len() * DEFAULT_DIFFICULTIES.len();
+            let cell = (i * 17) % cells;
+            let category = DEFAULT_CATEGORIES[cell % DEFAULT_CATEGORIES.len()];
+            let difficulty = DEFAULT_DIFFICULTIES[cell / DEFAULT_CATEGORIES.len()];
             let topic = generator.topic(category, difficulty, 0).to_string();
             let req = generator.request(category, difficulty, &topic, 1, 0)?;
             ask(&client, &req, &mut questions, &mut answers, false).await?;
@@ -273,9 +277,7 @@ fn mask_cost(path: &std::path::Path, answers: &[(Value, String)]) -> lux::core::
     let start = Instant::now();
     let vocab = TokenVocabulary::from_tokenizer(tok, loaded.model.config().vocab_size)?;
     let build = start.elapsed();
-    let mut steps = 0usize;
-    let mut worst = 0f64;
-    let mut total = 0f64;
+    let mut times = Vec::new();
     for (schema, text) in answers {
         let schema = JsonSchema::compile(schema)?;
         let mut mask = TokenMask::new(&schema, &vocab, tok.turn_end_ids());
@@ -283,10 +285,7 @@ fn mask_cost(path: &std::path::Path, answers: &[(Value, String)]) -> lux::core::
         for id in tok.encode(text, false)? {
             let t = Instant::now();
             mask.apply(&mut logits)?;
-            let ms = t.elapsed().as_secs_f64() * 1000.0;
-            total += ms;
-            worst = worst.max(ms);
-            steps += 1;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
             if mask.accept(id).is_err() {
                 // Re-encoding may split the text differently at a cut (`length`) answer's
                 // end; the steps timed so far stand.
@@ -294,10 +293,20 @@ fn mask_cost(path: &std::path::Path, answers: &[(Value, String)]) -> lux::core::
             }
         }
     }
+    times.sort_by(f64::total_cmp);
+    let quantile = |q: f64| {
+        times
+            .get(((times.len() as f64 - 1.0) * q) as usize)
+            .copied()
+    };
     println!(
-        "mask: {steps} steps, {:.2} ms/token on average, {:.2} ms worst; vocabulary index built in {:.0} ms",
-        total / steps.max(1) as f64,
-        worst,
+        "mask: {} steps, {:.2} ms/token on average, median {:.2} ms, 99th percentile {:.2} ms, \
+         worst {:.2} ms; vocabulary index built in {:.0} ms",
+        times.len(),
+        times.iter().sum::<f64>() / times.len().max(1) as f64,
+        quantile(0.5).unwrap_or(0.0),
+        quantile(0.99).unwrap_or(0.0),
+        quantile(1.0).unwrap_or(0.0),
         build.as_secs_f64() * 1000.0
     );
     Ok(())

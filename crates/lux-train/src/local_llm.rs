@@ -8,6 +8,8 @@
 //! llm = { type = "local", model = "smollm2", max_tokens = 256 }
 //! # or a GGUF file / a Hugging Face model directory:
 //! llm = { type = "local", path = "models/SmolLM2-135M-Instruct.Q4_1.gguf" }
+//! # a request's json_schema is enforced by constrained decoding; to ignore it:
+//! llm = { type = "local", model = "smollm2", constrained = false }
 //! ```
 
 use std::fmt;
@@ -163,8 +165,9 @@ impl LocalLlmConfig {
 ///   `max_tokens` is unfinished JSON. `{"type": "object"}` (OpenAI's `json_object`) allows
 ///   any object. The subset enforced is [`JsonSchema`]'s (objects, strings, integer ranges,
 ///   numbers, booleans, enums, arrays); a schema outside it is an error naming the keyword,
-///   never silently ignored. Callers still validate answers (lux's judges and generators do),
-///   as the meaning of a field is not the model's to guarantee.
+///   never silently ignored (`constrained = false` ignores schemas instead). Callers still
+///   validate answers (lux's judges and generators do), as the meaning of a field is not the
+///   model's to guarantee. See `docs/constrained-decoding.md`.
 pub struct LocalLlm {
     config: LocalLlmConfig,
     state: Arc<Mutex<Option<Loaded>>>,
@@ -288,7 +291,7 @@ impl LocalLlm {
             Ok(())
         })
         .await
-        .map_err(|e| Error::Llm(format!("local model loading thread failed: {e}")))?
+        .map_err(|e| Error::llm("local model loading thread failed", e))?
     }
 
     /// Answers `request` on the calling thread (blocking); [`LlmClient::chat`] runs this on a
@@ -343,7 +346,7 @@ fn respond(
         *guard = Some(Loaded::load(config)?);
     }
     let Some(loaded) = guard.as_mut() else {
-        return Err(Error::Llm("the local model is not loaded".into()));
+        return Err(Error::llm("local model", "not loaded"));
     };
     let schema = match &request.json_schema {
         Some(schema) if config.constrained => Some(JsonSchema::compile(schema)?),
@@ -454,7 +457,7 @@ impl LlmClient for LocalLlm {
             answer
         })
         .await
-        .map_err(|e| Error::Llm(format!("local generation thread failed: {e}")))?
+        .map_err(|e| Error::llm("local generation thread failed", e))?
     }
 
     /// A relative `path` is the recipe's: it becomes `base_dir/path`.

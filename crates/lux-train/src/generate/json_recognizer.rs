@@ -941,7 +941,7 @@ mod tests {
         }
         assert!(!r.clone().feed(b' '));
         assert!(r.feed(b'"'));
-        assert!(r.feed_all(b"score\": \n\t4"));
+        assert!(r.feed_all(b"score\":\n\t4"));
         let any = schema(json!({}));
         let mut r = JsonRecognizer::new(&any);
         let deep = "[".repeat(MAX_DEPTH);

@@ -73,7 +73,7 @@ impl TokenVocabulary {
                     None => Vec::new(),
                     Some(text) if byte_level => text
                         .chars()
-                        .map(|c| unicode_to_byte(c))
+                        .map(&unicode_to_byte)
                         .collect::<Option<Vec<u8>>>()
                         .unwrap_or_default(),
                     Some(text) => sentencepiece_bytes(&text),
