@@ -28,6 +28,9 @@ pub enum Error {
         location: Option<String>,
         /// What is wrong.
         message: String,
+        /// The parser's own error (serde_json's, safetensors'…), when one said what is wrong.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// A setting (recipe key, config field, argument) has a value that cannot work.
     #[error("invalid {key}: {message}")]
@@ -45,9 +48,17 @@ pub enum Error {
         /// What happened.
         message: String,
     },
-    /// Talking to a language model failed.
-    #[error("LLM request failed: {0}")]
-    Llm(String),
+    /// Talking to a language model failed. The cause stays reachable through
+    /// [`source`](std::error::Error::source): the client's own error (an HTTP status with its
+    /// endpoint, a timeout, a spent budget), or the failure of the thread a local model ran on.
+    #[error("{context}: {source}")]
+    Llm {
+        /// What was asked of the model (`LLM request failed`, `local generation thread failed`).
+        context: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// A numeric computation cannot give a meaningful result for this input.
     #[error("{0}")]
     Numeric(String),
@@ -81,6 +92,23 @@ impl Error {
             path: path.as_ref().to_path_buf(),
             location: location.into(),
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A parse error at `location` in `path` that a parser reported: its message is the
+    /// parser's, and the parser's error stays reachable through
+    /// [`source`](std::error::Error::source) (instead of being flattened to a string).
+    pub fn parse_source(
+        path: impl AsRef<Path>,
+        location: impl Into<Option<String>>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::Parse {
+            path: path.as_ref().to_path_buf(),
+            location: location.into(),
+            message: source.to_string(),
+            source: Some(Box::new(source)),
         }
     }
 
@@ -102,6 +130,19 @@ impl Error {
         Error::Plugin {
             plugin: plugin.into(),
             message: message.into(),
+        }
+    }
+
+    /// A language model failure: `context` says what was asked, `source` why it failed
+    /// (a typed error, kept for [`source`](std::error::Error::source); a message only when
+    /// there is no underlying error).
+    pub fn llm(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Error {
+        Error::Llm {
+            context: context.into(),
+            source: source.into(),
         }
     }
 
@@ -141,5 +182,80 @@ mod tests {
         assert_eq!(e.to_string(), "x.json: not an object");
         let e = Error::invalid("filters[1].chars", "must be > 0");
         assert_eq!(e.to_string(), "invalid filters[1].chars: must be > 0");
+    }
+
+    /// The chain of causes below `e`, outermost first, as `source()` gives them.
+    fn causes(e: &dyn std::error::Error) -> Vec<String> {
+        std::iter::successors(e.source(), |c| c.source())
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// A typed cause two levels down, as a client's error wraps its transport's.
+    #[derive(Debug, thiserror::Error)]
+    #[error("http://127.0.0.1:9/v1 answered 503")]
+    struct Status {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn llm_errors_keep_their_causes() {
+        let status = Status {
+            source: std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset"),
+        };
+        let e = Error::llm("LLM request failed", status);
+        assert_eq!(
+            e.to_string(),
+            "LLM request failed: http://127.0.0.1:9/v1 answered 503"
+        );
+        assert_eq!(
+            causes(&e),
+            ["http://127.0.0.1:9/v1 answered 503", "connection reset"]
+        );
+        let cause = std::error::Error::source(&e).expect("a cause");
+        let io = cause
+            .source()
+            .and_then(|c| c.downcast_ref::<std::io::Error>())
+            .expect("the I/O error is reachable");
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+    }
+
+    #[test]
+    fn parse_errors_keep_the_parsers_error() {
+        let bad = serde_json::from_str::<serde_json::Value>("{\"a\": }").unwrap_err();
+        let line = bad.line();
+        let e = Error::parse_source("run/manifest.json", None, bad);
+        assert!(
+            e.to_string()
+                .starts_with("run/manifest.json: expected value"),
+            "{e}"
+        );
+        let json = std::error::Error::source(&e)
+            .and_then(|c| c.downcast_ref::<serde_json::Error>())
+            .expect("serde_json's error is reachable");
+        assert_eq!(json.line(), line);
+        assert!(std::error::Error::source(&Error::parse("x", None, "m")).is_none());
+    }
+
+    #[test]
+    fn io_errors_keep_their_cause_under_other() {
+        let missing = std::fs::read("/nonexistent/lux/recipe.toml").unwrap_err();
+        let kind = missing.kind();
+        let io = Error::io("/nonexistent/lux/recipe.toml", missing);
+        let e = Error::other("reading the recipe", io);
+        assert_eq!(causes(&e).len(), 2, "{:?}", causes(&e));
+        let inner = std::error::Error::source(&e)
+            .and_then(|c| c.downcast_ref::<Error>())
+            .expect("the lux error is reachable");
+        assert!(
+            inner
+                .to_string()
+                .starts_with("/nonexistent/lux/recipe.toml: ")
+        );
+        let io = std::error::Error::source(inner)
+            .and_then(|c| c.downcast_ref::<std::io::Error>())
+            .expect("the I/O error is reachable");
+        assert_eq!(io.kind(), kind);
     }
 }

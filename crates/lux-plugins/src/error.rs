@@ -68,7 +68,7 @@ impl From<LlmError> for lux_core::Error {
     fn from(e: LlmError) -> lux_core::Error {
         match e {
             LlmError::Config { key, message } => lux_core::Error::invalid(key, message),
-            other => lux_core::Error::Llm(other.to_string()),
+            other => lux_core::Error::llm("LLM request failed", other),
         }
     }
 }

@@ -137,7 +137,7 @@ mod tests {
     #[async_trait]
     impl LlmClient for Echo {
         async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse> {
-            Err(Error::Llm("not used".into()))
+            Err(Error::llm("test client", "not used"))
         }
         fn model(&self) -> String {
             self.model.clone()
@@ -180,7 +180,7 @@ mod tests {
     #[async_trait]
     impl LlmClient for Filed {
         async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse> {
-            Err(Error::Llm("not used".into()))
+            Err(Error::llm("test client", "not used"))
         }
         fn model(&self) -> String {
             self.path.display().to_string()

@@ -87,7 +87,7 @@ pub fn load_aligner(dir: &Path, device: &Device) -> Result<Aligner> {
     let config_path = dir.join(ALIGNER_CONFIG_FILE);
     let text = std::fs::read_to_string(&config_path).with_path(&config_path)?;
     let saved: SavedConfig =
-        serde_json::from_str(&text).map_err(|e| Error::parse(&config_path, None, e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| Error::parse_source(&config_path, None, e))?;
     let mut aligner = AlignerConfig::new(saved.d_encoder, saved.d_model)
         .with_hidden(saved.hidden)
         .with_mode(saved.mode)

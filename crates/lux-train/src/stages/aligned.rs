@@ -39,7 +39,7 @@ pub fn write_aligner_dir(aligner: &Aligner, encoder: &EncoderSpec, dir: &Path) -
 pub fn read_encoder_spec(aligner_dir: &Path) -> Result<EncoderSpec> {
     let path = aligner_dir.join(ENCODER_SPEC_FILE);
     let text = std::fs::read_to_string(&path).with_path(&path)?;
-    serde_json::from_str(&text).map_err(|e| Error::parse(&path, None, e.to_string()))
+    serde_json::from_str(&text).map_err(|e| Error::parse_source(&path, None, e))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -64,7 +64,7 @@ pub fn read_aligner_ref(adapter_dir: &Path) -> Result<Option<PathBuf>> {
     }
     let text = std::fs::read_to_string(&path).with_path(&path)?;
     let r: AlignerRef =
-        serde_json::from_str(&text).map_err(|e| Error::parse(&path, None, e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| Error::parse_source(&path, None, e))?;
     Ok(Some(adapter_dir.join(r.aligner)))
 }
 

@@ -163,7 +163,7 @@ pub fn write_adapter_spec(adapter: &dyn Adapter, dir: &Path) -> Result<()> {
 pub fn read_adapter_spec(dir: &Path) -> Result<Box<dyn Adapter>> {
     let path = dir.join(ADAPTER_SPEC_FILE);
     let text = std::fs::read_to_string(&path).with_path(&path)?;
-    serde_json::from_str(&text).map_err(|e| Error::parse(&path, None, e.to_string()))
+    serde_json::from_str(&text).map_err(|e| Error::parse_source(&path, None, e))
 }
 
 #[cfg(test)]

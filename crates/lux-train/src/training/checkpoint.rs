@@ -125,7 +125,7 @@ pub(crate) fn verify(checkpoint: &Path) -> Result<()> {
     let list = checkpoint.join(CHECKSUMS);
     let text = std::fs::read_to_string(&list).with_path(&list)?;
     let sums: std::collections::BTreeMap<String, String> =
-        serde_json::from_str(&text).map_err(|e| Error::parse(&list, None, e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| Error::parse_source(&list, None, e))?;
     for (name, expected) in &sums {
         let path = checkpoint.join(name);
         if !path.is_file() {
@@ -203,7 +203,7 @@ pub(crate) fn save<M: Module>(
 pub(crate) fn read_state(checkpoint: &Path) -> Result<TrainerState> {
     let path = checkpoint.join(STATE);
     let text = std::fs::read_to_string(&path).with_path(&path)?;
-    serde_json::from_str(&text).map_err(|e| Error::parse(&path, None, e.to_string()))
+    serde_json::from_str(&text).map_err(|e| Error::parse_source(&path, None, e))
 }
 
 /// Puts `checkpoint`'s trainable parameters (values and ids) into `module`, whose trainable
