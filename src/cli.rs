@@ -346,7 +346,10 @@ async fn run(command: Command) -> std::result::Result<(), Failure> {
                     s.rejected
                 );
                 out!("journal: {}", out.join("journal.jsonl").display());
-                out!("when all {} shards are done: lux dataset merge <their directories> -o DIR", shard.count);
+                out!(
+                    "when all {} shards are done: lux dataset merge <their directories> -o DIR",
+                    shard.count
+                );
                 return Ok(());
             }
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(&recipe.name).join("data"));

@@ -11,7 +11,7 @@
 //!   llm-cache/             LLM responses by content (kept when a stage starts over)
 //!   report.md, report.json the run: one section per stage, LLM usage
 //!   shards/<i>-of-<N>/     a sharded data run's slices (`lux run --shard i/N`), each a run
-//!                          directory of its own holding data/ only
+//!                          directory of its own holding data/ only (they share llm-cache/)
 //! ```
 //!
 //! A shard run (`--shard i/N`) runs the data stage alone on its slice of the seeds and skips
@@ -246,6 +246,19 @@ impl Run {
         self.finish(reports)
     }
 
+    /// Where LLM answers are cached: `llm-cache/` in the run directory; a shard in the
+    /// default layout shares the whole run's (`out/<recipe>/llm-cache`), so that answers
+    /// paid for by any shard serve every later run of the recipe. (Entries are written by
+    /// atomic rename under unique temporary names: shards may write side by side.)
+    fn llm_cache_dir(&self) -> PathBuf {
+        match (self.settings.shard, &self.settings.out) {
+            (Some(_), None) => PathBuf::from("out")
+                .join(&self.recipe.name)
+                .join("llm-cache"),
+            _ => self.dir.join("llm-cache"),
+        }
+    }
+
     /// The data stage's key after `previous` (the root key).
     fn data_key(&self, previous: &str, data: &PipelineConfig) -> String {
         let settings = json!({
@@ -396,7 +409,7 @@ impl Run {
             &mut data,
             self.recipe.llm.as_ref(),
             &self.recipe.llm_generators,
-            &self.dir.join("llm-cache"),
+            &self.llm_cache_dir(),
         )?;
         let opts = RunOptions {
             base_dir: self.recipe.base_dir.clone(),
@@ -754,13 +767,21 @@ pub async fn merge_data_shards(
     let dirs: Vec<PathBuf> = shard_dirs.iter().map(|d| shard_data_dir(d)).collect();
     let first = match dirs.first() {
         Some(d) => ShardRecord::require(d)?,
-        None => return Err(Error::invalid("shards", "name at least one shard directory")),
+        None => {
+            return Err(Error::invalid(
+                "shards",
+                "name at least one shard directory",
+            ));
+        }
     };
     let recorded = |k: &str| first.origin.get(k).cloned().unwrap_or(Value::Null);
     let (path, quick) = match recipe_file {
         Some(p) => (p.to_path_buf(), quick),
         None => match recorded("recipe_file").as_str() {
-            Some(p) => (PathBuf::from(p), recorded("quick").as_bool().unwrap_or(false)),
+            Some(p) => (
+                PathBuf::from(p),
+                recorded("quick").as_bool().unwrap_or(false),
+            ),
             None => {
                 return Err(Error::invalid(
                     "--recipe",

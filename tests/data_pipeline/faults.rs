@@ -19,9 +19,6 @@ use crate::read_dataset;
 use crate::shards::write_recipe;
 use crate::support::lux;
 
-#[path = "../../crates/lux-plugins/tests/support.rs"]
-mod server;
-
 /// Names of temporary files (`.NAME.tmp-PID-N`) in `dir`.
 fn temp_files(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
@@ -54,7 +51,10 @@ fn an_unwritable_output_directory_is_a_clear_error_and_leaves_nothing() {
             "{args:?}: {stderr}"
         );
     }
-    assert_eq!(std::fs::read_to_string(d.join("blocker")).unwrap(), "a file");
+    assert_eq!(
+        std::fs::read_to_string(d.join("blocker")).unwrap(),
+        "a file"
+    );
 
     // A read-only directory, where permissions bind this user (not root, which writes anyway).
     #[cfg(unix)]
@@ -68,7 +68,10 @@ fn an_unwritable_output_directory_is_a_clear_error_and_leaves_nothing() {
         } else {
             let (ok, _, stderr) = lux(&["data", "recipe-3.toml", "--out", "ro", "--quiet"], d);
             assert!(!ok);
-            assert!(stderr.contains("ro/") && stderr.contains("ermission"), "{stderr}");
+            assert!(
+                stderr.contains("ro/") && stderr.contains("ermission"),
+                "{stderr}"
+            );
             assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 0);
         }
         std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -102,7 +105,10 @@ fn a_damaged_journal_line_is_reported_and_its_seed_generated_again() {
         "{stderr}"
     );
     assert!(stderr.contains("partial last line"), "{stderr}");
-    assert!(stdout.contains(&format!("({} resumed)", seeds - 2)), "{stdout}");
+    assert!(
+        stdout.contains(&format!("({} resumed)", seeds - 2)),
+        "{stdout}"
+    );
     assert!(std::fs::read(d.join("out/dataset.jsonl")).unwrap() == dataset);
     // The journal was rewritten without the damage: every line sound, one per seed.
     let contents = JournalContents::read(&d.join("out/journal.jsonl")).unwrap();
@@ -112,7 +118,7 @@ fn a_damaged_journal_line_is_reported_and_its_seed_generated_again() {
 
 #[tokio::test]
 async fn a_damaged_cache_entry_is_asked_again_not_loaded() {
-    use server::{MockServer, Reply, docs, good_answer};
+    use crate::llm_endpoint::server::{MockServer, Reply, docs, good_answer};
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let lines: String = docs(3)
@@ -175,7 +181,11 @@ replaces = ["open_generation"]
         .position(|w| w == b"\"content\":\"")
         .expect("an answer")
         + 11;
-    let letter = at + bytes[at..].iter().position(u8::is_ascii_alphabetic).unwrap();
+    let letter = at
+        + bytes[at..]
+            .iter()
+            .position(u8::is_ascii_alphabetic)
+            .unwrap();
     bytes[letter] ^= 0x20; // swap its case
     serde_json::from_slice::<serde_json::Value>(&bytes).unwrap();
     std::fs::write(target, &bytes).unwrap();
@@ -185,7 +195,11 @@ replaces = ["open_generation"]
         ..Default::default()
     };
     recipe().run_data(&out, &rerun).await.unwrap();
-    assert_eq!(server.requests(), 4, "exactly the damaged answer is asked again");
+    assert_eq!(
+        server.requests(),
+        4,
+        "exactly the damaged answer is asked again"
+    );
     assert_eq!(read_dataset(&out), examples);
     assert!(
         lux::core::checksum::unseal(&std::fs::read(target).unwrap()).is_ok(),
@@ -246,7 +260,13 @@ fn kill_9_at_any_moment_leaves_no_torn_file_and_a_rerun_finishes_the_same_datase
 
     let check = |when: &str| {
         // Every output present is complete: the reference's bytes.
-        for file in ["dataset.jsonl", "dropped.jsonl", "rejected.jsonl", "stats.json", "stats.md"] {
+        for file in [
+            "dataset.jsonl",
+            "dropped.jsonl",
+            "rejected.jsonl",
+            "stats.json",
+            "stats.md",
+        ] {
             if let Ok(bytes) = std::fs::read(out.join(file)) {
                 assert!(bytes == reference(file), "{file} torn after a kill {when}");
             }
@@ -280,7 +300,9 @@ fn kill_9_at_any_moment_leaves_no_torn_file_and_a_rerun_finishes_the_same_datase
         let mut child = spawn();
         let deadline = Instant::now() + whole_run * 4 + Duration::from_secs(10);
         while Instant::now() < deadline
-            && !temp_files(&out).iter().any(|n| n.starts_with(".dataset.jsonl"))
+            && !temp_files(&out)
+                .iter()
+                .any(|n| n.starts_with(".dataset.jsonl"))
             && child.try_wait().unwrap().is_none()
         {
             std::thread::sleep(Duration::from_micros(200));
@@ -288,23 +310,42 @@ fn kill_9_at_any_moment_leaves_no_torn_file_and_a_rerun_finishes_the_same_datase
         let _ = child.kill();
         child.wait().unwrap();
         check("in the dataset write");
-        if temp_files(&out).iter().any(|n| n.starts_with(".dataset.jsonl")) {
+        if temp_files(&out)
+            .iter()
+            .any(|n| n.starts_with(".dataset.jsonl"))
+        {
             caught += 1;
-            assert!(!out.join("dataset.jsonl").exists(), "a dataset beside its temporary file");
+            assert!(
+                !out.join("dataset.jsonl").exists(),
+                "a dataset beside its temporary file"
+            );
             if caught >= 2 {
                 break;
             }
         }
     }
-    assert!(caught >= 1, "no kill landed while the dataset was being written");
+    assert!(
+        caught >= 1,
+        "no kill landed while the dataset was being written"
+    );
 
     let (ok, _, stderr) = lux(&["data", "big.toml", "--out", "killed", "--quiet"], d);
     assert!(ok, "{stderr}");
-    for file in ["dataset.jsonl", "dropped.jsonl", "rejected.jsonl", "stats.json", "stats.md"] {
+    for file in [
+        "dataset.jsonl",
+        "dropped.jsonl",
+        "rejected.jsonl",
+        "stats.json",
+        "stats.md",
+    ] {
         assert!(
             std::fs::read(out.join(file)).unwrap() == reference(file),
             "{file} differs from the uninterrupted run's"
         );
     }
-    assert_eq!(temp_files(&out), Vec::<String>::new(), "temporary files left behind");
+    assert_eq!(
+        temp_files(&out),
+        Vec::<String>::new(),
+        "temporary files left behind"
+    );
 }

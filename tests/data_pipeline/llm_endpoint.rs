@@ -11,7 +11,7 @@ use crate::read_dataset;
 use crate::support::repo_root;
 
 #[path = "../../crates/lux-plugins/tests/support.rs"]
-mod server;
+pub(crate) mod server;
 
 use server::{MockServer, Reply, docs, good_answer};
 

@@ -141,7 +141,13 @@ fn three_shards_merge_into_the_bytes_of_one_run() {
 
     for i in 0..3 {
         let out = ok(
-            &["data", "recipe-3.toml", "--shard", &format!("{i}/3"), "--quiet"],
+            &[
+                "data",
+                "recipe-3.toml",
+                "--shard",
+                &format!("{i}/3"),
+                "--quiet",
+            ],
             d,
         );
         assert!(out.contains(&format!("shard {i}/3")), "{out}");
@@ -168,16 +174,17 @@ fn three_shards_merge_into_the_bytes_of_one_run() {
         args.extend(["-o", out, "--quiet"]);
         lux(&args, d)
     };
-    let (merged_ok, stdout, stderr) = merge(
-        &[&shard_dirs[2], &shard_dirs[0], &shard_dirs[1]],
-        "merged",
-    );
+    let (merged_ok, stdout, stderr) =
+        merge(&[&shard_dirs[2], &shard_dirs[0], &shard_dirs[1]], "merged");
     assert!(merged_ok, "{stderr}");
     assert!(stdout.contains("3 shards"), "{stdout}");
     for file in OUTPUTS {
         let whole = std::fs::read(d.join("whole").join(file)).unwrap();
         let merged = std::fs::read(d.join("merged").join(file)).unwrap();
-        assert!(whole == merged, "{file} differs between the whole run and the merge");
+        assert!(
+            whole == merged,
+            "{file} differs between the whole run and the merge"
+        );
     }
     // The duplicate article (seeds 0 and 1, shards 0 and 1) was caught across shards.
     let stats: serde_json::Value =
@@ -197,16 +204,35 @@ fn three_shards_merge_into_the_bytes_of_one_run() {
     let (_, _, e) = merge(&[&shard_dirs[0], &shard_dirs[1], &shard_dirs[1]], "bad");
     assert!(e.contains("shard 1/3 given twice"), "{e}");
     let (_, _, e) = merge(&[&shard_dirs[0], "whole", &shard_dirs[2]], "bad");
-    assert!(e.contains("whole") && e.contains("not the output of a run with --shard"), "{e}");
+    assert!(
+        e.contains("whole") && e.contains("not the output of a run with --shard"),
+        "{e}"
+    );
     write_recipe(d, 4);
     ok(
-        &["data", "recipe-4.toml", "--shard", "1/3", "--out", "other", "--quiet"],
+        &[
+            "data",
+            "recipe-4.toml",
+            "--shard",
+            "1/3",
+            "--out",
+            "other",
+            "--quiet",
+        ],
         d,
     );
     let (_, _, e) = merge(&[&shard_dirs[0], "other", &shard_dirs[2]], "bad");
     assert!(e.contains("other") && e.contains("different recipe"), "{e}");
     ok(
-        &["data", "recipe-3.toml", "--shard", "1/4", "--out", "split4", "--quiet"],
+        &[
+            "data",
+            "recipe-3.toml",
+            "--shard",
+            "1/4",
+            "--out",
+            "split4",
+            "--quiet",
+        ],
         d,
     );
     let (_, _, e) = merge(&[&shard_dirs[0], "split4", &shard_dirs[2]], "bad");
@@ -234,13 +260,27 @@ fn run_shards_merge_into_a_data_stage_that_lux_run_reuses() {
     ok(&["data", "recipe-3.toml", "--out", "whole", "--quiet"], d);
 
     let e = refused(
-        &["run", "recipe-3.toml", "--shard", "0/3", "--stage", "mix", "--quiet"],
+        &[
+            "run",
+            "recipe-3.toml",
+            "--shard",
+            "0/3",
+            "--stage",
+            "mix",
+            "--quiet",
+        ],
         d,
     );
     assert!(e.contains("runs the data stage only, not `mix`"), "{e}");
     for i in 0..3 {
         ok(
-            &["run", "recipe-3.toml", "--shard", &format!("{i}/3"), "--quiet"],
+            &[
+                "run",
+                "recipe-3.toml",
+                "--shard",
+                &format!("{i}/3"),
+                "--quiet",
+            ],
             d,
         );
         let report =
