@@ -13,7 +13,7 @@ mod panel;
 
 pub use agreement::{Agreement, AlphaLevel, PairSpearman, krippendorff_alpha, spearman};
 pub use g_eval::{
-    GEval, GEvalConfig, GEvalFallback, GEvalMode, ScoreDistribution, parse_score,
+    GEval, GEvalConfig, GEvalFallback, GEvalFallbacks, GEvalMode, ScoreDistribution, parse_score,
     score_distribution, score_token, weighted_score,
 };
 pub use llm_judge::{LlmJudge, LlmJudgeConfig};

@@ -363,7 +363,12 @@ impl<S: ChatService> Capabilities<S> {
             Some(ResponseFormat::None) => FallbackStats::bump(&self.stats.none),
             _ => {}
         }
-        let response = result?;
+        result
+    }
+
+    /// Counts what the server ignored in the answer to `request`, all parts merged: no
+    /// log-probs where asked, text where JSON was asked.
+    fn check(&self, request: &ChatRequest, response: &ChatResponse) {
         if request.top_logprobs.is_some() && response.choices.iter().any(|c| c.logprobs.is_none()) {
             FallbackStats::bump(&self.stats.logprobs_missing);
         }
@@ -372,7 +377,6 @@ impl<S: ChatService> Capabilities<S> {
         {
             FallbackStats::bump(&self.stats.text_for_json);
         }
-        Ok(response)
     }
 
     /// A request for `n` > 1 choices: in parts the server accepts, until `n` are collected.
@@ -444,10 +448,12 @@ impl<S: ChatService> Capabilities<S> {
 #[async_trait]
 impl<S: ChatService> ChatService for Capabilities<S> {
     async fn call(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        match request.n {
+        let response = match request.n {
             Some(n) if n > 1 => self.send_n(request, n).await,
             _ => self.send(request).await,
-        }
+        }?;
+        self.check(request, &response);
+        Ok(response)
     }
 }
 
