@@ -646,14 +646,14 @@ impl Run {
             md.push_str("No request was sent to an LLM endpoint in this run.\n");
         } else {
             md.push_str(
-                "| endpoint | model | calls | failed | cache hits | retries | prompt tokens | completion tokens | cost ($) |\n\
-                 |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+                "| endpoint | model | calls | failed | cache hits | retries | prompt tokens | completion tokens | cost ($) | fallbacks |\n\
+                 |---|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
             );
             for u in &report.llm_usage {
                 let g = |k: &str| u.get(k).cloned().unwrap_or(Value::Null);
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     g("base_url").as_str().unwrap_or(""),
                     g("model").as_str().unwrap_or(""),
                     g("calls"),
@@ -663,10 +663,28 @@ impl Run {
                     g("prompt_tokens"),
                     g("completion_tokens"),
                     g("cost_usd"),
+                    fallbacks_cell(&g("fallbacks")),
                 );
             }
         }
         md
+    }
+}
+
+/// An endpoint's fallback counts (requests that needed one because the server rejected or
+/// ignored a field, per kind), `n_split 3, logprobs_missing 1`, or `–`.
+fn fallbacks_cell(v: &Value) -> String {
+    let parts: Vec<String> = v
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, n)| n.as_u64().is_some_and(|n| n > 0))
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if parts.is_empty() {
+        "–".into()
+    } else {
+        parts.join(", ")
     }
 }
 
