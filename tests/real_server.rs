@@ -354,7 +354,7 @@ async fn g_eval_sampling_mode_splits_n_that_llama_cpp_refuses() {
                 let ScoreMethod::SampleMean { n } = j.method else {
                     panic!("{:?}", j.method)
                 };
-                assert!(n >= 1 && n <= N);
+                assert!((1..=N).contains(&n));
                 assert!((1.0..=5.0).contains(&j.score), "{}", j.score);
                 let left_out = j.reason.as_deref().unwrap_or_default();
                 if n < N {
