@@ -34,17 +34,21 @@ pub use mo::{parse_mo, read_mo};
 pub use po::{parse_po, read_po};
 pub use program::GettextCatalogue;
 
-/// Serde defaults shared by the two sources.
+// Serde defaults shared by the two sources.
 
+/// The msgids' language: English.
 fn english() -> Lang {
     Lang::EN
 }
+/// The native language when a recipe names none.
 fn luxembourgish() -> Lang {
     Lang::LB
 }
+/// The source name in provenance.
 fn gettext_name() -> String {
     "gettext".to_string()
 }
+/// The license when a recipe names none.
 fn unknown_license() -> String {
     "unknown".to_string()
 }
