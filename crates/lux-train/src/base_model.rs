@@ -44,10 +44,11 @@ pub struct ModelSpec {
     #[serde(default = "default_device")]
     pub device: String,
     /// Keep a GGUF file's linear weights in their quantised blocks and multiply with them
-    /// directly ([`QuantizedWeight`](crate::model::QuantizedWeight)): about a quarter of the
-    /// memory of the `f32` model for a 4-bit file, faster decoding, the same logits within
-    /// the quantisation's own tolerance. The base is then frozen, which LoRA training wants.
-    /// Default `false`: every weight is dequantised to `f32` at load.
+    /// directly ([`QuantizedWeight`](crate::model::QuantizedWeight)): a third of the `f32`
+    /// model's weight memory for SmolLM2 Q4_1 (the embedding table stays `f32`), the same
+    /// logits up to `f32` summation order. The base is then frozen, which LoRA training wants.
+    /// Decoding is not faster yet (see docs/benchmarks.md, "Quantised base"). Default `false`:
+    /// every weight is dequantised to `f32` at load.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub quantized: bool,
 }
@@ -127,7 +128,8 @@ impl ModelSpec {
     pub fn load_options(&self) -> GgufLoadOptions {
         GgufLoadOptions {
             keep_quantized: self.quantized,
-            quantized_tied_head: self.quantized,
+            // Memory first: a tied head on the blocks would hold the embedding twice.
+            quantized_tied_head: false,
         }
     }
 }

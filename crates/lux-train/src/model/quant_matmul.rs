@@ -32,6 +32,12 @@ use crate::gguf::{
 /// `gemm` (whose packing pays off from about this size on).
 pub(crate) const FEW_ROWS: usize = 8;
 
+/// Below this many multiply-adds (`rows · d_out · d_in`) the few-rows path runs on the calling
+/// thread: SmolLM2's layers (576 × 1536 at most) at batch 1 to 4; the output head (49 152 ×
+/// 576) and batch 8 of the MLP run in parallel. (`fused::linear` draws the `f32` line at a
+/// similar size.)
+const PARALLEL_MIN_PRODUCTS: usize = 1 << 22;
+
 /// Weight rows per rayon task on the few-rows path: enough work per task (16 rows of 576 to
 /// 1536 values) to hide scheduling, small enough to balance 576-row layers over the cores.
 const WEIGHT_ROWS_PER_TASK: usize = 16;
@@ -137,12 +143,18 @@ fn forward_few(w: QuantView<'_>, x: &[f32], rows: usize) -> Vec<f32> {
     // Tasks write `yᵀ` (`[d_out, rows]`, contiguous per weight row), transposed at the end.
     let mut yt = vec![0f32; w.d_out * rows];
     let kernel = Kernel::detect();
-    yt.par_chunks_mut(WEIGHT_ROWS_PER_TASK * rows)
-        .enumerate()
-        .for_each(|(task, out)| {
-            let first = task * WEIGHT_ROWS_PER_TASK;
-            kernel.dot_rows(w, first..first + out.len() / rows, x, rows, out);
-        });
+    if rows * w.d_out * w.d_in < PARALLEL_MIN_PRODUCTS {
+        // One thread: a task split is not worth its synchronisation on a small layer (and on
+        // a busy machine a straggling task would hold the whole layer up).
+        kernel.dot_rows(w, 0..w.d_out, x, rows, &mut yt);
+    } else {
+        yt.par_chunks_mut(WEIGHT_ROWS_PER_TASK * rows)
+            .enumerate()
+            .for_each(|(task, out)| {
+                let first = task * WEIGHT_ROWS_PER_TASK;
+                kernel.dot_rows(w, first..first + out.len() / rows, x, rows, out);
+            });
+    }
     if rows == 1 {
         return yt;
     }
@@ -393,16 +405,22 @@ fn dot_rows_generic<const FMA: bool>(
         out: &mut [f32],
     ) {
         let mut r0 = 0;
-        // Activation rows in groups of up to four: four rows' accumulators (four 16-lane
-        // registers) fit beside the decoded block in the register file.
         while r0 < rows {
-            let group = (rows - r0).min(4);
+            // Eight rows at once where there are (eight 16-lane accumulators), so a batch of 8
+            // decodes each block once.
+            let group = match rows - r0 {
+                8.. => 8,
+                4..=7 => 4,
+                2..=3 => 2,
+                _ => 1,
+            };
             let xs = &x[r0 * w.d_in..(r0 + group) * w.d_in];
+            let rows_range = weight_rows.clone();
             match group {
-                4 => rows_group::<B, N, 4, FMA>(decode, w, weight_rows.clone(), xs, rows, r0, out),
-                3 => rows_group::<B, N, 3, FMA>(decode, w, weight_rows.clone(), xs, rows, r0, out),
-                2 => rows_group::<B, N, 2, FMA>(decode, w, weight_rows.clone(), xs, rows, r0, out),
-                _ => rows_group::<B, N, 1, FMA>(decode, w, weight_rows.clone(), xs, rows, r0, out),
+                8 => rows_group::<B, N, 8, FMA>(decode, w, rows_range, xs, rows, r0, out),
+                4 => rows_group::<B, N, 4, FMA>(decode, w, rows_range, xs, rows, r0, out),
+                2 => rows_group::<B, N, 2, FMA>(decode, w, rows_range, xs, rows, r0, out),
+                _ => rows_group::<B, N, 1, FMA>(decode, w, rows_range, xs, rows, r0, out),
             }
             r0 += group;
         }
