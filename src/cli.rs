@@ -379,7 +379,7 @@ async fn run(command: Command) -> std::result::Result<(), Failure> {
                 .with_path(&config)
                 .map_err(invalid)?;
             let cfg: lux_data::corpus::CorpusConfig = toml::from_str(&text)
-                .map_err(|e| invalid(Error::parse(&config, None, e.to_string())))?;
+                .map_err(|e| invalid(Error::parse_source(&config, None, e)))?;
             let packages = packages.unwrap_or_else(|| cache_dir().join("packages"));
             let report = lux_data::corpus::build_corpus(&cfg, &packages, &out).map_err(failed)?;
             out!(

@@ -534,7 +534,7 @@ impl LangId {
             ));
         }
         LangId::compile(saved.config, saved.profiles)
-            .map_err(|e| Error::parse(path, None, e.to_string()))
+            .map_err(|e| Error::parse_source(path, None, e))
     }
 
     /// Identifies every held-out text and compares with its label.
@@ -748,7 +748,7 @@ impl LangId {
         let path = path.as_ref();
         let groups = read_parallel_jsonl(path)?;
         let split = split_parallel(&groups, langs, 0.0, 0);
-        LangId::train(split.train, config).map_err(|e| Error::parse(path, None, e.to_string()))
+        LangId::train(split.train, config).map_err(|e| Error::parse_source(path, None, e))
     }
 
     /// Trains on a deterministic part of a parallel JSONL file and evaluates on the rest
@@ -770,7 +770,7 @@ impl LangId {
         let groups = read_parallel_jsonl(path)?;
         let split = split_parallel(&groups, langs, held_out_fraction, seed);
         let model = LangId::train(split.train, config)
-            .map_err(|e| Error::parse(path, None, e.to_string()))?;
+            .map_err(|e| Error::parse_source(path, None, e))?;
         let report = model.evaluate(&split.held_out);
         Ok((model, report))
     }

@@ -86,7 +86,7 @@ pub fn write_tiny_llama(dir: &Path, seed: u64) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
     safetensors::tensor::serialize_to_file(views, None, &weights_path)
-        .map_err(|e| Error::parse(&weights_path, None, e.to_string()))
+        .map_err(|e| Error::parse_source(&weights_path, None, e))
 }
 
 /// Writes a tiny random BERT encoder (2 layers, hidden size 16, 4 heads, 128 positions) with a
@@ -178,7 +178,7 @@ fn write_random_safetensors(
         })
         .collect::<Result<Vec<_>>>()?;
     safetensors::tensor::serialize_to_file(views, None, path)
-        .map_err(|e| Error::parse(path, None, e.to_string()))
+        .map_err(|e| Error::parse_source(path, None, e))
 }
 
 /// Writes `tokenizer.json`: the `control` tokens, then one token per byte (byte-level, no

@@ -292,7 +292,7 @@ impl Pipeline {
         if journal_path.exists() && manifest_path.exists() {
             let text = std::fs::read_to_string(&manifest_path).with_path(&manifest_path)?;
             let old: Manifest = serde_json::from_str(&text)
-                .map_err(|e| Error::parse(&manifest_path, None, e.to_string()))?;
+                .map_err(|e| Error::parse_source(&manifest_path, None, e))?;
             if old.fingerprint != fingerprint {
                 return Err(Error::invalid(
                     "output directory",

@@ -123,7 +123,7 @@ impl ShardRecord {
         };
         serde_json::from_str(&text)
             .map(Some)
-            .map_err(|e| Error::parse(&path, None, e.to_string()))
+            .map_err(|e| Error::parse_source(&path, None, e))
     }
 
     /// Reads the record of a directory that must be a shard's.

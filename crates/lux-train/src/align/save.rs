@@ -92,11 +92,11 @@ pub fn load_aligner(dir: &Path, device: &Device) -> Result<Aligner> {
         .with_hidden(saved.hidden)
         .with_mode(saved.mode)
         .init(device)
-        .map_err(|e| Error::parse(&config_path, None, e.to_string()))?;
+        .map_err(|e| Error::parse_source(&config_path, None, e))?;
     let weights_path = dir.join(ALIGNER_WEIGHTS_FILE);
     let raw = std::fs::read(&weights_path).with_path(&weights_path)?;
     let file = SafeTensors::deserialize(&raw)
-        .map_err(|e| Error::parse(&weights_path, None, e.to_string()))?;
+        .map_err(|e| Error::parse_source(&weights_path, None, e))?;
     let read = |key: &str, shape: &[usize]| -> Result<TensorData> {
         let view = file
             .tensor(key)

@@ -99,7 +99,7 @@ pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<E5> {
     let mut encoder = parsed.config.init(device)?;
     encoder
         .load_weights(parsed.weights)
-        .map_err(|e| Error::parse(path, None, e.to_string()))?;
+        .map_err(|e| Error::parse_source(path, None, e))?;
     Ok(E5 {
         encoder,
         tokenizer: parsed.tokenizer,

@@ -118,7 +118,7 @@ pub fn load_peft(model: Llama, dir: &Path) -> Result<(Llama, LoraConfig)> {
     let weights_path = dir.join(ADAPTER_WEIGHTS_FILE);
     let bytes = std::fs::read(&weights_path).with_path(&weights_path)?;
     let file = SafeTensors::deserialize(&bytes)
-        .map_err(|e| Error::parse(&weights_path, None, e.to_string()))?;
+        .map_err(|e| Error::parse_source(&weights_path, None, e))?;
     let bad = |key: &str, m: String| Error::parse(&weights_path, Some(format!("tensor {key}")), m);
 
     // module → (A, B).
@@ -226,11 +226,11 @@ fn summarise(names: &[String]) -> String {
 pub fn read_peft_config(config_path: &Path) -> Result<LoraConfig> {
     let text = std::fs::read_to_string(config_path).with_path(config_path)?;
     let raw: Value =
-        serde_json::from_str(&text).map_err(|e| Error::parse(config_path, None, e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| Error::parse_source(config_path, None, e))?;
     let config = config_from_peft(&raw).map_err(|m| Error::parse(config_path, None, m))?;
     config
         .validate()
-        .map_err(|e| Error::parse(config_path, None, e.to_string()))?;
+        .map_err(|e| Error::parse_source(config_path, None, e))?;
     Ok(config)
 }
 

@@ -92,7 +92,7 @@ impl Tokenizer {
         if config_path.exists() {
             let text = std::fs::read_to_string(&config_path).with_path(&config_path)?;
             let cfg: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| Error::parse(&config_path, None, e.to_string()))?;
+                .map_err(|e| Error::parse_source(&config_path, None, e))?;
             let token = |key: &str| -> Option<String> {
                 match &cfg[key] {
                     serde_json::Value::String(s) => Some(s.clone()),
