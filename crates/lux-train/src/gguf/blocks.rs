@@ -19,7 +19,9 @@ fn f16_at(bytes: &[u8], at: usize) -> f32 {
 }
 
 /// `Q8_0` (34 bytes → 32 values): `d: f16`, then 32 `i8` quants; `x[i] = d · q[i]`.
-#[inline]
+// Always inlined: the quantised kernels call it from loops compiled for AVX-512/AVX2, and
+// only an inlined copy is vectorised for them.
+#[inline(always)]
 pub fn dequantize_q8_0(block: &[u8; 34], out: &mut [f32; QK]) {
     let d = f16_at(block, 0);
     for (o, &q) in out.iter_mut().zip(&block[2..]) {
@@ -29,7 +31,9 @@ pub fn dequantize_q8_0(block: &[u8; 34], out: &mut [f32; QK]) {
 
 /// `Q4_0` (18 bytes → 32 values): `d: f16`, then 16 bytes of 4-bit quants. Byte `j` holds value
 /// `j` in its low nibble and value `j + 16` in its high nibble; `x = d · (q − 8)`.
-#[inline]
+// Always inlined: the quantised kernels call it from loops compiled for AVX-512/AVX2, and
+// only an inlined copy is vectorised for them.
+#[inline(always)]
 pub fn dequantize_q4_0(block: &[u8; 18], out: &mut [f32; QK]) {
     let d = f16_at(block, 0);
     let (low, high) = out.split_at_mut(QK / 2);
@@ -41,7 +45,9 @@ pub fn dequantize_q4_0(block: &[u8; 18], out: &mut [f32; QK]) {
 
 /// `Q4_1` (20 bytes → 32 values): `d: f16`, `m: f16`, then 16 bytes of 4-bit quants laid out as
 /// in [`dequantize_q4_0`]; `x = d · q + m`.
-#[inline]
+// Always inlined: the quantised kernels call it from loops compiled for AVX-512/AVX2, and
+// only an inlined copy is vectorised for them.
+#[inline(always)]
 pub fn dequantize_q4_1(block: &[u8; 20], out: &mut [f32; QK]) {
     let d = f16_at(block, 0);
     let m = f16_at(block, 2);
@@ -72,7 +78,9 @@ pub fn q4_k_scale_min(j: usize, packed: &[u8; 12]) -> (u8, u8) {
 /// minimums for 8 sub-blocks of 32 (see [`q4_k_scale_min`]), then 128 bytes of 4-bit quants in
 /// 4 chunks of 32 bytes; chunk `c` holds sub-block `2c` in its low nibbles and `2c + 1` in its
 /// high nibbles. `x = (d · scale) · q − dmin · min`.
-#[inline]
+// Always inlined: the quantised kernels call it from loops compiled for AVX-512/AVX2, and
+// only an inlined copy is vectorised for them.
+#[inline(always)]
 pub fn dequantize_q4_k(block: &[u8; 144], out: &mut [f32; QK_K]) {
     let d = f16_at(block, 0);
     let dmin = f16_at(block, 2);
@@ -101,7 +109,9 @@ pub fn dequantize_q4_k(block: &[u8; 144], out: &mut [f32; QK_K]) {
 /// value `l` from `ql[l]` low nibble + `qh[l]` bits 0–1, value `l + 32` from `ql[l + 32]` low
 /// nibble + bits 2–3, value `l + 64` from `ql[l]` high nibble + bits 4–5, value `l + 96` from
 /// `ql[l + 32]` high nibble + bits 6–7. `x = (d · scale[i / 16]) · (q − 32)`.
-#[inline]
+// Always inlined: the quantised kernels call it from loops compiled for AVX-512/AVX2, and
+// only an inlined copy is vectorised for them.
+#[inline(always)]
 pub fn dequantize_q6_k(block: &[u8; 210], out: &mut [f32; QK_K]) {
     let (ql, rest) = block.split_at(QK_K / 2);
     let (qh, rest) = rest.split_at(QK_K / 4);

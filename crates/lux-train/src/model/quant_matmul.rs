@@ -62,10 +62,12 @@ pub(crate) struct QuantView<'a> {
 }
 
 impl QuantView<'_> {
+    #[inline(always)]
     fn row_bytes(&self) -> usize {
         self.d_in / self.ty.block_size() * self.ty.type_size()
     }
 
+    #[inline(always)]
     fn row(&self, o: usize) -> &[u8] {
         let n = self.row_bytes();
         &self.bytes[o * n..(o + 1) * n]
@@ -397,7 +399,7 @@ fn dot_rows_generic<const FMA: bool>(
 ) {
     #[inline(always)]
     fn run<const B: usize, const N: usize, const FMA: bool>(
-        decode: impl Fn(&[u8; B], &mut [f32; N]) + Copy,
+        decode: impl Decode<B, N>,
         w: QuantView<'_>,
         weight_rows: std::ops::Range<usize>,
         x: &[f32],
@@ -426,13 +428,43 @@ fn dot_rows_generic<const FMA: bool>(
         }
     }
     match w.ty {
-        GgmlType::Q8_0 => run::<34, 32, FMA>(dequantize_q8_0, w, weight_rows, x, rows, out),
-        GgmlType::Q4_0 => run::<18, 32, FMA>(dequantize_q4_0, w, weight_rows, x, rows, out),
-        GgmlType::Q4_1 => run::<20, 32, FMA>(dequantize_q4_1, w, weight_rows, x, rows, out),
-        GgmlType::Q4_K => run::<144, 256, FMA>(dequantize_q4_k, w, weight_rows, x, rows, out),
-        GgmlType::Q6_K => run::<210, 256, FMA>(dequantize_q6_k, w, weight_rows, x, rows, out),
+        GgmlType::Q8_0 => run::<34, 32, FMA>(Q8_0, w, weight_rows, x, rows, out),
+        GgmlType::Q4_0 => run::<18, 32, FMA>(Q4_0, w, weight_rows, x, rows, out),
+        GgmlType::Q4_1 => run::<20, 32, FMA>(Q4_1, w, weight_rows, x, rows, out),
+        GgmlType::Q4_K => run::<144, 256, FMA>(Q4_K, w, weight_rows, x, rows, out),
+        GgmlType::Q6_K => run::<210, 256, FMA>(Q6_K, w, weight_rows, x, rows, out),
         other => unreachable!("{other} is not a kernel type (checked when the weight was built)"),
     }
+}
+
+/// A block decoder as a type, so that the few-rows loop is compiled once per block type with
+/// the decoder inlined (a function passed by value is called through a shim that is not, and
+/// then runs without the loop's AVX-512/AVX2 features).
+trait Decode<const B: usize, const N: usize>: Copy {
+    fn decode(self, block: &[u8; B], out: &mut [f32; N]);
+}
+
+macro_rules! decoders {
+    ($($name:ident: $b:literal, $n:literal => $f:ident;)*) => {$(
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy)]
+        struct $name;
+
+        impl Decode<$b, $n> for $name {
+            #[inline(always)]
+            fn decode(self, block: &[u8; $b], out: &mut [f32; $n]) {
+                $f(block, out)
+            }
+        }
+    )*};
+}
+
+decoders! {
+    Q8_0: 34, 32 => dequantize_q8_0;
+    Q4_0: 18, 32 => dequantize_q4_0;
+    Q4_1: 20, 32 => dequantize_q4_1;
+    Q4_K: 144, 256 => dequantize_q4_k;
+    Q6_K: 210, 256 => dequantize_q6_k;
 }
 
 /// Lanes of the accumulators: one AVX-512 register of `f32` (two AVX2 registers).
@@ -442,7 +474,7 @@ const LANES: usize = 16;
 /// row of `weight_rows`; writes `out[(o − first)·rows + r0 + r]`.
 #[inline(always)]
 fn rows_group<const B: usize, const N: usize, const R: usize, const FMA: bool>(
-    decode: impl Fn(&[u8; B], &mut [f32; N]),
+    decode: impl Decode<B, N>,
     w: QuantView<'_>,
     weight_rows: std::ops::Range<usize>,
     xs: &[f32],
@@ -456,7 +488,7 @@ fn rows_group<const B: usize, const N: usize, const R: usize, const FMA: bool>(
         let (blocks, _) = w.row(o).as_chunks::<B>();
         let mut acc = [[0f32; LANES]; R];
         for (b, block) in blocks.iter().enumerate() {
-            decode(block, &mut values);
+            decode.decode(block, &mut values);
             for (r, acc) in acc.iter_mut().enumerate() {
                 let x = &xs[r * w.d_in + b * N..r * w.d_in + (b + 1) * N];
                 let (x, _) = x.as_chunks::<LANES>();
