@@ -5,6 +5,7 @@
 mod adapters;
 mod devices;
 mod evaluations;
+mod kill_checkpoint;
 mod lingualift;
 mod luxllama;
 mod port_language;
