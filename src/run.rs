@@ -344,7 +344,7 @@ impl Run {
         let resumes = match read_record(dir) {
             Some(r) if r.key == key && !r.finished => true,
             Some(_) => {
-                std::fs::remove_dir_all(dir).with_path(dir)?;
+                remove_dir_atomically(dir)?;
                 false
             }
             None => false,
@@ -975,4 +975,22 @@ fn llm_usage() -> Vec<Value> {
     #[cfg(feature = "train")]
     usage.extend(lux_train::local_llm::local_usage_reports());
     usage
+}
+
+/// Removes a stage directory whose settings changed, so that a kill part-way leaves either the
+/// whole old directory (its `stage.json` included, so the rerun decides again) or nothing: it
+/// is first renamed aside, atomically, and only then deleted. Deleting it in place could be
+/// killed after `stage.json` went but before the checkpoints did, and the rerun would then
+/// resume training from checkpoints made with the old settings.
+fn remove_dir_atomically(dir: &Path) -> Result<()> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let aside = dir.with_file_name(format!(".{name}.removing"));
+    if aside.exists() {
+        std::fs::remove_dir_all(&aside).with_path(&aside)?;
+    }
+    std::fs::rename(dir, &aside).with_path(dir)?;
+    std::fs::remove_dir_all(&aside).with_path(&aside)
 }
