@@ -124,8 +124,8 @@ fn kernels_match_dequantise_then_multiply_for_every_type() {
         let w = QuantizedWeight::new(ty, [d_out, d_in], random_blocks(ty, d_out, d_in, &mut rng))
             .unwrap();
         let dense = w.dequantize();
-        // 1, 3, 6, 8 rows: the decoding path (groups of 1, 2 + 1, 4 + 2, 8); 9, 37: tiles + gemm.
-        for rows in [1, 3, 6, 8, 9, 37] {
+        // 1, 3, 4 rows: the decoding path (groups of 1, 2 + 1, 4); 6, 9, 37: tiles + gemm.
+        for rows in [1, 3, 4, 6, 9, 37] {
             let x = random_values(rows * d_in, &mut rng);
             let y = w.matmul_transposed(&x);
             assert_within_summation_bound(

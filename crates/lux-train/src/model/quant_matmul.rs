@@ -7,7 +7,7 @@
 //!
 //! Two paths, chosen by the number of activation rows:
 //!
-//! - **few rows** (decoding: one to [`FEW_ROWS`] tokens): each task walks its share of `W`'s
+//! - **few rows** (decoding at small batch: one to [`FEW_ROWS`] tokens): each task walks its share of `W`'s
 //!   rows, decodes a block (32 or 256 values) into a stack buffer and multiplies it at once
 //!   into every activation row, keeping 16-lane accumulators. `W` is read once, from its
 //!   quantised bytes: at batch 1 a linear layer is bound by memory traffic, and a 4-bit row is
@@ -29,8 +29,9 @@ use crate::gguf::{
 };
 
 /// Up to this many activation rows take the decode-and-dot path; more take decoded tiles and
-/// `gemm` (whose packing pays off from about this size on).
-pub(crate) const FEW_ROWS: usize = 8;
+/// `gemm`. Measured on SmolLM2 Q4_1 decoding at batch 8: tiles and `gemm` 0.61–0.64× of the
+/// `f32` path's tokens/s, the decode-and-dot loop with eight rows 0.45–0.49×.
+pub(crate) const FEW_ROWS: usize = 4;
 
 /// Below this many multiply-adds (`rows · d_out · d_in`) the few-rows path runs on the calling
 /// thread: SmolLM2's layers (576 × 1536 at most) at batch 1 to 4; the output head (49 152 ×
@@ -408,18 +409,14 @@ fn dot_rows_generic<const FMA: bool>(
     ) {
         let mut r0 = 0;
         while r0 < rows {
-            // Eight rows at once where there are (eight 16-lane accumulators), so a batch of 8
-            // decodes each block once.
             let group = match rows - r0 {
-                8.. => 8,
-                4..=7 => 4,
+                4.. => 4,
                 2..=3 => 2,
                 _ => 1,
             };
             let xs = &x[r0 * w.d_in..(r0 + group) * w.d_in];
             let rows_range = weight_rows.clone();
             match group {
-                8 => rows_group::<B, N, 8, FMA>(decode, w, rows_range, xs, rows, r0, out),
                 4 => rows_group::<B, N, 4, FMA>(decode, w, rows_range, xs, rows, r0, out),
                 2 => rows_group::<B, N, 2, FMA>(decode, w, rows_range, xs, rows, r0, out),
                 _ => rows_group::<B, N, 1, FMA>(decode, w, rows_range, xs, rows, r0, out),
