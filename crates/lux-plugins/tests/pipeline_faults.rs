@@ -73,7 +73,11 @@ async fn every_document_ends_once_with_examples_rejections_or_a_failure() {
     assert_eq!(summary.seeds_generated_now, n);
 
     // Exactly one journal entry per document, none empty.
-    let journal = read_jsonl(&out.join("journal.jsonl"));
+    // Journal lines are checksummed records: the entry is their `data`.
+    let journal: Vec<_> = read_jsonl(&out.join("journal.jsonl"))
+        .into_iter()
+        .map(|record| record["data"].clone())
+        .collect();
     let mut per_doc: BTreeMap<String, usize> = BTreeMap::new();
     for e in &journal {
         *per_doc

@@ -65,7 +65,10 @@ fn cached_titles(cache: &Path) -> BTreeSet<String> {
             let p = entry.unwrap().path();
             if p.extension().is_some_and(|e| e == "json") {
                 let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-                let user = v["request"]["messages"][1]["content"].as_str().unwrap();
+                // A cache entry is a checksummed record: the entry is its `data`.
+                let user = v["data"]["request"]["messages"][1]["content"]
+                    .as_str()
+                    .unwrap();
                 let title = user
                     .lines()
                     .find_map(|l| l.strip_prefix("Title: "))
@@ -83,7 +86,7 @@ fn journaled(out: &Path) -> BTreeSet<String> {
     text.split_inclusive('\n')
         .filter(|l| l.ends_with('\n'))
         .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["key"]
+            serde_json::from_str::<Value>(l).unwrap()["data"]["key"]
                 .as_str()
                 .unwrap()
                 .to_string()
