@@ -9,7 +9,7 @@ use lux_core::json_answer::{number_field, parse_object};
 use lux_core::prompt::PromptSource;
 use lux_core::{
     ChatMessage, ChatRequest, Error, Judge, JudgeContext, JudgeRequest, Judgement, LlmClient,
-    PromptTemplate, Result, ScoreMethod,
+    PromptTemplate, Result, ScoreMethod, ScoreScale,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value, json};
@@ -186,6 +186,21 @@ impl LlmJudge {
         })
     }
 
+    /// The schema for answers on `scale`: with integer scores and whole-number bounds, the
+    /// score's range is part of the schema, so a server or local model that enforces schemas
+    /// (llama.cpp's grammars, `LocalLlm`'s constrained decoding) can only write a score on the
+    /// scale. Fractional scores get no range: a range on `number` is not enforceable by
+    /// token masking, and the reader still checks it.
+    pub fn answer_schema_on(&self, scale: ScoreScale) -> Value {
+        let mut schema = self.answer_schema();
+        let whole = |x: f64| x.fract() == 0.0 && x.abs() < 1e15;
+        if self.config.integer_scores && whole(scale.min) && whole(scale.max) {
+            schema["properties"]["score"]["minimum"] = json!(scale.min as i64);
+            schema["properties"]["score"]["maximum"] = json!(scale.max as i64);
+        }
+        schema
+    }
+
     /// The request judging `r`.
     pub fn request(&self, r: &JudgeRequest) -> Result<ChatRequest> {
         if self.prompts_pending {
@@ -214,7 +229,7 @@ impl LlmJudge {
         ]);
         req.temperature = self.config.temperature;
         req.max_tokens = self.config.max_tokens;
-        req.json_schema = Some(self.answer_schema());
+        req.json_schema = Some(self.answer_schema_on(r.criteria.scale));
         Ok(req)
     }
 
@@ -305,7 +320,7 @@ impl Judge for LlmJudge {
 mod tests {
     use super::*;
     use futures::executor::block_on;
-    use lux_core::{ChatChoice, ChatResponse, Criteria, ScoreScale, Usage};
+    use lux_core::{ChatChoice, ChatResponse, Criteria, Usage};
     use std::sync::{Arc, Mutex};
 
     type Log = Arc<Mutex<Vec<ChatRequest>>>;
@@ -361,6 +376,22 @@ mod tests {
     }
 
     #[test]
+    fn a_fractional_scale_or_fractional_scores_put_no_range_in_the_schema() {
+        let (j, _) = judge("{}");
+        let half = ScoreScale { min: 0.5, max: 5.0 };
+        assert!(j.answer_schema_on(half)["properties"]["score"].get("minimum").is_none());
+        let mut config = LlmJudgeConfig::new(Box::new(Fixed {
+            answer: "{}".into(),
+            seen: Log::default(),
+        }));
+        config.integer_scores = false;
+        let j = LlmJudge::new(config).unwrap();
+        let score = &j.answer_schema_on(ScoreScale::ONE_TO_FIVE)["properties"]["score"];
+        assert_eq!(score["type"], "number");
+        assert!(score.get("minimum").is_none());
+    }
+
+    #[test]
     fn score_and_reason_are_read() {
         let (j, seen) = judge(
             r#"```json
@@ -374,10 +405,9 @@ mod tests {
         assert_eq!(out.method, ScoreMethod::Parsed);
         let sent = seen.lock().unwrap();
         assert_eq!(sent[0].temperature, Some(0.0));
-        assert_eq!(
-            sent[0].json_schema.as_ref().unwrap()["properties"]["score"]["type"],
-            "integer"
-        );
+        let score = &sent[0].json_schema.as_ref().unwrap()["properties"]["score"];
+        assert_eq!(score["type"], "integer");
+        assert_eq!((&score["minimum"], &score["maximum"]), (&json!(1), &json!(5)));
         let user = &sent[0].messages[1].content;
         assert!(
             user.contains("fluency") && user.contains("from 1 to 5") && user.contains("(none)"),

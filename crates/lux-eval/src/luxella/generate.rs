@@ -222,17 +222,22 @@ impl QuestionGenerator {
     }
 
     /// The JSON schema a request's answer must follow.
-    pub fn schema(&self, category: &str, difficulty: &str) -> Value {
+    ///
+    /// `count` bounds the array and the strings must not be empty, so a server or local model
+    /// that enforces schemas cannot spend its tokens on extra questions or write blank ones.
+    pub fn schema(&self, category: &str, difficulty: &str, count: usize) -> Value {
         json!({
             "type": "object",
             "properties": {
                 "questions": {
                     "type": "array",
+                    "minItems": 1,
+                    "maxItems": count.max(1),
                     "items": {
                         "type": "object",
                         "properties": {
-                            "question": { "type": "string" },
-                            "reference_answer": { "type": "string" },
+                            "question": { "type": "string", "minLength": 1 },
+                            "reference_answer": { "type": "string", "minLength": 1 },
                             "category": { "type": "string", "enum": [category] },
                             "difficulty": { "type": "string", "enum": [difficulty] },
                             "topic": { "type": "string" }
@@ -262,6 +267,7 @@ impl QuestionGenerator {
         count: usize,
         attempt: u32,
     ) -> Result<ChatRequest> {
+        let schema = self.schema(category, difficulty, count);
         let count = count.to_string();
         let vars: [(&str, &str); 5] = [
             ("language", &self.config.language),
@@ -277,7 +283,7 @@ impl QuestionGenerator {
             self.config.seed,
             &format!("{category}|{difficulty}|{attempt}"),
         ));
-        req.json_schema = Some(self.schema(category, difficulty));
+        req.json_schema = Some(schema);
         Ok(req)
     }
 
