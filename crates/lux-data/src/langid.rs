@@ -769,8 +769,8 @@ impl LangId {
         }
         let groups = read_parallel_jsonl(path)?;
         let split = split_parallel(&groups, langs, held_out_fraction, seed);
-        let model = LangId::train(split.train, config)
-            .map_err(|e| Error::parse_source(path, None, e))?;
+        let model =
+            LangId::train(split.train, config).map_err(|e| Error::parse_source(path, None, e))?;
         let report = model.evaluate(&split.held_out);
         Ok((model, report))
     }

@@ -379,7 +379,11 @@ mod tests {
     fn a_fractional_scale_or_fractional_scores_put_no_range_in_the_schema() {
         let (j, _) = judge("{}");
         let half = ScoreScale { min: 0.5, max: 5.0 };
-        assert!(j.answer_schema_on(half)["properties"]["score"].get("minimum").is_none());
+        assert!(
+            j.answer_schema_on(half)["properties"]["score"]
+                .get("minimum")
+                .is_none()
+        );
         let mut config = LlmJudgeConfig::new(Box::new(Fixed {
             answer: "{}".into(),
             seen: Log::default(),
@@ -407,7 +411,10 @@ mod tests {
         assert_eq!(sent[0].temperature, Some(0.0));
         let score = &sent[0].json_schema.as_ref().unwrap()["properties"]["score"];
         assert_eq!(score["type"], "integer");
-        assert_eq!((&score["minimum"], &score["maximum"]), (&json!(1), &json!(5)));
+        assert_eq!(
+            (&score["minimum"], &score["maximum"]),
+            (&json!(1), &json!(5))
+        );
         let user = &sent[0].messages[1].content;
         assert!(
             user.contains("fluency") && user.contains("from 1 to 5") && user.contains("(none)"),

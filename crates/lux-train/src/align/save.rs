@@ -95,8 +95,8 @@ pub fn load_aligner(dir: &Path, device: &Device) -> Result<Aligner> {
         .map_err(|e| Error::parse_source(&config_path, None, e))?;
     let weights_path = dir.join(ALIGNER_WEIGHTS_FILE);
     let raw = std::fs::read(&weights_path).with_path(&weights_path)?;
-    let file = SafeTensors::deserialize(&raw)
-        .map_err(|e| Error::parse_source(&weights_path, None, e))?;
+    let file =
+        SafeTensors::deserialize(&raw).map_err(|e| Error::parse_source(&weights_path, None, e))?;
     let read = |key: &str, shape: &[usize]| -> Result<TensorData> {
         let view = file
             .tensor(key)
