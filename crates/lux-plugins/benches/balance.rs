@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use lux_core::{ChatMessage, ChatRequest, LlmClient};
 use lux_plugins::llm::{EndpointConfig, OpenAiCompatible, OpenAiConfig, RetryPolicy};
-use support::{MockServer, Reply};
+use support::{MockServer, Reply, fire};
 
 const LATENCY: Duration = Duration::from_millis(50);
 const SERVERS: usize = 4;
@@ -35,21 +34,6 @@ fn config(urls: &[String], concurrency: usize) -> OpenAiConfig {
         ..RetryPolicy::default()
     };
     c
-}
-
-/// Sends `n` requests (prompts `tag-0`…) through `client` at once; the pool's bounds keep
-/// `SERVERS × concurrency` in flight.
-async fn fire(client: &Arc<OpenAiCompatible>, n: usize, tag: &str) {
-    let calls: Vec<_> = (0..n)
-        .map(|i| {
-            let c = Arc::clone(client);
-            let req = ChatRequest::new(vec![ChatMessage::user(format!("{tag}-{i}"))]);
-            tokio::spawn(async move { c.chat(&req).await.expect("bench request") })
-        })
-        .collect();
-    for h in calls {
-        h.await.expect("bench task");
-    }
 }
 
 fn bench(c: &mut Criterion) {

@@ -2,7 +2,7 @@
 //! concurrency C: the ideal is C/L requests per second; lux aims at ≥ 95% of it. And the
 //! time of a fully cached rerun (the server receives nothing).
 //!
-//! `cargo bench -p lux-plugins --bench throughput`; besides criterion's report it prints
+//! `cargo bench --workspace --bench throughput`; besides criterion's report it prints
 //! one `fraction of C/L` line per concurrency.
 
 #[path = "../tests/support.rs"]
@@ -12,9 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use lux_core::{ChatMessage, ChatRequest, LlmClient};
 use lux_plugins::llm::{OpenAiCompatible, OpenAiConfig, RetryPolicy};
-use support::{MockServer, Reply};
+use support::{MockServer, Reply, fire};
 
 const LATENCY: Duration = Duration::from_millis(50);
 const WAVES: usize = 10;
@@ -27,21 +26,6 @@ fn config(url: &str, concurrency: usize) -> OpenAiConfig {
         ..RetryPolicy::default()
     };
     c
-}
-
-/// Sends `n` requests (prompts `tag-0`…) through `client` at once; the client's bound
-/// keeps `concurrency` in flight.
-async fn fire(client: &Arc<OpenAiCompatible>, n: usize, tag: &str) {
-    let calls: Vec<_> = (0..n)
-        .map(|i| {
-            let c = Arc::clone(client);
-            let req = ChatRequest::new(vec![ChatMessage::user(format!("{tag}-{i}"))]);
-            tokio::spawn(async move { c.chat(&req).await.expect("bench request") })
-        })
-        .collect();
-    for h in calls {
-        h.await.expect("bench task");
-    }
 }
 
 fn bench(c: &mut Criterion) {

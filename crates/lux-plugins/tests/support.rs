@@ -595,3 +595,23 @@ pub fn chat_with_logprobs(content: &str, top: &[(&str, f32)]) -> Reply {
         }),
     )
 }
+
+/// Sends `n` requests (prompts `tag-0`…) through `client` at once and waits for every answer;
+/// the client's own bounds decide how many are in flight. The benches' load.
+pub async fn fire(client: &Arc<OpenAiCompatible>, n: usize, tag: &str) {
+    let calls: Vec<_> = (0..n)
+        .map(|i| {
+            let c = Arc::clone(client);
+            let req =
+                lux_core::ChatRequest::new(vec![lux_core::ChatMessage::user(format!("{tag}-{i}"))]);
+            tokio::spawn(async move {
+                lux_core::LlmClient::chat(&*c, &req)
+                    .await
+                    .expect("bench request")
+            })
+        })
+        .collect();
+    for h in calls {
+        h.await.expect("bench task");
+    }
+}
