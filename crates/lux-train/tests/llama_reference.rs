@@ -220,7 +220,7 @@ fn kv_cache_steps_match_full_forward() {
 }
 
 /// Throughput of a hidden-states forward at SmolLM2-135M's shape (random weights), batch
-/// 8 × 128: `cargo test --release -p lux-train --test llama_reference -- --ignored --nocapture`.
+/// 8 × 128: `cargo test --workspace --test llama_reference -- --ignored --nocapture`.
 #[test]
 #[ignore = "timing; run explicitly in release mode"]
 fn smollm2_shape_throughput() {
