@@ -2,9 +2,9 @@
 //! top-10 of every source word (n = 20,000, d = 300, like spaCy's French table).
 //!
 //! Two modes:
-//! - `cargo bench -p lux-data --bench lexicon`: criterion on random data made here (n = 4,000
+//! - `cargo bench --workspace --bench lexicon --profile dev`: criterion on random data made here (n = 4,000
 //!   to keep the run short).
-//! - `LUX_LEXICON_BENCH_DATA=DIR cargo bench -p lux-data --bench lexicon`: times the step on
+//! - `LUX_LEXICON_BENCH_DATA=DIR cargo bench --workspace --bench lexicon --profile dev`: times the step on
 //!   the data `scripts/bench-lexicon-vs-numpy.py` wrote into DIR, compares with the numpy
 //!   timing and P@1 it recorded, and prints the ratio. `scripts/bench-lexicon-vs-numpy.sh`
 //!   runs both in one go.

@@ -1176,7 +1176,7 @@ mod tests {
     }
 
     /// Accuracy on a real corpus, by text length:
-    /// `LUX_LANGID_CORPUS=parallel.jsonl cargo test -p lux-data --lib real_corpus -- --ignored
+    /// `LUX_LANGID_CORPUS=parallel.jsonl cargo test --workspace --lib real_corpus -- --ignored
     /// --nocapture` (20% of the groups held out by id hash).
     #[test]
     #[ignore = "needs a parallel corpus named by LUX_LANGID_CORPUS"]

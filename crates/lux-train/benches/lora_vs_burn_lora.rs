@@ -14,10 +14,10 @@
 //! in both, so `A`'s gradient is zero).
 //!
 //! Reproduce:
-//! - criterion: `cargo bench -p lux-train --bench lora_vs_burn_lora`
+//! - criterion: `cargo bench --workspace --bench lora_vs_burn_lora --profile dev`
 //! - plain (one JSON line per implementation and the ratio of medians; the two alternate,
 //!   `LUX_BENCH_REPS` times each, default 50):
-//!   `LUX_BENCH_PLAIN=1 RAYON_NUM_THREADS=2 cargo bench -p lux-train --bench lora_vs_burn_lora`
+//!   `LUX_BENCH_PLAIN=1 RAYON_NUM_THREADS=2 cargo bench --workspace --bench lora_vs_burn_lora --profile dev`
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
