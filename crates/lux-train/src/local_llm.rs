@@ -10,6 +10,8 @@
 //! llm = { type = "local", path = "models/SmolLM2-135M-Instruct.Q4_1.gguf" }
 //! # a request's json_schema is enforced by constrained decoding; to ignore it:
 //! llm = { type = "local", model = "smollm2", constrained = false }
+//! # keep a GGUF file's weights quantised in memory (≈ 0.33× of the f32 model):
+//! llm = { type = "local", model = "smollm2", quantized = true }
 //! ```
 
 use std::fmt;
@@ -26,9 +28,10 @@ use lux_core::{
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::base_model::{
-    LoadedModel, is_known_model, known_model_names, known_model_path, shared_model,
+    LoadedModel, is_known_model, known_model_names, known_model_path, shared_model_with,
 };
 use crate::generate::{JsonSchema, SamplingConfig, TokenVocabulary, generate, generate_json};
+use crate::model::GgufLoadOptions;
 
 /// Settings of a [`LocalLlm`], as written in a recipe: exactly one of `path` and `model`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +68,16 @@ pub struct LocalLlmConfig {
     /// the constraint changes, or for a schema outside the enforced subset).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub constrained: bool,
+    /// Keep a GGUF file's linear weights in their quantised blocks and multiply with them
+    /// directly, as `[model] quantized = true` does for a run's base model
+    /// (`GgufLoadOptions::keep_quantized`): SmolLM2 Q4_1 then holds ≈ 180 MB of weights
+    /// instead of 538 MB, with logits equal to the `f32` path's up to `f32` rounding (the same
+    /// decoded values, summed in another order). Default false: the `f32` model, which a run
+    /// whose base model is the same file shares instead of loading a second copy. An error
+    /// naming `llm.quantized` for a Hugging Face directory (its weights are not quantised).
+    /// Serialised when set, as the rounding makes it part of what produced the answers.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub quantized: bool,
 }
 
 fn default_max_tokens() -> u32 {
@@ -79,6 +92,10 @@ fn is_true(b: &bool) -> bool {
     *b
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 impl LocalLlmConfig {
     /// Settings for the model at `path` (GGUF file or HF directory), with the defaults.
     pub fn from_path(path: impl Into<PathBuf>) -> LocalLlmConfig {
@@ -91,6 +108,7 @@ impl LocalLlmConfig {
             seed: None,
             threads: None,
             constrained: true,
+            quantized: false,
         }
     }
 
@@ -146,6 +164,16 @@ impl LocalLlmConfig {
             return Ok(path.clone());
         }
         known_model_path(self.model.as_deref().unwrap_or_default(), "llm.model")
+    }
+
+    /// How a GGUF file is loaded: [`quantized`](Self::quantized) keeps its weights in blocks,
+    /// with the tied head on the `f32` embedding, as `[model] quantized` does, so a run's base
+    /// model and a local judge on the same file with the same setting share one copy.
+    pub fn load_options(&self) -> GgufLoadOptions {
+        GgufLoadOptions {
+            keep_quantized: self.quantized,
+            quantized_tied_head: false,
+        }
     }
 }
 
@@ -315,13 +343,22 @@ impl Loaded {
                     .map_err(|e| Error::invalid("llm.threads", e.to_string()))
             })
             .transpose()?;
-        let load = || shared_model(&path, &Device::flex());
+        if config.quantized && path.is_dir() {
+            return Err(Error::invalid(
+                "llm.quantized",
+                format!(
+                    "{} is a Hugging Face directory; quantized weights come from a GGUF file",
+                    path.display()
+                ),
+            ));
+        }
+        let load = || shared_model_with(&path, &Device::flex(), config.load_options());
         let shared = match &pool {
             Some(pool) => pool.install(load)?,
             None => load()?,
         };
         let stop_ids = shared.tokenizer.turn_end_ids();
-        tracing::info!(path = %path.display(), "local model loaded");
+        tracing::info!(path = %path.display(), quantized = config.quantized, "local model loaded");
         Ok(Loaded {
             shared,
             stop_ids,
@@ -524,6 +561,75 @@ mod tests {
             r#"{"type": "local", "model": "smollm2", "temprature": 0.5}"#,
         );
         assert!(bad.unwrap_err().to_string().contains("temprature"));
+    }
+
+    #[test]
+    fn quantized_is_parsed_serialised_when_set_and_sets_the_load_options() {
+        let config: LocalLlmConfig =
+            serde_json::from_str(r#"{"model": "smollm2", "quantized": true}"#).unwrap();
+        assert!(config.quantized);
+        assert_eq!(
+            config.load_options(),
+            GgufLoadOptions {
+                keep_quantized: true,
+                quantized_tied_head: false,
+            }
+        );
+        let client: Box<dyn LlmClient> =
+            serde_json::from_str(r#"{"type": "local", "model": "smollm2", "quantized": true}"#)
+                .unwrap();
+        assert_eq!(
+            serde_json::to_string(&client).unwrap(),
+            r#"{"type":"local","model":"smollm2","max_tokens":256,"quantized":true}"#
+        );
+        let plain: LocalLlmConfig = serde_json::from_str(r#"{"model": "smollm2"}"#).unwrap();
+        assert!(!plain.quantized);
+        assert!(!plain.load_options().keep_quantized);
+        let bad = serde_json::from_str::<LocalLlmConfig>(r#"{"model": "smollm2", "quantized": 1}"#);
+        assert!(bad.unwrap_err().to_string().contains("bool"));
+    }
+
+    #[test]
+    fn quantized_reaches_the_loader() {
+        // A directory cannot be kept quantised: the loader's error names the recipe key.
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = LocalLlmConfig::from_path(dir.path());
+        config.quantized = true;
+        let e = LocalLlm::new(config)
+            .unwrap()
+            .chat_blocking(&ChatRequest::new(vec![lux_core::ChatMessage::user("hi")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("llm.quantized"), "{e}");
+
+        // On the real file, the projections hold blocks and the answer is the f32 model's.
+        let Some(path) = crate::gguf::find_smollm2() else {
+            eprintln!("skipped the SmolLM2 half: no SmolLM2 GGUF (scripts/fetch-models.sh)");
+            return;
+        };
+        let request = ChatRequest {
+            temperature: Some(0.0),
+            max_tokens: Some(8),
+            ..ChatRequest::new(vec![lux_core::ChatMessage::user(
+                "What is the capital of France?",
+            )])
+        };
+        let mut answers = Vec::new();
+        for quantized in [true, false] {
+            let mut config = LocalLlmConfig::from_path(&path);
+            config.quantized = quantized;
+            let client = LocalLlm::new(config).unwrap();
+            answers.push(
+                client.chat_blocking(&request).unwrap().choices[0]
+                    .content
+                    .clone(),
+            );
+            let state = client.state.lock().unwrap();
+            let q_proj = &state.as_ref().unwrap().shared.model.model.layers[0]
+                .self_attn
+                .q_proj;
+            assert_eq!(q_proj.quantized.is_some(), quantized);
+        }
+        assert_eq!(answers[0], answers[1]);
     }
 
     #[test]
