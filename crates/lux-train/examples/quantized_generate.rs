@@ -2,22 +2,37 @@
 //! and kept quantised (`GgufLoadOptions::keep_quantized`), side by side.
 //!
 //! ```text
-//! cargo run --release -p lux-train --example quantized_generate -- [--mode both|f32|quantized|all]
+//! cargo build --workspace --example quantized_generate
+//! ~/.cache/lux/target/debug/examples/quantized_generate [--mode both|f32|quantized|all]
 //!     [--tokens 64] [--rounds 5] [--batches 1,8] [--model PATH.gguf] [--f32-tied-head]
+//!     [--bandwidth] [--tsv] [--prompt-ids]
 //! ```
-//! (from the workspace root, `cargo run --release --workspace --example quantized_generate`
-//! keeps burn's features as the workspace builds them).
+//! (build from the workspace root with `--workspace`, which keeps burn's features as the
+//! workspace builds them; the dev profile is optimised like release).
 //!
-//! Per mode: the process's resident memory before and after loading (VmRSS), then for each
-//! batch size `rounds` greedy generations of `tokens` new tokens per sequence (no early stop),
-//! reporting the median tokens/s (all sequences' new tokens over the wall time, prefill
-//! included) and every round. Modes alternate round by round, so a noisy machine slows both
+//! Per mode: the process's resident memory before and after loading (VmRSS) and the weight
+//! bytes a decoding step streams, then for each batch size `rounds` greedy generations of
+//! `tokens` new tokens per sequence (no early stop), reporting medians of: tokens/s over the
+//! whole call (all sequences' new tokens over the wall time, prefill included), the prefill
+//! time (prompt pass to first token) and the decode tokens/s (tokens of the steps after the
+//! prompt pass over their time). Modes alternate round by round, so a noisy machine slows all
 //! alike.
+//!
+//! - `--bandwidth`: first measures the memory read bandwidth (a sum over a 1 GiB buffer on 1
+//!   and 2 threads) and prints, per mode, the batch-1 decode speed that bandwidth allows
+//!   (bandwidth / weight bytes per step): the ceiling of a memory-bound step.
+//! - `--tsv`: also prints one `round` line per generation (tab-separated: mode, batch, round,
+//!   new tokens, total s, prefill s, decode s, decode steps) and, in the first round, one
+//!   `tokens` line per sequence (mode, batch, sequence, the generated ids), for
+//!   `benches/scripts/bench-generate-vs-llamacpp.sh`.
+//! - `--prompt-ids`: prints the prompts' token ids as a JSON array and exits (the comparison
+//!   script sends these exact ids to llama.cpp, so both sides see the same prompts).
 
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::tensor::Device;
-use lux_train::generate::{SamplingConfig, generate_ids};
+use lux_train::generate::{GenerationTimings, SamplingConfig, generate_ids_timed};
 use lux_train::gguf::find_smollm2;
 use lux_train::model::{GgufLoadOptions, Llama};
 
@@ -33,9 +48,79 @@ fn rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+/// Bytes of weights a decoding step at batch 1 reads: every `f32` parameter that exists plus
+/// the quantised blocks in place of the lazy `f32` weights they stand for, less the embedding
+/// table when a separate head (`lm_head`, e.g. the `Q8_0` tied head) spares it the full read:
+/// the lookup itself reads one row per token.
+fn weight_bytes_per_step(model: &Llama) -> usize {
+    let mut bytes = model.num_params() * 4;
+    if model.lm_head.is_some() {
+        bytes -= model.model.embed_tokens.weight.val().shape().num_elements() * 4;
+    }
+    for (_, p) in model.projections() {
+        if let Some(q) = &p.quantized
+            && !p.weight.is_initialized()
+        {
+            let [d_out, d_in] = q.shape();
+            bytes = bytes - d_out * d_in * 4 + q.bytes().len();
+        }
+    }
+    bytes
+}
+
+/// Memory read bandwidth in GB/s: the best of 3 sums over a 1 GiB buffer split across
+/// `threads` threads. The sum keeps 16 independent lanes, so it vectorises and the loads,
+/// not the additions, are the limit — as in a matrix-vector product over `f32` weights.
+fn read_bandwidth_gb_s(buffer: &[f32], threads: usize) -> f64 {
+    let chunk = buffer.len().div_ceil(threads);
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let total: f32 = std::thread::scope(|scope| {
+            let workers: Vec<_> = buffer
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut lanes = [0f32; 16];
+                        for block in part.chunks_exact(16) {
+                            for (lane, v) in lanes.iter_mut().zip(block) {
+                                *lane += v;
+                            }
+                        }
+                        lanes.iter().sum::<f32>()
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap_or(0.0)).sum()
+        });
+        std::hint::black_box(total);
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    std::mem::size_of_val(buffer) as f64 / best / 1e9
+}
+
+/// One generation's figures.
+#[derive(Clone, Copy)]
+struct Round {
+    new_tokens: usize,
+    total_s: f64,
+    timings: GenerationTimings,
+    batch: usize,
+}
+
+impl Round {
+    fn tokens_per_s(&self) -> f64 {
+        self.new_tokens as f64 / self.total_s
+    }
+    fn decode_tokens_per_s(&self) -> f64 {
+        (self.batch * self.timings.decode_steps) as f64 / self.timings.decode.as_secs_f64()
+    }
 }
 
 const PROMPTS: [&str; 8] = [
@@ -55,6 +140,7 @@ fn main() -> lux_core::Result<()> {
     let mut batches = vec![1usize, 8];
     let mut model_path = None;
     let mut tied_head = true;
+    let (mut bandwidth, mut tsv, mut prompt_ids) = (false, false, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -81,11 +167,15 @@ fn main() -> lux_core::Result<()> {
                     .map_err(|e| lux_core::Error::invalid("--batches", format!("{e}")))?
             }
             "--f32-tied-head" => tied_head = false,
+            "--bandwidth" => bandwidth = true,
+            "--tsv" => tsv = true,
+            "--prompt-ids" => prompt_ids = true,
             "--model" => model_path = Some(std::path::PathBuf::from(value()?)),
             other => {
                 return Err(lux_core::Error::invalid(
                     other,
-                    "unknown argument (--mode, --tokens, --rounds, --batches, --model, --f32-tied-head)",
+                    "unknown argument (--mode, --tokens, --rounds, --batches, --model, \
+                     --f32-tied-head, --bandwidth, --tsv, --prompt-ids)",
                 ));
             }
         }
@@ -116,16 +206,48 @@ fn main() -> lux_core::Result<()> {
         }
     };
     let device = Device::flex();
+    if prompt_ids {
+        let (_, tokenizer) = Llama::from_gguf_with(&path, &device, quantized(false))?;
+        let ids: Vec<Vec<u32>> = PROMPTS
+            .iter()
+            .map(|p| tokenizer.encode(p, true))
+            .collect::<lux_core::Result<_>>()?;
+        println!(
+            "{}",
+            serde_json::to_string(&ids)
+                .map_err(|e| lux_core::Error::invalid("prompts", e.to_string()))?
+        );
+        return Ok(());
+    }
+    let bandwidth = if bandwidth {
+        // 1 GiB, written once so that every page is mapped before it is timed.
+        let buffer = vec![1f32; 1 << 28];
+        let one = read_bandwidth_gb_s(&buffer, 1);
+        let two = read_bandwidth_gb_s(&buffer, 2);
+        println!("memory read bandwidth: {one:.1} GB/s on 1 thread, {two:.1} GB/s on 2 threads");
+        Some(one.max(two))
+    } else {
+        None
+    };
     let mut models = Vec::new();
     let mut tokenizer = None;
     for (label, options) in modes {
         let before = rss_mb();
         let (model, tok) = Llama::from_gguf_with(&path, &device, options)?;
         let after = rss_mb();
+        let step_mb = weight_bytes_per_step(&model) as f64 / 1e6;
         println!(
-            "{label:<9} load: RSS {before:.0} → {after:.0} MB (+{:.0} MB)",
+            "{label:<9} load: RSS {before:.0} → {after:.0} MB (+{:.0} MB); a decoding step \
+             reads ≈ {step_mb:.1} MB of weights",
             after - before
         );
+        if let Some(gb_s) = bandwidth {
+            println!(
+                "{label:<9} bandwidth bound at batch 1: {:.1} tokens/s ({gb_s:.1} GB/s / \
+                 {step_mb:.1} MB)",
+                gb_s * 1e3 / step_mb
+            );
+        }
         models.push((label, model));
         tokenizer = Some(tok);
     }
@@ -135,38 +257,71 @@ fn main() -> lux_core::Result<()> {
         .map(|p| tokenizer.encode(p, true))
         .collect::<lux_core::Result<_>>()?;
     let config = SamplingConfig::greedy(tokens);
+    if tsv {
+        println!(
+            "# round\tmode\tbatch\tround\tnew_tokens\ttotal_s\tprefill_s\tdecode_s\tdecode_steps"
+        );
+    }
     for &batch in &batches {
         let batch_prompts: Vec<Vec<u32>> = prompts.iter().cycle().take(batch).cloned().collect();
         // Warm-up: first-call allocations and thread-pool start are not the steady state.
         for (_, model) in &models {
-            generate_ids(model, &batch_prompts[..1], &SamplingConfig::greedy(4), None)?;
+            generate_ids_timed(model, &batch_prompts[..1], &SamplingConfig::greedy(4), None)?;
         }
-        let mut rates = vec![Vec::new(); models.len()];
-        for _ in 0..rounds {
-            for (m, (_, model)) in models.iter().enumerate() {
+        let mut rounds_of: Vec<Vec<Round>> = vec![Vec::new(); models.len()];
+        for round in 0..rounds {
+            for (m, (label, model)) in models.iter().enumerate() {
                 let start = Instant::now();
-                let out = generate_ids(model, &batch_prompts, &config, None)?;
-                let seconds = start.elapsed().as_secs_f64();
-                let generated: usize = out.iter().map(|g| g.tokens.len()).sum();
-                rates[m].push(generated as f64 / seconds);
+                let (out, timings) = generate_ids_timed(model, &batch_prompts, &config, None)?;
+                let total_s = start.elapsed().as_secs_f64();
+                let new_tokens: usize = out.iter().map(|g| g.tokens.len()).sum();
+                if tsv && round == 0 {
+                    for (i, g) in out.iter().enumerate() {
+                        let ids: Vec<String> = g.tokens.iter().map(u32::to_string).collect();
+                        println!("tokens\t{label}\t{batch}\t{i}\t{}", ids.join(","));
+                    }
+                }
+                if tsv {
+                    println!(
+                        "round\t{label}\t{batch}\t{round}\t{new_tokens}\t{total_s:.6}\t{:.6}\t{:.6}\t{}",
+                        timings.prefill.as_secs_f64(),
+                        timings.decode.as_secs_f64(),
+                        timings.decode_steps
+                    );
+                }
+                rounds_of[m].push(Round {
+                    new_tokens,
+                    total_s,
+                    timings,
+                    batch,
+                });
             }
         }
         let mut medians = Vec::new();
-        for ((label, _), rates) in models.iter().zip(&mut rates) {
-            let rounds: Vec<String> = rates.iter().map(|r| format!("{r:.1}")).collect();
-            let m = median(rates);
-            medians.push(m);
+        for ((label, _), rounds) in models.iter().zip(&rounds_of) {
+            let total: Vec<f64> = rounds.iter().map(Round::tokens_per_s).collect();
+            let decode: Vec<f64> = rounds.iter().map(Round::decode_tokens_per_s).collect();
+            let prefill: Vec<f64> = rounds
+                .iter()
+                .map(|r| r.timings.prefill.as_secs_f64() * 1e3)
+                .collect();
+            let listed: Vec<String> = total.iter().map(|r| format!("{r:.1}")).collect();
+            let m = median(&total);
+            medians.push((m, median(&decode)));
             println!(
-                "{label:<9} batch {batch}: {m:.1} tokens/s median ({tokens} new tokens per \
-                 sequence; rounds {})",
-                rounds.join(", ")
+                "{label:<9} batch {batch}: {m:.1} tokens/s median, prefill included ({tokens} new \
+                 tokens per sequence; rounds {}); prefill {:.0} ms, decode {:.1} tokens/s",
+                listed.join(", "),
+                median(&prefill),
+                median(&decode),
             );
         }
-        for ((label, _), m) in models.iter().zip(&medians).skip(1) {
+        for ((label, _), (m, d)) in models.iter().zip(&medians).skip(1) {
             println!(
-                "batch {batch}: {label} / {} = {:.2}×",
+                "batch {batch}: {label} / {} = {:.2}× (decode {:.2}×)",
                 models[0].0,
-                m / medians[0]
+                m / medians[0].0,
+                d / medians[0].1
             );
         }
     }

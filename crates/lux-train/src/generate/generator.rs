@@ -1,6 +1,7 @@
 //! [`generate`]: batched autoregressive decoding with a KV cache.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use burn::tensor::{Int, Tensor, TensorData};
 use lux_core::{Error, Result};
@@ -109,6 +110,7 @@ pub fn generate(
         prompts,
         config,
         None,
+        None,
     )
 }
 
@@ -120,13 +122,53 @@ pub fn generate_ids(
     config: &SamplingConfig,
     eos: Option<u32>,
 ) -> Result<Vec<Generated>> {
+    timed(model, prompts, config, eos, None)
+}
+
+/// Where the wall time of a generation went: the prompt pass, then one step per token.
+///
+/// What speed comparisons need to separate: prefill processes every prompt position at once
+/// (compute-bound, many rows per weight read), while a decoding step reads every weight for
+/// one new position per sequence (memory-bound at batch 1). llama.cpp's server reports the
+/// same split (`timings.prompt_ms`, `timings.predicted_ms`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GenerationTimings {
+    /// From the call to the first token of every sequence being chosen: the prompt pass
+    /// (`prefill`), reading its logits and sampling (the time to first token).
+    pub prefill: Duration,
+    /// The rest: each decoding step's forward pass, reading its logits and sampling.
+    pub decode: Duration,
+    /// Forward passes after the prompt pass; each gives every sequence still running one
+    /// token, so with no early stop the decode phase made `batch × decode_steps` tokens.
+    pub decode_steps: usize,
+}
+
+/// [`generate_ids`] that also reports how long the prompt pass and the decoding steps took.
+pub fn generate_ids_timed(
+    model: &Llama,
+    prompts: &[Vec<u32>],
+    config: &SamplingConfig,
+    eos: Option<u32>,
+) -> Result<(Vec<Generated>, GenerationTimings)> {
+    let mut timings = GenerationTimings::default();
+    let generated = timed(model, prompts, config, eos, Some(&mut timings))?;
+    Ok((generated, timings))
+}
+
+fn timed(
+    model: &Llama,
+    prompts: &[Vec<u32>],
+    config: &SamplingConfig,
+    eos: Option<u32>,
+    timings: Option<&mut GenerationTimings>,
+) -> Result<Vec<Generated>> {
     if !config.stop.is_empty() {
         return Err(Error::invalid(
             "stop",
             "stop strings are matched on decoded text and need a tokenizer (use `generate`)",
         ));
     }
-    run(model, None, eos, None, prompts, config, None)
+    run(model, None, eos, None, prompts, config, None, timings)
 }
 
 /// [`generate`] with every answer constrained to a JSON document of `schema`: at each step,
@@ -165,6 +207,7 @@ pub fn generate_json(
         prompts,
         config,
         Some(&constraint),
+        None,
     )
 }
 
@@ -190,6 +233,7 @@ struct Sequence<'a> {
     done: Option<FinishReason>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     model: &Llama,
     tokenizer: Option<&Tokenizer>,
@@ -198,6 +242,7 @@ fn run(
     prompts: &[Vec<u32>],
     config: &SamplingConfig,
     constraint: Option<&Constraint<'_>>,
+    timings: Option<&mut GenerationTimings>,
 ) -> Result<Vec<Generated>> {
     config.validate()?;
     let vocab = model.config().vocab_size;
@@ -225,6 +270,7 @@ fn run(
         &prompt_lens,
         config,
         constraint,
+        timings,
         |cache: &mut KvCache| {
             let batch = prompts.len();
             let device = model.model.embed_tokens.weight.val().device();
@@ -269,6 +315,7 @@ pub(crate) fn decode(
         prompt_lens,
         config,
         None,
+        None,
         prefill,
     )
 }
@@ -283,9 +330,13 @@ fn decode_constrained(
     prompt_lens: &[usize],
     config: &SamplingConfig,
     constraint: Option<&Constraint<'_>>,
+    timings: Option<&mut GenerationTimings>,
     prefill: impl FnOnce(&mut KvCache) -> Result<Tensor<2>>,
 ) -> Result<Vec<Generated>> {
     config.validate()?;
+    let start = Instant::now();
+    let mut first_token_at = None;
+    let mut decode_steps = 0;
     let vocab = model.config().vocab_size;
     let batch = prompt_lens.len();
     let mut stop_ids: HashSet<u32> = config.stop_token_ids.iter().copied().collect();
@@ -323,12 +374,22 @@ fn decode_constrained(
                 }
                 next.push(i64::from(seq.tokens.last().copied().unwrap_or(pad)));
             }
+            first_token_at.get_or_insert_with(Instant::now);
             if seqs.iter().all(|s| s.done.is_some()) {
                 break;
             }
             let ids = Tensor::<2, Int>::from_data(TensorData::new(next, [batch, 1]), &device);
             logits = model.forward_step_last(ids, None, &mut cache);
+            decode_steps += 1;
         }
+    }
+    if let Some(timings) = timings {
+        let first = first_token_at.unwrap_or(start);
+        *timings = GenerationTimings {
+            prefill: first - start,
+            decode: first.elapsed(),
+            decode_steps,
+        };
     }
 
     seqs.into_iter()
