@@ -50,6 +50,7 @@ mod llama_model;
 mod mlp;
 mod position_ids;
 mod projection;
+mod quant_dot;
 mod quant_matmul;
 mod quantized;
 mod rms_norm;

@@ -24,6 +24,8 @@
 
 use rayon::prelude::*;
 
+use super::quant_dot::{IntLevel, Q8_TYPES, Q8Rows};
+
 use crate::gguf::{
     GgmlType, dequantize_q4_0, dequantize_q4_1, dequantize_q4_k, dequantize_q6_k, dequantize_q8_0,
 };
@@ -69,7 +71,7 @@ impl QuantView<'_> {
     }
 
     #[inline(always)]
-    fn row(&self, o: usize) -> &[u8] {
+    pub(crate) fn row(&self, o: usize) -> &[u8] {
         let n = self.row_bytes();
         &self.bytes[o * n..(o + 1) * n]
     }
@@ -158,13 +160,44 @@ fn forward_few(w: QuantView<'_>, x: &[f32], rows: usize) -> Vec<f32> {
                 kernel.dot_rows(w, first..first + out.len() / rows, x, rows, out);
             });
     }
+    transpose_rows(yt, rows, w.d_out)
+}
+
+/// `x·Wᵀ` with the activations quantised to 8 bits per 32-value block and integer dot
+/// products ([`super::quant_dot`]), for `w` of a type in [`Q8_TYPES`]: llama.cpp's decoding
+/// arithmetic, within `Σ_blocks d_x/2 · Σ|w|` of the exact product. Any number of rows; the
+/// caller decides where the approximation is acceptable (inference, few rows).
+pub(crate) fn forward_q8(w: QuantView<'_>, x: &[f32], rows: usize, level: IntLevel) -> Vec<f32> {
+    assert_eq!(x.len(), rows * w.d_in, "activations are [rows, d_in]");
+    assert!(Q8_TYPES.contains(&w.ty), "{} has no integer kernel", w.ty);
+    if rows == 0 || w.d_out == 0 {
+        return vec![0.0; rows * w.d_out];
+    }
+    let x = Q8Rows::quantize(x, w.d_in);
+    let mut yt = vec![0f32; w.d_out * rows];
+    if rows * w.d_out * w.d_in < PARALLEL_MIN_PRODUCTS {
+        level.dot_rows(w, 0..w.d_out, &x, &mut yt);
+    } else {
+        yt.par_chunks_mut(WEIGHT_ROWS_PER_TASK * rows)
+            .enumerate()
+            .for_each(|(task, out)| {
+                let first = task * WEIGHT_ROWS_PER_TASK;
+                level.dot_rows(w, first..first + out.len() / rows, &x, out);
+            });
+    }
+    transpose_rows(yt, rows, w.d_out)
+}
+
+/// `[d_out, rows]` → `[rows, d_out]` (the few-rows paths write one weight row's outputs
+/// together).
+fn transpose_rows(yt: Vec<f32>, rows: usize, d_out: usize) -> Vec<f32> {
     if rows == 1 {
         return yt;
     }
-    let mut y = vec![0f32; rows * w.d_out];
+    let mut y = vec![0f32; rows * d_out];
     for (o, values) in yt.chunks_exact(rows).enumerate() {
         for (r, &v) in values.iter().enumerate() {
-            y[r * w.d_out + o] = v;
+            y[r * d_out + o] = v;
         }
     }
     y

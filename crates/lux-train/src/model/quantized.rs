@@ -12,6 +12,11 @@
 //! reads it (merging an adapter into the base, exporting the model), and then it is this
 //! weight, dequantised. The forward pass never reads it.
 //!
+//! Inference at decoding batch sizes (up to [`QuantizedWeight::INFERENCE_Q8_MAX_ROWS`] rows, no
+//! autodiff) quantises the activations to 8 bits per block and takes integer dot products
+//! ([`super::quant_dot`]), as llama.cpp does; everything else multiplies with exact `f32`
+//! activations.
+//!
 //! The weight is frozen: the autodiff op registered here passes `dx = dy·W` back to the input
 //! and records no gradient for `W`, which is what LoRA training needs. Full fine-tuning needs
 //! the `f32` path.
@@ -31,6 +36,7 @@ use lux_core::{Error, Result};
 
 use super::fused::{contiguous, values, wrap};
 use super::fused_grad::autodiff_flex;
+use super::quant_dot::{IntLevel, Q8_TYPES};
 use super::quant_matmul::{self, KERNEL_TYPES, QuantView};
 use crate::gguf::{GgmlType, dequantize};
 
@@ -64,6 +70,17 @@ impl fmt::Debug for QuantizedWeight {
 impl QuantizedWeight {
     /// The types the kernels multiply with directly.
     pub const TYPES: [GgmlType; 5] = KERNEL_TYPES;
+
+    /// The types with integer kernels for 8-bit activations
+    /// ([`matmul_transposed_q8`](Self::matmul_transposed_q8)).
+    pub const Q8_TYPES: [GgmlType; 4] = Q8_TYPES;
+
+    /// Up to this many activation rows, inference (a device without autodiff) multiplies with
+    /// 8-bit activations ([`matmul_transposed_q8`](Self::matmul_transposed_q8)): decoding
+    /// steps, one row per sequence. More rows (prefill) take decoded tiles and `gemm`, exact
+    /// and faster there; under autodiff the product stays exact whatever the rows, so that
+    /// training follows the gradients of the `f32` model (what the LoRA tests check).
+    pub const INFERENCE_Q8_MAX_ROWS: usize = 8;
 
     /// Wraps `bytes`, the blocks of a `[d_out, d_in]` matrix of type `ty` in row-major order
     /// (as a GGUF file stores a tensor whose ggml dims are `[d_in, d_out]`).
@@ -152,6 +169,23 @@ impl QuantizedWeight {
         quant_matmul::forward(self.view(), x, rows)
     }
 
+    /// `x·Wᵀ` as llama.cpp decodes: each row of `x` quantised to 8 bits per 32-value block
+    /// (`d = max|x|/127`), then integer dot products with the weight's quants, scaled once per
+    /// block. Within `Σ_blocks d_x/2 · Σ|w|` of [`matmul_transposed`](Self::matmul_transposed)
+    /// (up to `f32` rounding); for a type outside [`Q8_TYPES`](Self::Q8_TYPES) it *is*
+    /// `matmul_transposed`.
+    ///
+    /// # Panics
+    ///
+    /// If `x.len()` is not a multiple of `d_in`.
+    pub fn matmul_transposed_q8(&self, x: &[f32]) -> Vec<f32> {
+        let rows = self.rows_of(x, self.inner.d_in);
+        if !Q8_TYPES.contains(&self.inner.ty) {
+            return quant_matmul::forward(self.view(), x, rows);
+        }
+        quant_matmul::forward_q8(self.view(), x, rows, IntLevel::detect())
+    }
+
     /// `dy·W` for `dy` `[rows, d_out]` row-major: `[rows, d_in]` (the input gradient of
     /// [`matmul_transposed`](Self::matmul_transposed)).
     ///
@@ -214,7 +248,13 @@ impl QuantizedWeight {
         if input.dtype() == DType::F32 && device == Device::flex() {
             if !device.is_autodiff() {
                 let x = contiguous(super::fused::flex(input));
-                let y = self.matmul_transposed(values(&x));
+                let x = values(&x);
+                let rows = x.len() / self.inner.d_in;
+                let y = if rows <= Self::INFERENCE_Q8_MAX_ROWS {
+                    self.matmul_transposed_q8(x)
+                } else {
+                    self.matmul_transposed(x)
+                };
                 return wrap(FlexTensor::from_data(TensorData::new(y, out_shape)));
             }
             if let Some(x) = autodiff_flex(&input) {
