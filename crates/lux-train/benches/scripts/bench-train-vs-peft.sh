@@ -18,6 +18,9 @@
 #   PROFILE   cargo profile (default dev: opt-level 3 without debug assertions, the build the
 #             README's commands share)
 #   WORKLOADS default all three: "lora_qkvo_8x128 lora_qkvo_8x128_completion64 luxllama_r256_all7"
+#   LUX_BIN   a train_step bench binary to run instead of building one (a copy of an earlier
+#             build's target/debug/deps/train_step-*, to compare two builds against the same
+#             PyTorch runs)
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 VENV=${VENV:-$HOME/.cache/lux/venvs/torch}
@@ -39,10 +42,14 @@ if ! "$python" -c 'import torch, transformers, peft' 2>/dev/null; then
     fi
     "$VENV/bin/pip" install -q torch transformers peft
 fi
-# Never `-p lux-train`: that resolves burn's features differently and rebuilds it.
-bench=(cargo bench -q --workspace --bench train_step --profile "$PROFILE")
-echo "building: ${bench[*]} --no-run" >&2
-"${bench[@]}" --no-run
+if [ -n "${LUX_BIN:-}" ]; then
+    bench=("$LUX_BIN")
+else
+    # Never `-p lux-train`: that resolves burn's features differently and rebuilds it.
+    bench=(cargo bench -q --workspace --bench train_step --profile "$PROFILE")
+    echo "building: ${bench[*]} --no-run" >&2
+    "${bench[@]}" --no-run
+fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 for round in $(seq "$ROUNDS"); do
