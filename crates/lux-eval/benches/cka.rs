@@ -223,7 +223,9 @@ fn gemm_peak(repeats: usize) -> Vec<String> {
         |shape: [usize; 2]| Tensor::<2>::random(shape, Distribution::Normal(0.0, 1.0), &device);
     let (x, y) = (random([ROWS, COLS]), random([ROWS, COLS]));
     let (a, b) = (random([2048, 2048]), random([2048, 2048]));
-    let products: [(String, f64, Box<dyn Fn()>); 2] = [
+    // (name, flops, one product with its result read back)
+    type Product = (String, f64, Box<dyn Fn()>);
+    let products: [Product; 2] = [
         (
             format!("cross_{COLS}x{ROWS}x{COLS}"),
             cross_flops(ROWS, COLS),
