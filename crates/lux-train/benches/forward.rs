@@ -2,7 +2,7 @@
 //! weights): every layer's hidden states for a batch of 8 × 128 tokens (the CKA input), and
 //! greedy generation of 64 tokens with the KV cache at batch 1 and 8.
 //!
-//! `cargo bench -p lux-train --bench forward` runs it under criterion. With
+//! `cargo bench --workspace --bench forward --profile dev` runs it under criterion. With
 //! `LUX_BENCH_PLAIN=1` it instead times each workload a few times (`LUX_BENCH_REPS`, default 3,
 //! after one warm-up) and prints one JSON line per workload, which
 //! `benches/scripts/bench-forward-vs-pytorch.sh` compares with the same workloads in PyTorch.

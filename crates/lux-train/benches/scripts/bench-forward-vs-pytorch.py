@@ -7,10 +7,14 @@ Workloads (SmolLM2-135M shape, random weights, float32, CPU, no_grad):
 Throughput counts input tokens for the forward pass and generated tokens for generation
 (prefill included in the time), as the lux bench does.
 
-Usage (normally through bench-forward-vs-pytorch.sh):
-  /tmp/torch-venv/bin/python bench-forward-vs-pytorch.py [--lux lux.jsonl] [--threads 2] [--reps 3]
-Lux's figures come from `LUX_BENCH_PLAIN=1 cargo bench -p lux-train --bench forward`, one JSON
-line per workload.
+Usage (normally through bench-forward-vs-pytorch.sh, which alternates lux and PyTorch):
+  python bench-forward-vs-pytorch.py [--threads 2] [--reps 3]
+      times the workloads in PyTorch: one JSON line per workload;
+  python bench-forward-vs-pytorch.py --compare DIR --rounds N
+      reads DIR/lux-R.jsonl (`LUX_BENCH_PLAIN=1` runs of the forward bench) and
+      DIR/torch-R.jsonl for R = 1..N and prints the median tokens/s of each side and the
+      lux/torch ratio of every round (a ratio within a round compares runs a minute apart,
+      under the same load).
 """
 import argparse
 import json
@@ -59,45 +63,58 @@ def greedy(model, prompts, new_tokens):
     return nxt
 
 
+def read_jsonl(path):
+    with open(path) as f:
+        return {r["workload"]: r for r in (json.loads(l) for l in f if l.strip().startswith("{"))}
+
+
+def compare(directory, rounds):
+    runs = [(read_jsonl(f"{directory}/lux-{r}.jsonl"), read_jsonl(f"{directory}/torch-{r}.jsonl"))
+            for r in range(1, rounds + 1)]
+    import transformers
+    print(f"torch {torch.__version__}, transformers {transformers.__version__}; {rounds} rounds, "
+          "medians; ratios per round")
+    print(f"{'workload':<22}{'lux tok/s':>11}{'torch tok/s':>13}{'lux/torch':>11}  per round")
+    for name in runs[0][1]:
+        pairs = [(lux[name]["tokens_per_s"], torch_[name]["tokens_per_s"])
+                 for lux, torch_ in runs if name in lux]
+        if not pairs:
+            continue
+        ratios = [a / b for a, b in pairs]
+        print(f"{name:<22}{statistics.median(a for a, _ in pairs):>11.1f}"
+              f"{statistics.median(b for _, b in pairs):>13.1f}{statistics.median(ratios):>10.2f}x  "
+              + " ".join(f"{x:.2f}" for x in ratios))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lux", help="JSON lines from the lux bench in plain mode")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--compare", metavar="DIR", help="summarise the rounds in DIR instead of running")
+    ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
+    if args.compare:
+        compare(args.compare, args.rounds)
+        return
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     lm = LlamaForCausalLM(config()).eval()
-    results = {}
     with torch.no_grad():
         g = torch.Generator().manual_seed(1)
         ids = torch.randint(0, VOCAB, (8, 128), generator=g)
         secs = timed(args.reps, lambda: lm.model(input_ids=ids, output_hidden_states=True))
-        results["hidden_states_8x128"] = (8 * 128, secs)
+        report("hidden_states_8x128", 8 * 128, secs, args.threads)
         for batch in (1, 8):
             prompts = torch.randint(0, VOCAB, (batch, 16), generator=g)
             secs = timed(args.reps, lambda: greedy(lm, prompts, 64))
-            results[f"greedy_b{batch}_64"] = (batch * 64, secs)
+            report(f"greedy_b{batch}_64", batch * 64, secs, args.threads)
 
-    lux = {}
-    if args.lux:
-        with open(args.lux) as f:
-            for line in f:
-                line = line.strip()
-                if line.startswith("{"):
-                    r = json.loads(line)
-                    lux[r["workload"]] = r
-    print(f"torch {torch.__version__}, {args.threads} threads")
-    print(f"{'workload':<22}{'lux tok/s':>12}{'torch tok/s':>13}{'lux/torch':>11}")
-    for name, (tokens, secs) in results.items():
-        t = tokens / secs
-        l = lux.get(name, {}).get("tokens_per_s")
-        ratio = f"{l / t:.2f}" if l else "-"
-        lt = f"{l:.1f}" if l else "-"
-        print(f"{name:<22}{lt:>12}{t:>13.1f}{ratio:>11}")
-        print(json.dumps({"impl": "torch", "workload": name, "tokens": tokens,
-                          "secs": round(secs, 4), "tokens_per_s": round(t, 1)}))
+
+def report(workload, tokens, secs, threads):
+    print(json.dumps({"impl": "torch", "workload": workload, "tokens": tokens,
+                      "secs": round(secs, 4), "tokens_per_s": round(tokens / secs, 1),
+                      "threads": threads}), flush=True)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,14 @@ of `trainer.train()` (the dataset is tokenised and packed before), peak RSS is r
 the process (the model included). Prints one JSON line.
 
 --compare: reads the JSON lines of every run (lux's and TRL's) and prints them side by side,
-with each run's examples/s over TRL's best, and the loss curves.
+with each run's examples/s over TRL's best, and the loss curves; when a setting ran more
+than once (RUNS="lux:packed trl:packed lux:packed trl:packed" alternates the sides), also the
+median of each setting against the median of TRL's best setting.
 """
 import argparse
 import json
 import resource
+import statistics
 import sys
 import time
 
@@ -134,6 +137,23 @@ def compare(path):
         print(f"{name(r):<14} {r['examples']:>8} {r['steps']:>5} {r['seconds']:>8.1f} "
               f"{r['examples_per_s']:>10.2f} {r['tokens_per_s']:>9.1f} {rss:>9} {ratio:>11} "
               f"{r['losses'][0]:>10.4f} {r['losses'][-1]:>9.4f}")
+    settings = {}
+    for r in runs:
+        settings.setdefault(name(r), []).append(r)
+    if any(len(rs) > 1 for rs in settings.values()):
+        # Repeated runs (RUNS names a setting more than once, e.g. alternating lux and TRL):
+        # medians per setting, against the median of TRL's best setting.
+        med = lambda rs, key: statistics.median(r[key] for r in rs)
+        trl_best = max((med(rs, "examples_per_s") for n, rs in settings.items() if n.startswith("trl")),
+                       default=None)
+        print(f"\nmedians over repeated runs:\n{'setting':<14} {'runs':>4} {'examples/s':>10} "
+              f"{'tokens/s':>9} {'peak RSS':>9} {'vs TRL best':>11}  examples/s per run")
+        for n, rs in settings.items():
+            eps = med(rs, "examples_per_s")
+            ratio = f"{eps / trl_best:.2f}x" if trl_best else "–"
+            rss = f"{med(rs, 'peak_rss_bytes') / 2**20:.0f} MiB" if all(r["peak_rss_bytes"] for r in rs) else "–"
+            print(f"{n:<14} {len(rs):>4} {eps:>10.2f} {med(rs, 'tokens_per_s'):>9.1f} {rss:>9} {ratio:>11}  "
+                  + " ".join(f"{r['examples_per_s']:.2f}" for r in rs))
     print("\nloss per optimizer step (mean token loss of the step's batch):")
     steps = max(len(r["losses"]) for r in runs)
     print("step " + "".join(f"{name(r):>15}" for r in runs))

@@ -9,21 +9,24 @@
 #
 # Environment:
 #   VENV      virtual environment for torch, transformers, peft, trl, gguf, datasets, outside
-#             the repository (default /tmp/trl-venv; created and filled when they do not
-#             import: from PyTorch's CPU index when it is reachable, else from PyPI, whose
-#             Linux torch wheel pulls ~5 GB of CUDA libraries)
+#             the repository (default ~/.cache/lux/venvs/torch; created and filled when
+#             they do not import: from PyTorch's CPU index when it is reachable, else from
+#             PyPI, whose Linux torch wheel pulls ~5 GB of CUDA libraries)
 #   DATA      a mix/train.jsonl (default: out/luxinstruct/mix/train.jsonl, else the data and
 #             mix stages of recipes/luxinstruct.toml are run into a temporary directory)
 #   EXAMPLES  examples per run (default 64: 8 steps of 8 padded)
 #   THREADS   PyTorch's intra-op threads and lux's rayon pool (default 2)
-#   PROFILE   cargo profile of the lux build (default release)
-#   RUNS      which runs, in order (default "lux:padded lux:packed trl:padded trl:packed")
+#   PROFILE   cargo profile of the lux build (default dev: opt-level 3 without debug
+#             assertions, the build the README's commands share)
+#   RUNS      which runs, in order (default "lux:padded lux:packed trl:padded trl:packed"); a
+#             setting named more than once also gets its median (alternate the sides on a
+#             busy machine: "lux:packed trl:packed lux:packed trl:packed")
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
-VENV=${VENV:-/tmp/trl-venv}
+VENV=${VENV:-$HOME/.cache/lux/venvs/torch}
 EXAMPLES=${EXAMPLES:-64}
 THREADS=${THREADS:-2}
-PROFILE=${PROFILE:-release}
+PROFILE=${PROFILE:-dev}
 RUNS=${RUNS:-"lux:padded lux:packed trl:padded trl:packed"}
 script="$(dirname "$0")/bench-sft-vs-trl.py"
 python="$VENV/bin/python"
