@@ -20,7 +20,9 @@
 //!
 //! - `--bandwidth`: first measures the memory read bandwidth (a sum over a 1 GiB buffer on 1
 //!   and 2 threads) and prints, per mode, the batch-1 decode speed that bandwidth allows
-//!   (bandwidth / weight bytes per step): the ceiling of a memory-bound step.
+//!   (bandwidth / weight bytes per step): the ceiling of a memory-bound step. It also times
+//!   the `f32` decoder layers' matrix-vector products alone (gemm, `m = 1`) on 1 and 2
+//!   threads, which is what the `f32` model spends a batch-1 token on.
 //! - `--tsv`: also prints one `round` line per generation (tab-separated: mode, batch, round,
 //!   new tokens, total s, prefill s, decode s, decode steps) and, in the first round, one
 //!   `tokens` line per sequence (mode, batch, sequence, the generated ids), for
@@ -35,6 +37,7 @@ use burn::tensor::Device;
 use lux_train::generate::{GenerationTimings, SamplingConfig, generate_ids_timed};
 use lux_train::gguf::find_smollm2;
 use lux_train::model::{GgufLoadOptions, Llama};
+use rayon::prelude::*;
 
 /// The process's resident set size in MB (Linux `/proc/self/status`), or `NaN` elsewhere.
 fn rss_mb() -> f64 {
@@ -103,6 +106,80 @@ fn read_bandwidth_gb_s(buffer: &[f32], threads: usize) -> f64 {
         best = best.min(start.elapsed().as_secs_f64());
     }
     std::mem::size_of_val(buffer) as f64 / best / 1e9
+}
+
+/// Seconds per token of the decoder layers' matrix-vector products alone (batch 1, `f32`,
+/// weights `[in, out]` as the `f32` model holds them, every layer its own buffers so nothing
+/// stays in cache): on one thread, which is how the model runs them (below its parallel
+/// threshold, and gemm's one-row path is serial anyway), and with each product's output
+/// columns split over `threads` tasks on rayon's pool: how much bandwidth one thread leaves
+/// unused at batch 1. Best of 5 passes.
+fn layer_matvec_seconds(config: &lux_train::model::LlamaConfig, threads: usize) -> [f64; 2] {
+    let (d, ff) = (config.hidden_size, config.intermediate_size);
+    let q = config.num_attention_heads * config.head_dim;
+    let kv = config.num_key_value_heads * config.head_dim;
+    // q, k, v, o, gate, up, down.
+    let shapes = [(d, q), (d, kv), (d, kv), (q, d), (d, ff), (d, ff), (ff, d)];
+    let weights: Vec<Vec<Vec<f32>>> = (0..config.num_hidden_layers)
+        .map(|_| shapes.iter().map(|&(i, o)| vec![0.5f32; i * o]).collect())
+        .collect();
+    let input = vec![1f32; d.max(ff)];
+    let width = d.max(ff).max(q);
+    // `output[..n] = input[..k] · w` for the columns `columns` of a row-major `[k, n]` `w`.
+    let product =
+        |w: &[f32], k: usize, n: usize, columns: std::ops::Range<usize>, output: &mut [f32]| {
+            assert!(w.len() == k * n && output.len() >= columns.len() && input.len() >= k);
+            // SAFETY: the reads stay inside `input` (k values) and `w` (rows of n values, columns
+            // below n), the writes inside `output` (asserted above); the three do not overlap.
+            unsafe {
+                gemm::gemm(
+                    1,
+                    columns.len(),
+                    k,
+                    output.as_mut_ptr(),
+                    1,
+                    columns.len() as isize,
+                    false,
+                    input.as_ptr(),
+                    1,
+                    k as isize,
+                    w.as_ptr().add(columns.start),
+                    1,
+                    n as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+        };
+    let mut best = [f64::INFINITY; 2];
+    let mut outputs = vec![vec![0f32; width]; threads];
+    for _ in 0..5 {
+        let start = Instant::now();
+        for layer in &weights {
+            for (w, &(k, n)) in layer.iter().zip(&shapes) {
+                product(w, k, n, 0..n, &mut outputs[0]);
+            }
+        }
+        best[0] = best[0].min(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        for layer in &weights {
+            for (w, &(k, n)) in layer.iter().zip(&shapes) {
+                let part = n.div_ceil(threads);
+                // rayon's pool: its threads are already running, as the model's would be.
+                outputs.par_iter_mut().enumerate().for_each(|(t, output)| {
+                    let columns = (t * part).min(n)..((t + 1) * part).min(n);
+                    product(w, k, n, columns, output)
+                });
+            }
+        }
+        best[1] = best[1].min(start.elapsed().as_secs_f64());
+        std::hint::black_box(&outputs);
+    }
+    best
 }
 
 /// One generation's figures.
@@ -225,6 +302,26 @@ fn main() -> lux_core::Result<()> {
         let one = read_bandwidth_gb_s(&buffer, 1);
         let two = read_bandwidth_gb_s(&buffer, 2);
         println!("memory read bandwidth: {one:.1} GB/s on 1 thread, {two:.1} GB/s on 2 threads");
+        drop(buffer);
+        // The layer shapes only: the quantised load is the quick one.
+        let (shapes_from, _) = Llama::from_gguf_with(&path, &device, quantized(false))?;
+        let config = shapes_from.config().clone();
+        drop(shapes_from);
+        let [one_thread, split] = layer_matvec_seconds(&config, 2);
+        let layer_mb = (config.num_hidden_layers
+            * config.hidden_size
+            * (2 * config.num_attention_heads * config.head_dim
+                + 2 * config.num_key_value_heads * config.head_dim
+                + 3 * config.intermediate_size)) as f64
+            * 4e-6;
+        println!(
+            "f32 layer matrix-vector products ({layer_mb:.0} MB a token): {:.1} ms on 1 thread \
+             ({:.1} GB/s), {:.1} ms on 2 ({:.1} GB/s)",
+            one_thread * 1e3,
+            layer_mb / one_thread / 1e3,
+            split * 1e3,
+            layer_mb / split / 1e3
+        );
         Some(one.max(two))
     } else {
         None
