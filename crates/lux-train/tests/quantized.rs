@@ -501,20 +501,22 @@ fn merging_into_a_quantised_weight_switches_the_layer_to_the_merged_f32_weight()
 }
 
 /// SmolLM2 loaded twice: dequantised (`f32`) and kept quantised.
-fn smollm2(quantized_tied_head: bool) -> Option<(Llama, Llama, lux_train::tokenizer::Tokenizer)> {
+fn smollm2(
+    quantized_tied_head: bool,
+    device: &Device,
+) -> Option<(Llama, Llama, lux_train::tokenizer::Tokenizer)> {
     let Some(path) = find_smollm2() else {
         eprintln!(
             "skipping: SmolLM2 GGUF not found (run `bash scripts/fetch-models.sh`, or set LUX_MODELS)"
         );
         return None;
     };
-    let device = Device::flex();
-    let (dense, tokenizer) = Llama::from_gguf(&path, &device).expect("load f32");
+    let (dense, tokenizer) = Llama::from_gguf(&path, device).expect("load f32");
     let options = GgufLoadOptions {
         keep_quantized: true,
         quantized_tied_head,
     };
-    let (quantized, _) = Llama::from_gguf_with(&path, &device, options).expect("load quantised");
+    let (quantized, _) = Llama::from_gguf_with(&path, device, options).expect("load quantised");
     Some((dense, quantized, tokenizer))
 }
 
@@ -529,7 +531,7 @@ fn ids(tokenizer: &lux_train::tokenizer::Tokenizer, text: &str) -> Tensor<2, Int
     Tensor::from_data(TensorData::new(ids, [1, n]), &Device::flex())
 }
 
-/// Prompts for the SmolLM2 logit tests, each longer than `INFERENCE_Q8_MAX_ROWS` tokens.
+/// Prompts for the SmolLM2 logit tests.
 const PROMPTS: [&str; 4] = [
     "The capital of France is Paris, and the capital of Germany is",
     "def fibonacci(n):\n    if n < 2:\n        return n",
@@ -544,15 +546,17 @@ const PROMPTS: [&str; 4] = [
 /// its activations (1/254 of its 32-value block's largest value, and SmolLM2's hidden states
 /// have a few channels far larger than the rest), and 30 layers carry it on; llama.cpp decodes
 /// with the same arithmetic. Measured over 80 positions: top-1 agreement 77/80, the three
-/// misses where the `f32` model's best two tokens are within 0.06 of each other; max |Δlogit|
-/// 2.6 over 49 152 logits a position (0.4–1.1 at most positions), mean |Δlogit| 0.19. Asserted,
-/// with room for other prompts' noise but not for a wrong kernel (which moves logits by whole
+/// misses where the `f32` model's best two tokens are within 0.06 of each other; mean
+/// |Δlogit| 0.19–0.20; max |Δlogit| over 49 152 logits a position 0.4–1.1 at most positions,
+/// 2.6–3.3 at the worst (it moves with the kernel's summation order: a change in the last bit
+/// flips a quant where a value sits on a rounding boundary, and 30 layers carry that on).
+/// Asserted, with room for that noise but not for a wrong kernel (which moves logits by whole
 /// units everywhere and changes confident tokens): the top-1 token agrees wherever the `f32`
 /// model's margin exceeds 0.25, at least 90 % of positions agree, mean |Δlogit| ≤ 0.3, max
-/// ≤ 4.
+/// ≤ 6.
 #[test]
 fn smollm2_q8_decoding_steps_stay_within_the_activation_quantisation_of_the_f32_model() {
-    let Some((dense, quantized, tokenizer)) = smollm2(true) else {
+    let Some((dense, quantized, tokenizer)) = smollm2(true, &Device::flex()) else {
         return;
     };
     let vocab = dense.config().vocab_size;
@@ -599,7 +603,7 @@ fn smollm2_q8_decoding_steps_stay_within_the_activation_quantisation_of_the_f32_
     );
     let mean = sum / (positions * vocab) as f64;
     assert!(mean <= 0.3, "mean |Δlogit| {mean}");
-    assert!(worst <= 4.0, "max |Δlogit| {worst}");
+    assert!(worst <= 6.0, "max |Δlogit| {worst}");
 }
 
 /// The best logit minus the second best.
@@ -618,18 +622,17 @@ fn top_two_margin(row: &[f32]) -> f32 {
 
 #[test]
 fn smollm2_quantised_logits_match_the_dequantised_model() {
-    let Some((dense, quantized, tokenizer)) = smollm2(true) else {
+    // On an autodiff device the quantised layers multiply with exact f32 activations whatever
+    // the rows (training's path; plain inference of these short prompts would take the 8-bit
+    // one, tested above).
+    let device = Device::flex().autodiff();
+    let Some((dense, quantized, tokenizer)) = smollm2(true, &device) else {
         return;
     };
     let vocab = dense.config().vocab_size;
     let (mut positions, mut agree, mut worst) = (0, 0, 0f32);
     for prompt in PROMPTS {
-        let ids = ids(&tokenizer, prompt);
-        // A whole prompt in one call: more rows than decoding, so the exact (tiled) path.
-        assert!(
-            ids.dims()[1] > QuantizedWeight::INFERENCE_Q8_MAX_ROWS,
-            "{prompt:?}"
-        );
+        let ids = Tensor::<2, Int>::from_data(ids(&tokenizer, prompt).into_data(), &device);
         let want = to_vec(dense.forward(ids.clone(), None));
         let got = to_vec(quantized.forward(ids, None));
         for (w, g) in want.chunks_exact(vocab).zip(got.chunks_exact(vocab)) {
@@ -678,7 +681,7 @@ fn resident_bytes(model: &Llama) -> usize {
 #[test]
 fn smollm2_quantised_weights_take_at_most_035_of_the_f32_model() {
     for tied_head in [false, true] {
-        let Some((dense, quantized, tokenizer)) = smollm2(tied_head) else {
+        let Some((dense, quantized, tokenizer)) = smollm2(tied_head, &Device::flex()) else {
             return;
         };
         // A forward pass first: it must not allocate the f32 weights behind the blocks.

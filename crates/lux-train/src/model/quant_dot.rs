@@ -217,15 +217,21 @@ impl IntLevel {
     }
 }
 
-/// One weight block as the integer kernel reads it: 32-value groups of quants, each with its
-/// scale `d` and minimum `m` (`w = d·q + m`).
+/// One weight block as the integer kernel reads it: [`GROUPS`](Self::GROUPS) groups of 32
+/// quants, each with its scale `d` and minimum `m` (`w = d·q + m`).
+///
+/// A method per group rather than a callback over them: a closure is compiled out of line,
+/// without the AVX-512/AVX2 features of the loop that calls it, and its intrinsics then become
+/// calls (measured: 12× slower).
 trait IntBlock<const B: usize>: Copy {
     /// Whether the quants are signed bytes (`Q8_0`) rather than nibbles `0..=15`.
     const SIGNED: bool;
     /// Whether any group has a minimum (else `m` is 0 and its term is skipped).
     const HAS_MIN: bool;
-    /// Calls `f(group, quants, d, m)` for every 32-value group of the block, in order.
-    fn for_each_group(self, block: &[u8; B], f: impl FnMut(usize, &[u8; Q8_BLOCK], f32, f32));
+    /// 32-value groups per block.
+    const GROUPS: usize;
+    /// Group `g`'s `(quants, d, m)`.
+    fn group(self, block: &[u8; B], g: usize) -> ([u8; Q8_BLOCK], f32, f32);
 }
 
 #[inline(always)]
@@ -273,59 +279,57 @@ struct Q4K;
 impl IntBlock<34> for Q8_0 {
     const SIGNED: bool = true;
     const HAS_MIN: bool = false;
+    const GROUPS: usize = 1;
     #[inline(always)]
-    fn for_each_group(self, block: &[u8; 34], mut f: impl FnMut(usize, &[u8; 32], f32, f32)) {
+    fn group(self, block: &[u8; 34], _g: usize) -> ([u8; 32], f32, f32) {
         let quants: &[u8; 32] = block[2..].try_into().unwrap_or(&[0; 32]);
-        f(0, quants, f16_at(block, 0), 0.0);
+        (*quants, f16_at(block, 0), 0.0)
     }
 }
 
 impl IntBlock<18> for Q4_0 {
     const SIGNED: bool = false;
     const HAS_MIN: bool = true;
+    const GROUPS: usize = 1;
     #[inline(always)]
-    fn for_each_group(self, block: &[u8; 18], mut f: impl FnMut(usize, &[u8; 32], f32, f32)) {
+    fn group(self, block: &[u8; 18], _g: usize) -> ([u8; 32], f32, f32) {
         // w = d·(q − 8) = d·q + (−8·d).
         let d = f16_at(block, 0);
-        f(0, &split_nibbles(&block[2..]), d, -8.0 * d);
+        (split_nibbles(&block[2..]), d, -8.0 * d)
     }
 }
 
 impl IntBlock<20> for Q4_1 {
     const SIGNED: bool = false;
     const HAS_MIN: bool = true;
+    const GROUPS: usize = 1;
     #[inline(always)]
-    fn for_each_group(self, block: &[u8; 20], mut f: impl FnMut(usize, &[u8; 32], f32, f32)) {
-        f(
-            0,
-            &split_nibbles(&block[4..]),
+    fn group(self, block: &[u8; 20], _g: usize) -> ([u8; 32], f32, f32) {
+        (
+            split_nibbles(&block[4..]),
             f16_at(block, 0),
             f16_at(block, 2),
-        );
+        )
     }
 }
 
 impl IntBlock<144> for Q4K {
     const SIGNED: bool = false;
     const HAS_MIN: bool = true;
+    const GROUPS: usize = 8;
     #[inline(always)]
-    fn for_each_group(self, block: &[u8; 144], mut f: impl FnMut(usize, &[u8; 32], f32, f32)) {
-        // Eight sub-blocks of 32: chunk c (32 bytes) holds sub-block 2c in its low nibbles and
-        // 2c + 1 in its high ones; w = (d·scale)·q − dmin·min.
+    fn group(self, block: &[u8; 144], g: usize) -> ([u8; 32], f32, f32) {
+        // Eight sub-blocks of 32: chunk g / 2 (32 bytes) holds sub-block g in its low nibbles
+        // when g is even, in its high ones when odd; w = (d·scale)·q − dmin·min.
         let (d, dmin) = (f16_at(block, 0), f16_at(block, 2));
         let packed: &[u8; 12] = block[4..16].try_into().unwrap_or(&[0; 12]);
-        for (c, chunk) in block[16..].chunks_exact(32).enumerate() {
-            for half in 0..2 {
-                let j = 2 * c + half;
-                let (scale, min) = q4_k_scale_min(j, packed);
-                f(
-                    j,
-                    &nibbles(chunk, half == 0),
-                    d * f32::from(scale),
-                    -(dmin * f32::from(min)),
-                );
-            }
-        }
+        let (scale, min) = q4_k_scale_min(g, packed);
+        let chunk = &block[16 + 32 * (g / 2)..16 + 32 * (g / 2 + 1)];
+        (
+            nibbles(chunk, g % 2 == 0),
+            d * f32::from(scale),
+            -(dmin * f32::from(min)),
+        )
     }
 }
 
@@ -445,29 +449,58 @@ fn rows_group<I: Isa, const B: usize, T: IntBlock<B>, const R: usize>(
 ) -> usize {
     let rows = x.rows;
     let first = weight_rows.start;
-    let groups_per_block = w.ty.block_size() / Q8_BLOCK;
+    let groups_per_block = T::GROUPS;
     let quants: [&[[i8; Q8_BLOCK]]; R] = std::array::from_fn(|r| x.quant_blocks(r0 + r));
     let scales: [&[f32]; R] = std::array::from_fn(|r| x.block_scales(r0 + r));
     let sums: [&[f32]; R] = std::array::from_fn(|r| x.block_scaled_sums(r0 + r));
+    /// One block into one set of accumulators (`acc`, `mins`: one per activation row).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn block_into<I: Isa, const B: usize, T: IntBlock<B>, const R: usize>(
+        isa: I,
+        ty: T,
+        block: &[u8; B],
+        first_col: usize,
+        (quants, scales, sums): (&[&[[i8; Q8_BLOCK]]; R], &[&[f32]; R], &[&[f32]; R]),
+        acc: &mut [I::Acc; R],
+        mins: &mut [f32; R],
+    ) {
+        for g in 0..T::GROUPS {
+            let (group, d, m) = ty.group(block, g);
+            let col = first_col + g;
+            let weights = isa.weights(&group, T::SIGNED);
+            for r in 0..R {
+                let scale = d * scales[r][col];
+                acc[r] = isa.dot_add(acc[r], weights, &quants[r][col], T::SIGNED, scale);
+                if T::HAS_MIN {
+                    mins[r] += m * sums[r][col];
+                }
+            }
+        }
+    }
+    let x_blocks = (&quants, &scales, &sums);
     for o in weight_rows {
         let (blocks, _) = w.row(o).as_chunks::<B>();
-        let mut acc = [isa.zero(); R];
-        let mut mins = [0f32; R];
-        for (b, block) in blocks.iter().enumerate() {
-            ty.for_each_group(block, |g, group, d, m| {
-                let col = b * groups_per_block + g;
-                let weights = isa.weights(group, T::SIGNED);
-                for r in 0..R {
-                    let scale = d * scales[r][col];
-                    acc[r] = isa.dot_add(acc[r], weights, &quants[r][col], T::SIGNED, scale);
-                    if T::HAS_MIN {
-                        mins[r] += m * sums[r][col];
-                    }
-                }
-            });
+        // Two sets of accumulators, for even and odd blocks: each block's multiply-adds then
+        // wait on the block two back, not on the previous one (at one activation row, that
+        // chain of dependent adds bounded the loop). Fixed by position, so they stay in
+        // registers.
+        let (mut acc_even, mut acc_odd) = ([isa.zero(); R], [isa.zero(); R]);
+        let (mut mins_even, mut mins_odd) = ([0f32; R], [0f32; R]);
+        let (pairs, last) = blocks.as_chunks::<2>();
+        for (p, [even, odd]) in pairs.iter().enumerate() {
+            let col = 2 * p * groups_per_block;
+            block_into(isa, ty, even, col, x_blocks, &mut acc_even, &mut mins_even);
+            let col = col + groups_per_block;
+            block_into(isa, ty, odd, col, x_blocks, &mut acc_odd, &mut mins_odd);
+        }
+        if let [block] = last {
+            let col = 2 * pairs.len() * groups_per_block;
+            block_into(isa, ty, block, col, x_blocks, &mut acc_even, &mut mins_even);
         }
         for r in 0..R {
-            out[(o - first) * rows + r0 + r] = isa.sum(acc[r]) + mins[r];
+            out[(o - first) * rows + r0 + r] =
+                (isa.sum(acc_even[r]) + isa.sum(acc_odd[r])) + (mins_even[r] + mins_odd[r]);
         }
     }
     R
@@ -690,25 +723,16 @@ mod tests {
                 for o in 0..d_out {
                     let mut group_terms = Vec::new();
                     let row = w.row(o);
-                    let push = |g: usize, q: &[u8; 32], d: f32, m: f32, terms: &mut Vec<_>| {
-                        terms.push((g, *q, f64::from(d), f64::from(m)))
-                    };
                     for (b, block) in row.chunks_exact(ty.type_size()).enumerate() {
-                        let per = ty.block_size() / Q8_BLOCK;
-                        let mut add = |g: usize, q: &[u8; 32], d: f32, m: f32| {
-                            push(b * per + g, q, d, m, &mut group_terms)
-                        };
-                        match ty {
-                            GgmlType::Q8_0 => {
-                                Q8_0.for_each_group(block.try_into().unwrap(), &mut add)
-                            }
-                            GgmlType::Q4_0 => {
-                                Q4_0.for_each_group(block.try_into().unwrap(), &mut add)
-                            }
-                            GgmlType::Q4_1 => {
-                                Q4_1.for_each_group(block.try_into().unwrap(), &mut add)
-                            }
-                            _ => Q4K.for_each_group(block.try_into().unwrap(), &mut add),
+                        let groups = ty.block_size() / Q8_BLOCK;
+                        for g in 0..groups {
+                            let (q, d, m) = match ty {
+                                GgmlType::Q8_0 => Q8_0.group(block.try_into().unwrap(), g),
+                                GgmlType::Q4_0 => Q4_0.group(block.try_into().unwrap(), g),
+                                GgmlType::Q4_1 => Q4_1.group(block.try_into().unwrap(), g),
+                                _ => Q4K.group(block.try_into().unwrap(), g),
+                            };
+                            group_terms.push((b * groups + g, q, f64::from(d), f64::from(m)));
                         }
                     }
                     for r in 0..rows {

@@ -77,10 +77,13 @@ impl QuantizedWeight {
 
     /// Up to this many activation rows, inference (a device without autodiff) multiplies with
     /// 8-bit activations ([`matmul_transposed_q8`](Self::matmul_transposed_q8)): decoding
-    /// steps, one row per sequence. More rows (prefill) take decoded tiles and `gemm`, exact
-    /// and faster there; under autodiff the product stays exact whatever the rows, so that
-    /// training follows the gradients of the `f32` model (what the LoRA tests check).
-    pub const INFERENCE_Q8_MAX_ROWS: usize = 8;
+    /// steps (one row per sequence) and short prompts. More rows take decoded tiles and
+    /// `gemm`, exact, and faster there: decoding a whole matrix to `f32` tiles costs as much as
+    /// ≈ 35 rows of integer products (`benches/quant_matmul.rs`, SmolLM2's layers on one core:
+    /// 32 rows 174 vs 203 ms of CPU, 64 rows 356 vs 278). Under autodiff the product stays
+    /// exact whatever the rows, so that training follows the gradients of the `f32` model (what
+    /// the LoRA tests check).
+    pub const INFERENCE_Q8_MAX_ROWS: usize = 32;
 
     /// Wraps `bytes`, the blocks of a `[d_out, d_in]` matrix of type `ty` in row-major order
     /// (as a GGUF file stores a tensor whose ggml dims are `[d_in, d_out]`).
