@@ -53,9 +53,11 @@
 //! full-width add forward or backward) changed one thread's CPU time for three steps by under
 //! 1 % (23.7–24.1 s against 23.9–24.0 s): the rest is spread thin.
 //!
-//! `luxllama_r256_all7` (dev profile, load average ≈ 5 on the 2 cores): 52–56 s an optimizer
-//! step (73–78 tokens/s; forward 21.9 s, backward 30.1 s, AdamW over the 78 M adapter
-//! parameters 0.22 s), 2.84–2.85 GB peak; PyTorch + PEFT 167 s and 4.94 GB in the same run.
+//! `luxllama_r256_all7` (dev profile, load average 3.6–8 on the 2 cores, three lux runs):
+//! 52–75 s an optimizer step (54–78 tokens/s; forward 21.9 s, backward 30.1 s, AdamW over the
+//! 78 M adapter parameters 0.22 s in the 52 s one), 2.84–2.85 GB peak. The two runs beside
+//! PyTorch + PEFT: 156–167 s and 4.94–4.97 GB there, 2.07× and 2.96× the tokens/s at
+//! 0.57–0.58× the memory.
 //!
 //! Reproduce (the dev profile is the optimised build):
 //! - criterion: `cargo bench --workspace --bench train_step --profile dev`
