@@ -326,7 +326,7 @@ impl IntBlock<144> for Q4K {
         let (scale, min) = q4_k_scale_min(g, packed);
         let chunk = &block[16 + 32 * (g / 2)..16 + 32 * (g / 2 + 1)];
         (
-            nibbles(chunk, g % 2 == 0),
+            nibbles(chunk, g.is_multiple_of(2)),
             d * f32::from(scale),
             -(dmin * f32::from(min)),
         )
@@ -436,6 +436,14 @@ fn dot_rows_with<I: Isa>(
     }
 }
 
+/// `R` quantised activation rows as the kernel reads them: per row, its blocks' quants, scales
+/// `d` and scaled sums `d·Σq`.
+struct RowGroup<'a, const R: usize> {
+    quants: [&'a [[i8; Q8_BLOCK]]; R],
+    scales: [&'a [f32]; R],
+    sums: [&'a [f32]; R],
+}
+
 /// Activation rows `r0..r0 + R` against every weight row of `weight_rows`; returns `R`.
 #[inline(always)]
 fn rows_group<I: Isa, const B: usize, T: IntBlock<B>, const R: usize>(
@@ -461,7 +469,7 @@ fn rows_group<I: Isa, const B: usize, T: IntBlock<B>, const R: usize>(
         ty: T,
         block: &[u8; B],
         first_col: usize,
-        (quants, scales, sums): (&[&[[i8; Q8_BLOCK]]; R], &[&[f32]; R], &[&[f32]; R]),
+        x: &RowGroup<'_, R>,
         acc: &mut [I::Acc; R],
         mins: &mut [f32; R],
     ) {
@@ -470,15 +478,19 @@ fn rows_group<I: Isa, const B: usize, T: IntBlock<B>, const R: usize>(
             let col = first_col + g;
             let weights = isa.weights(&group, T::SIGNED);
             for r in 0..R {
-                let scale = d * scales[r][col];
-                acc[r] = isa.dot_add(acc[r], weights, &quants[r][col], T::SIGNED, scale);
+                let scale = d * x.scales[r][col];
+                acc[r] = isa.dot_add(acc[r], weights, &x.quants[r][col], T::SIGNED, scale);
                 if T::HAS_MIN {
-                    mins[r] += m * sums[r][col];
+                    mins[r] += m * x.sums[r][col];
                 }
             }
         }
     }
-    let x_blocks = (&quants, &scales, &sums);
+    let x_blocks = RowGroup {
+        quants,
+        scales,
+        sums,
+    };
     for o in weight_rows {
         let (blocks, _) = w.row(o).as_chunks::<B>();
         // Two sets of accumulators, for even and odd blocks: each block's multiply-adds then
@@ -490,13 +502,21 @@ fn rows_group<I: Isa, const B: usize, T: IntBlock<B>, const R: usize>(
         let (pairs, last) = blocks.as_chunks::<2>();
         for (p, [even, odd]) in pairs.iter().enumerate() {
             let col = 2 * p * groups_per_block;
-            block_into(isa, ty, even, col, x_blocks, &mut acc_even, &mut mins_even);
+            block_into(isa, ty, even, col, &x_blocks, &mut acc_even, &mut mins_even);
             let col = col + groups_per_block;
-            block_into(isa, ty, odd, col, x_blocks, &mut acc_odd, &mut mins_odd);
+            block_into(isa, ty, odd, col, &x_blocks, &mut acc_odd, &mut mins_odd);
         }
         if let [block] = last {
             let col = 2 * pairs.len() * groups_per_block;
-            block_into(isa, ty, block, col, x_blocks, &mut acc_even, &mut mins_even);
+            block_into(
+                isa,
+                ty,
+                block,
+                col,
+                &x_blocks,
+                &mut acc_even,
+                &mut mins_even,
+            );
         }
         for r in 0..R {
             out[(o - first) * rows + r0 + r] =
