@@ -483,3 +483,40 @@ fn finish(
         completion_tokens: seq.completion,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Device;
+
+    use super::*;
+    use crate::model::LlamaConfig;
+
+    #[test]
+    fn timed_generation_is_the_untimed_one_and_counts_its_decoding_steps() {
+        let device = Device::flex();
+        let model = LlamaConfig::from_json_str(
+            r#"{"hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 11}"#,
+        )
+        .unwrap()
+        .init(&device)
+        .unwrap();
+        let prompts = vec![vec![1, 2, 3], vec![4, 5]];
+        let config = SamplingConfig::greedy(6);
+        let (timed, timings) = generate_ids_timed(&model, &prompts, &config, None).unwrap();
+        assert_eq!(
+            timed,
+            generate_ids(&model, &prompts, &config, None).unwrap()
+        );
+        // No stop token: every sequence gets 6 tokens, the first from the prompt pass and one
+        // per decoding step after it.
+        assert!(timed.iter().all(|g| g.tokens.len() == 6));
+        assert_eq!(timings.decode_steps, 5);
+        assert!(timings.prefill > Duration::ZERO && timings.decode > Duration::ZERO);
+
+        let (none, timings) =
+            generate_ids_timed(&model, &prompts, &SamplingConfig::greedy(0), None).unwrap();
+        assert!(none.iter().all(|g| g.tokens.is_empty()));
+        assert_eq!(timings.decode_steps, 0);
+    }
+}
