@@ -25,6 +25,7 @@ pub const KNOWN_MODELS: &[(&str, &str)] = &[(
 /// name = "smollm2"          # or: path = "models/SmolLM2-135M-Instruct.Q8_0.gguf"
 /// device = "flex"           # "cuda:0" / "wgpu:0" with lux's `cuda` / `wgpu` features
 /// quantized = true          # keep a GGUF file's quantised weights as they are (frozen base)
+/// quantized_tied_head = true # and multiply the tied output head with the embedding's blocks
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,13 +46,21 @@ pub struct ModelSpec {
     pub device: String,
     /// Keep a GGUF file's linear weights in their quantised blocks and multiply with them
     /// directly ([`QuantizedWeight`](crate::model::QuantizedWeight)): a third of the `f32`
-    /// model's weight memory for SmolLM2 Q4_1 (the embedding table stays `f32`), the same
-    /// logits up to `f32` summation order. The base is then frozen, which LoRA training wants.
-    /// Decoding runs at about the `f32` path's speed at batch 1 and 0.7× at batch 8 (see
-    /// docs/benchmarks.md, "Quantised base"). Default `false`:
-    /// every weight is dequantised to `f32` at load.
+    /// model's weight memory for SmolLM2 Q4_1 (the embedding table stays `f32`). The base is
+    /// then frozen, which LoRA training wants, and training multiplies exactly (the `f32`
+    /// model's gradients up to summation order); decoding (inference, up to 32 rows) rounds
+    /// the activations to 8 bits and takes integer dot products, as llama.cpp does, at about
+    /// twice the `f32` path's speed (see docs/benchmarks.md, "Quantised base"). Default
+    /// `false`: every weight is dequantised to `f32` at load.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub quantized: bool,
+    /// With `quantized`, a tied output head (no separate `output.weight` in the file, as in
+    /// SmolLM2) multiplies with the embedding's quantised blocks instead of its `f32` table:
+    /// a generated token reads a quarter of the head's bytes (SmolLM2 Q4_1 decodes ≈ 1.5× as
+    /// fast at batch 1), while the lookup still holds the `f32` table, so the weights take
+    /// 0.39× of the `f32` model's memory instead of 0.33×. Default `false`: memory first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quantized_tied_head: bool,
 }
 
 fn default_device() -> String {
@@ -67,6 +76,7 @@ impl ModelSpec {
             hub_id: None,
             device: default_device(),
             quantized: false,
+            quantized_tied_head: false,
         }
     }
 
@@ -93,6 +103,12 @@ impl ModelSpec {
                 ));
             }
             _ => {}
+        }
+        if self.quantized_tied_head && !self.quantized {
+            return Err(Error::invalid(
+                "model.quantized_tied_head",
+                "needs `quantized = true` (the head's blocks are the quantised file's)",
+            ));
         }
         self.device().map(|_| ())
     }
@@ -125,12 +141,11 @@ impl ModelSpec {
         load_model_with(&self.resolve(base_dir)?, device, self.load_options())
     }
 
-    /// How the GGUF file is loaded (`quantized`).
+    /// How the GGUF file is loaded (`quantized`, `quantized_tied_head`).
     pub fn load_options(&self) -> GgufLoadOptions {
         GgufLoadOptions {
             keep_quantized: self.quantized,
-            // Memory first: a tied head on the blocks would hold the embedding twice.
-            quantized_tied_head: false,
+            quantized_tied_head: self.quantized && self.quantized_tied_head,
         }
     }
 }
@@ -325,6 +340,33 @@ mod tests {
         let ok: ModelSpec = toml::from_str("path = \"x.gguf\"").unwrap();
         ok.validate().unwrap();
         assert_eq!(ok.device, "flex");
+    }
+
+    #[test]
+    fn the_quantized_keys_set_the_load_options() {
+        let plain: ModelSpec = toml::from_str("name = \"smollm2\"").unwrap();
+        assert_eq!(plain.load_options(), GgufLoadOptions::default());
+        let blocks: ModelSpec = toml::from_str("name = \"smollm2\"\nquantized = true").unwrap();
+        blocks.validate().unwrap();
+        assert!(blocks.load_options().keep_quantized);
+        assert!(!blocks.load_options().quantized_tied_head);
+        let head: ModelSpec =
+            toml::from_str("name = \"smollm2\"\nquantized = true\nquantized_tied_head = true")
+                .unwrap();
+        head.validate().unwrap();
+        assert_eq!(
+            head.load_options(),
+            GgufLoadOptions {
+                keep_quantized: true,
+                quantized_tied_head: true,
+            }
+        );
+        // The head's blocks are the quantised file's: alone, the key is an error naming it.
+        let alone: ModelSpec =
+            toml::from_str("name = \"smollm2\"\nquantized_tied_head = true").unwrap();
+        let e = alone.validate().unwrap_err().to_string();
+        assert!(e.contains("model.quantized_tied_head"), "{e}");
+        assert!(!alone.load_options().quantized_tied_head);
     }
 
     #[test]
