@@ -42,22 +42,22 @@
 //!
 //! # Measured
 //!
-//! `lora_qkvo_8x128` (2 threads, this project's AVX-512 machine, quiet, release build, which
-//! the dev profile now matches): 3.87 s per step, 264 tokens/s, 1.39× the FLOP bound; PyTorch
-//! + PEFT 4.40–4.52 s in the same run. What is left beyond the matmuls is the per-op passes
-//! the fused kernels (`model/fused_grad.rs`, `sft::cross_entropy_sum`) do not cover: residual
-//! adds, the adapters' small products, gradient accumulation in the graph. By `perf record`
-//! (dev profile), gemm's kernels and packing take 77 % of a step's samples, burn-flex's
-//! element-wise ops 7 %, copies and zero-fills 4 %, the fused kernels 3 %; AdamW is 7–24 ms
-//! of the step (`LUX_BENCH_BREAKDOWN`). Folding the adapter's product into the frozen one (no
-//! full-width add forward or backward) changed one thread's CPU time for three steps by under
-//! 1 % (23.7–24.1 s against 23.9–24.0 s): the rest is spread thin.
+//! `lora_qkvo_8x128` (2 threads, this project's AVX-512 machine, quiet, dev profile, which is
+//! optimised like release): 3.76–4.16 s per step, 246–273 tokens/s, ≈ 1.4× the FLOP bound;
+//! PyTorch with PEFT 3.70–3.82 s in the same run (0.92–0.98×; the completion-only workload
+//! 0.96–1.09×). What is left beyond the matmuls is the per-op passes the fused kernels
+//! (`model/fused_grad.rs`, `sft::cross_entropy_sum`) do not cover: residual adds, the
+//! adapters' small products, gradient accumulation in the graph. By `perf record`, gemm's
+//! kernels and packing take 77 % of a step's samples, burn-flex's element-wise ops 7 %, copies
+//! and zero-fills 4 %, the fused kernels 3 %; AdamW is 7–24 ms of the step
+//! (`LUX_BENCH_BREAKDOWN`). Folding the adapter's product into the frozen one (no full-width
+//! add forward or backward) changed one thread's CPU time for three steps by under 1 %
+//! (23.7–24.1 s against 23.9–24.0 s): the rest is spread thin.
 //!
-//! `luxllama_r256_all7` (dev profile, load average 3.6–8 on the 2 cores, three lux runs):
-//! 52–75 s an optimizer step (54–78 tokens/s; forward 21.9 s, backward 30.1 s, AdamW over the
-//! 78 M adapter parameters 0.22 s in the 52 s one), 2.84–2.85 GB peak. The two runs beside
-//! PyTorch + PEFT: 156–167 s and 4.94–4.97 GB there, 2.07× and 2.96× the tokens/s at
-//! 0.57–0.58× the memory.
+//! `luxllama_r256_all7` (quiet, dev profile): 27.6 s an optimizer step (148 tokens/s), 2.82 GB
+//! peak; PyTorch with PEFT 28.6 s and 4.95 GB in the same run: 1.04× the tokens/s at 0.57× the
+//! memory. (Under load, 52–75 s; forward 21.9 s, backward 30.1 s and AdamW over the 78 M
+//! adapter parameters 0.22 s in a 52 s step.)
 //!
 //! Reproduce (the dev profile is the optimised build):
 //! - criterion: `cargo bench --workspace --bench train_step --profile dev`
