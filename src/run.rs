@@ -642,33 +642,75 @@ impl Run {
             md.push('\n');
         }
         md.push_str("\n## LLM usage\n\n");
-        if report.llm_usage.is_empty() {
-            md.push_str("No request was sent to an LLM endpoint in this run.\n");
-        } else {
-            md.push_str(
-                "| endpoint | model | calls | failed | cache hits | retries | prompt tokens | completion tokens | cost ($) | fallbacks |\n\
-                 |---|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
-            );
-            for u in &report.llm_usage {
-                let g = |k: &str| u.get(k).cloned().unwrap_or(Value::Null);
+        md.push_str(&llm_usage_markdown(&report.llm_usage));
+        md
+    }
+}
+
+/// The report's LLM usage: a row per client, then, for a client over several servers
+/// (`endpoints`), a row per server: where its requests went and how each server fared.
+fn llm_usage_markdown(usage: &[Value]) -> String {
+    if usage.is_empty() {
+        return "No request was sent to an LLM endpoint in this run.\n".into();
+    }
+    let mut md = String::from(
+        "| endpoint | model | calls | failed | cache hits | retries | prompt tokens | completion tokens | cost ($) | fallbacks |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    let field = |u: &Value, k: &str| u.get(k).cloned().unwrap_or(Value::Null);
+    let text = |u: &Value, k: &str| u.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    for u in usage {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            text(u, "base_url"),
+            text(u, "model"),
+            field(u, "calls"),
+            field(u, "failed"),
+            field(u, "cache_hits"),
+            field(u, "retries"),
+            field(u, "prompt_tokens"),
+            field(u, "completion_tokens"),
+            field(u, "cost_usd"),
+            fallbacks_cell(&field(u, "fallbacks")),
+        );
+    }
+    let pools: Vec<&Value> = usage
+        .iter()
+        .filter(|u| {
+            u.get("endpoints")
+                .and_then(Value::as_array)
+                .is_some_and(|e| !e.is_empty())
+        })
+        .collect();
+    if !pools.is_empty() {
+        md.push_str(
+            "\nPer server, for the clients with several endpoints:\n\n\
+             | client | server | model | weight | concurrency | requests | answered | failures | 429s | ejections | moved elsewhere | state |\n\
+             |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        );
+        for pool in pools {
+            for e in pool["endpoints"].as_array().into_iter().flatten() {
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                    g("base_url").as_str().unwrap_or(""),
-                    g("model").as_str().unwrap_or(""),
-                    g("calls"),
-                    g("failed"),
-                    g("cache_hits"),
-                    g("retries"),
-                    g("prompt_tokens"),
-                    g("completion_tokens"),
-                    g("cost_usd"),
-                    fallbacks_cell(&g("fallbacks")),
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    text(pool, "base_url"),
+                    text(e, "base_url"),
+                    text(e, "model"),
+                    field(e, "weight"),
+                    field(e, "concurrency"),
+                    field(e, "requests"),
+                    field(e, "succeeded"),
+                    field(e, "failures"),
+                    field(e, "rate_limited"),
+                    field(e, "ejections"),
+                    field(e, "moved_elsewhere"),
+                    text(e, "state"),
                 );
             }
         }
-        md
     }
+    md
 }
 
 /// An endpoint's fallback counts (requests that needed one because the server rejected or
@@ -993,4 +1035,41 @@ fn remove_dir_atomically(dir: &Path) -> Result<()> {
     }
     std::fs::rename(dir, &aside).with_path(dir)?;
     std::fs::remove_dir_all(&aside).with_path(&aside)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_llm_table_has_a_row_per_client_and_per_server_of_a_pool() {
+        assert!(llm_usage_markdown(&[]).contains("No request was sent"));
+        let server = |url: &str, requests: u64, state: &str| {
+            json!({
+                "base_url": url, "model": "m", "weight": 1.0, "concurrency": 4,
+                "requests": requests, "succeeded": requests - 1, "failures": 1,
+                "rate_limited": 0, "ejections": 1, "moved_elsewhere": 1, "in_flight": 0,
+                "state": state,
+            })
+        };
+        let usage = [
+            json!({"base_url": "http://a", "model": "solo", "calls": 3, "failed": 0}),
+            json!({
+                "base_url": "2 servers", "model": "m", "calls": 20, "failed": 0,
+                "fallbacks": {"n_split": 2},
+                "endpoints": [server("http://b", 12, "healthy"), server("http://c", 9, "ejected")],
+            }),
+        ];
+        let md = llm_usage_markdown(&usage);
+        assert!(md.contains("| http://a | solo | 3 | 0 |"), "{md}");
+        assert!(md.contains("| n_split 2 |"), "{md}");
+        assert!(
+            md.contains(
+                "| 2 servers | http://b | m | 1.0 | 4 | 12 | 11 | 1 | 0 | 1 | 1 | healthy |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| http://c | m | 1.0 | 4 | 9 | 8 | 1 | 0 | 1 | 1 | ejected |"));
+        assert_eq!(md.matches("Per server").count(), 1);
+    }
 }

@@ -38,7 +38,8 @@ pub struct ModelSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The Hub id recorded in saved adapters (`base_model_name_or_path`), so that PEFT finds
-    /// the base. Default: the known model's id, else none.
+    /// the base. Default: the known model's id, else the model's `path` (as PEFT records a
+    /// local directory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub_id: Option<String>,
     /// Where tensors live: `flex` (CPU, the default), `cuda:N`, `wgpu:N`.
@@ -132,6 +133,18 @@ impl ModelSpec {
         self.hub_id.clone().or_else(|| match self.name.as_deref() {
             Some("smollm2") => Some("HuggingFaceTB/SmolLM2-135M-Instruct".into()),
             _ => None,
+        })
+    }
+
+    /// What saved adapters record as `base_model_name_or_path`: the Hub id, else the model's
+    /// path (resolved against `base_dir`), as PEFT records a model loaded from a local
+    /// directory. A GGUF path tells a reader which file the adapter was trained on; PEFT
+    /// loads it only through transformers' `gguf_file=`, so give `hub_id` for an adapter
+    /// that `PeftModel.from_pretrained` should find by itself.
+    pub fn base_model_name_or_path(&self, base_dir: &Path) -> Option<String> {
+        self.hub_id().or_else(|| {
+            let path = base_dir.join(self.path.as_ref()?);
+            Some(path.to_string_lossy().into_owned())
         })
     }
 
@@ -340,6 +353,27 @@ mod tests {
         let ok: ModelSpec = toml::from_str("path = \"x.gguf\"").unwrap();
         ok.validate().unwrap();
         assert_eq!(ok.device, "flex");
+    }
+
+    #[test]
+    fn saved_adapters_name_the_hub_id_else_the_path() {
+        let dir = Path::new("/recipes");
+        let spec = |t: &str| toml::from_str::<ModelSpec>(t).unwrap();
+        let known = spec("name = \"smollm2\"");
+        assert_eq!(
+            known.base_model_name_or_path(dir).as_deref(),
+            Some("HuggingFaceTB/SmolLM2-135M-Instruct")
+        );
+        let by_path = spec("path = \"models/llama\"");
+        assert_eq!(
+            by_path.base_model_name_or_path(dir).as_deref(),
+            Some("/recipes/models/llama")
+        );
+        let given = spec("path = \"m.gguf\"\nhub_id = \"org/model\"");
+        assert_eq!(
+            given.base_model_name_or_path(dir).as_deref(),
+            Some("org/model")
+        );
     }
 
     #[test]

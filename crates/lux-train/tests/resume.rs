@@ -262,4 +262,19 @@ fn a_corrupted_checkpoint_is_refused_and_the_newest_sound_one_is_resumed() {
         trainer.latest_checkpoint().unwrap(),
         out.path().join("checkpoint-2")
     );
+    // The rerun writes step 4 again over the damaged one, which is moved aside and then
+    // removed: a sound checkpoint-4 and nothing else left behind.
+    let resumed = out.path().join("checkpoint-2");
+    trainer
+        .resume(base(&device), &resumed, &train, &[], 0)
+        .unwrap();
+    assert_eq!(trainer.latest_checkpoint().unwrap(), newest);
+    assert_eq!(std::fs::read(&path).unwrap().len(), bytes.len() + 1);
+    let mut left: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    left.sort();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

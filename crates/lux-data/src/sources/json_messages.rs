@@ -343,16 +343,7 @@ fn js_string(s: &str) -> std::result::Result<(String, &str), String> {
                     'f' => out.push('\u{c}'),
                     'v' => out.push('\u{b}'),
                     '0' => out.push('\0'),
-                    'u' | 'x' => {
-                        let len = if e == 'u' { 4 } else { 2 };
-                        let hex: String = chars.by_ref().take(len).map(|(_, h)| h).collect();
-                        let ch = u32::from_str_radix(&hex, 16)
-                            .ok()
-                            .filter(|_| hex.len() == len)
-                            .and_then(char::from_u32)
-                            .ok_or_else(|| format!("bad escape `\\{e}{hex}`"))?;
-                        out.push(ch);
-                    }
+                    'u' | 'x' => out.push(js_hex_escape(e, &mut chars)?),
                     other => out.push(other),
                 }
             }
@@ -360,6 +351,61 @@ fn js_string(s: &str) -> std::result::Result<(String, &str), String> {
         }
     }
     Err("unterminated string".to_string())
+}
+
+/// The character of a `\xHH`, `\uHHHH` or `\u{H…}` escape whose letter `e` was just read.
+/// JavaScript strings are UTF-16, so a character outside the Basic Multilingual Plane (an
+/// emoji) is written as two `\uHHHH` escapes, a high and a low surrogate, and is joined here.
+fn js_hex_escape(
+    e: char,
+    chars: &mut std::str::CharIndices<'_>,
+) -> std::result::Result<char, String> {
+    let bad = |text: &str| format!("bad escape `\\{e}{text}`");
+    let unit = |chars: &mut std::str::CharIndices<'_>, len: usize| {
+        let hex: String = chars.by_ref().take(len).map(|(_, h)| h).collect();
+        match u32::from_str_radix(&hex, 16) {
+            Ok(v) if hex.len() == len && hex.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(v),
+            _ => Err(hex),
+        }
+    };
+    if e == 'x' {
+        let v = unit(chars, 2).map_err(|h| bad(&h))?;
+        return char::from_u32(v).ok_or_else(|| bad(&format!("{v:02x}")));
+    }
+    if chars.as_str().starts_with('{') {
+        // ES2015 `\u{1F600}`.
+        chars.next();
+        let hex: String = chars
+            .by_ref()
+            .take_while(|&(_, h)| h != '}')
+            .map(|(_, h)| h)
+            .collect();
+        return u32::from_str_radix(&hex, 16)
+            .ok()
+            .filter(|_| (1..=6).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(char::from_u32)
+            .ok_or_else(|| bad(&format!("{{{hex}}}")));
+    }
+    let high = unit(chars, 4).map_err(|h| bad(&h))?;
+    if !(0xD800..0xDC00).contains(&high) {
+        return char::from_u32(high).ok_or_else(|| format!("lone low surrogate `\\u{high:04X}`"));
+    }
+    let lone = || format!("lone high surrogate `\\u{high:04X}` (no `\\uDC00`–`\\uDFFF` after it)");
+    let rest = chars.as_str();
+    if !rest.starts_with("\\u") {
+        return Err(lone());
+    }
+    let mut ahead = chars.clone();
+    ahead.next();
+    ahead.next();
+    match unit(&mut ahead, 4) {
+        Ok(low) if (0xDC00..0xE000).contains(&low) => {
+            *chars = ahead;
+            let c = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+            Ok(char::from_u32(c).expect("a surrogate pair is a valid code point"))
+        }
+        _ => Err(lone()),
+    }
 }
 
 #[cfg(test)]
@@ -508,6 +554,23 @@ mod tests {
         assert_eq!(g[1].get(&Lang::EN), Some("Delete {1} Blocks"));
         let m = read_blockly_js(d.join("msg/en.js")).unwrap();
         assert!(!m.contains_key("ALIAS") && m.len() == 3);
+    }
+
+    #[test]
+    fn js_strings_join_surrogate_pairs_and_name_lone_ones() {
+        let ok = |lit: &str| js_string(lit).map(|(s, rest)| (s, rest.to_string()));
+        assert_eq!(ok(r#""a\uD83D\uDE00b";"#), Ok(("a😀b".into(), ";".into())));
+        assert_eq!(ok(r#"'\ud83d\ude00'"#), Ok(("😀".into(), "".into())));
+        assert_eq!(ok(r#""\u{1F600}\u{e4}""#), Ok(("😀ä".into(), "".into())));
+        assert_eq!(ok(r#""\xe4\u00E4""#), Ok(("ää".into(), "".into())));
+        let err = |lit: &str| js_string(lit).unwrap_err();
+        assert!(err(r#""\uD83Dx""#).contains("lone high surrogate `\\uD83D`"));
+        assert!(err(r#""\uD83D\u0041""#).contains("lone high surrogate"));
+        assert!(err(r#""\uDE00""#).contains("lone low surrogate `\\uDE00`"));
+        assert!(err(r#""\u12""#).contains("bad escape"));
+        assert!(err(r#""\u+123""#).contains("bad escape"));
+        assert!(err(r#""\u{110000}""#).contains("bad escape `\\u{110000}`"));
+        assert!(err(r#""\x4""#).contains("bad escape"));
     }
 
     #[test]

@@ -221,8 +221,8 @@ impl LinguaLiftInstruct {
             s.encoder_batch_size,
         )?;
         let mut adapter = clone_adapter(&*s.adapter)?;
-        if let Some(hub_id) = spec.hub_id() {
-            adapter.set_base_model(&hub_id);
+        if let Some(base) = spec.base_model_name_or_path(&ctx.base_dir) {
+            adapter.set_base_model(&base);
         }
         let trainer = stage_trainer(&self.training, ctx)?;
         let objective = AlignedObjective::new(&*adapter, "lingualift_instruct");

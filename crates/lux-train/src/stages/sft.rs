@@ -127,8 +127,8 @@ impl SftStage {
             s.completion_only_loss,
         )?;
         let mut adapter = clone_adapter(&*s.adapter)?;
-        if let Some(hub_id) = spec.hub_id() {
-            adapter.set_base_model(&hub_id);
+        if let Some(base) = spec.base_model_name_or_path(&ctx.base_dir) {
+            adapter.set_base_model(&base);
         }
         let mut args = self.training.clone();
         args.progress = ctx.progress;

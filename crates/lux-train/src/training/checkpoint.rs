@@ -193,10 +193,19 @@ pub(crate) fn save<M: Module>(
         .map_err(|e| Error::parse(&optim_path, None, format!("{e:?}")))?;
     fs::write_json_atomic(tmp.join(STATE), state)?;
     write_checksums(&tmp)?;
-    if target.exists() {
-        std::fs::remove_dir_all(&target).with_path(&target)?;
+    if !target.exists() {
+        return std::fs::rename(&tmp, &target).with_path(&target);
     }
-    std::fs::rename(&tmp, &target).with_path(&target)
+    // A run resumed from an older checkpoint writes this step again. The old one is moved
+    // aside, not deleted in place, so a kill at any point leaves `checkpoint-N` whole (old or
+    // new) or absent, never half deleted; the aside copy's name is not a checkpoint's.
+    let aside = dir.join(format!(".checkpoint-{}.old", state.global_step));
+    if aside.exists() {
+        std::fs::remove_dir_all(&aside).with_path(&aside)?;
+    }
+    std::fs::rename(&target, &aside).with_path(&aside)?;
+    std::fs::rename(&tmp, &target).with_path(&target)?;
+    std::fs::remove_dir_all(&aside).with_path(&aside)
 }
 
 /// Reads `checkpoint/trainer_state.json`.
