@@ -64,7 +64,7 @@ fn median(values: &[f64]) -> f64 {
 fn weight_bytes_per_step(model: &Llama) -> usize {
     let mut bytes = model.num_params() * 4;
     if model.lm_head.is_some() {
-        bytes -= model.model.embed_tokens.weight.val().shape().num_elements() * 4;
+        bytes -= model.model.embed_tokens.weight.lazy_shape().num_elements() * 4;
     }
     for (_, p) in model.projections() {
         if let Some(q) = &p.quantized

@@ -56,10 +56,13 @@ pub struct ModelSpec {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub quantized: bool,
     /// With `quantized`, a tied output head (no separate `output.weight` in the file, as in
-    /// SmolLM2) multiplies with the embedding's quantised blocks instead of its `f32` table:
-    /// a generated token reads a quarter of the head's bytes (SmolLM2 Q4_1 decodes ≈ 1.5× as
-    /// fast at batch 1), while the lookup still holds the `f32` table, so the weights take
-    /// 0.39× of the `f32` model's memory instead of 0.33×. Default `false`: memory first.
+    /// SmolLM2) multiplies with the embedding's quantised blocks instead of its `f32` table,
+    /// and the lookup decodes its rows from the same blocks, so no `f32` table is built: a
+    /// generated token reads a quarter of the head's bytes (SmolLM2 Q4_1 decodes ≈ 1.5× as
+    /// fast at batch 1) and the weights take 0.18× of the `f32` model's memory instead of
+    /// 0.33×. Default `false`: the tied head then multiplies with the `f32` table, with exact
+    /// activations at every batch size (the 8-bit activation rounding of decoding stays out
+    /// of the head).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub quantized_tied_head: bool,
 }

@@ -35,7 +35,7 @@ pub fn hidden_states(
     if texts.is_empty() {
         return Err(Error::invalid("texts", "no text to encode"));
     }
-    let device = model.model.embed_tokens.weight.val().device();
+    let device = model.model.device();
     let pad = tokenizer.pad_id().unwrap_or(0);
     let mut per_layer: Vec<Vec<Tensor<2>>> = Vec::new();
     for chunk in texts.chunks(batch_size.max(1)) {

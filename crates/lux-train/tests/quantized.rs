@@ -357,6 +357,33 @@ fn q8_products_split_over_threads_stay_within_the_quantisation_bound() {
     }
 }
 
+/// An embedding lookup from the blocks gives exactly the rows of the dequantised table, for
+/// every type, and names an id past the table instead of reading beyond it.
+#[test]
+fn rows_decoded_from_blocks_are_the_dequantised_table_rows() {
+    let mut rng = Rng(7);
+    for ty in QuantizedWeight::TYPES {
+        let (d_out, d_in) = (12, 2 * ty.block_size());
+        let w = QuantizedWeight::new(ty, [d_out, d_in], random_blocks(ty, d_out, d_in, &mut rng))
+            .unwrap();
+        let table = w.dequantize();
+        let ids = [3usize, 0, 11, 3, 7];
+        let rows = w.dequantize_rows(&ids).unwrap();
+        for (k, &id) in ids.iter().enumerate() {
+            assert_eq!(
+                rows[k * d_in..(k + 1) * d_in],
+                table[id * d_in..(id + 1) * d_in],
+                "{ty} row {id}"
+            );
+        }
+        let err = w.dequantize_rows(&[1, 12]).unwrap_err().to_string();
+        assert!(
+            err.contains("12 is outside the embedding's 12 rows"),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn bad_geometry_is_an_error_not_a_panic() {
     let err = QuantizedWeight::new(GgmlType::Q4_1, [2, 48], vec![0; 60]).unwrap_err();
@@ -667,13 +694,31 @@ fn argmax(row: &[f32]) -> usize {
 /// read hold nothing) plus quantised blocks.
 fn resident_bytes(model: &Llama) -> usize {
     let mut bytes = model.num_params() * 4;
+    let mut blocks_seen: Vec<*const u8> = Vec::new();
+    let mut blocks = |q: &QuantizedWeight| {
+        // The tied head and the embedding share one set of blocks.
+        let at = q.bytes().as_ptr();
+        if blocks_seen.contains(&at) {
+            0
+        } else {
+            blocks_seen.push(at);
+            q.bytes().len()
+        }
+    };
     for (_, p) in model.projections() {
         if let Some(q) = &p.quantized
             && !p.weight.is_initialized()
         {
             let [d_out, d_in] = q.shape();
-            bytes = bytes - d_out * d_in * 4 + q.bytes().len();
+            bytes = bytes - d_out * d_in * 4 + blocks(q);
         }
+    }
+    let embed = &model.model.embed_tokens.weight;
+    if let Some(q) = model.model.embedding_blocks() {
+        if !embed.is_initialized() {
+            bytes -= embed.lazy_shape().num_elements() * 4;
+        }
+        bytes += blocks(q);
     }
     bytes
 }
@@ -701,10 +746,15 @@ fn smollm2_quantised_weights_take_at_most_035_of_the_f32_model() {
         );
         // 30 layers × 7 projections, plus the tied head multiplying with the Q8_0 embedding.
         assert_eq!(kept, 30 * 7 + usize::from(tied_head));
+        let embed = &quantized.model.embed_tokens.weight;
         if tied_head {
-            // The f32 embedding table (113 MB, for the lookup) plus its Q8_0 blocks (30 MB).
-            assert!(ratio <= 0.40, "{ratio}");
+            // The lookup and the head read the embedding's Q8_0 blocks (30 MB): no f32 table.
+            assert!(quantized.model.embedding_blocks().is_some());
+            assert!(!embed.is_initialized(), "the f32 table was built");
+            assert!(ratio <= 0.20, "{ratio}");
         } else {
+            // The tied f32 head multiplies with the f32 table (113 MB).
+            assert!(quantized.model.embedding_blocks().is_none());
             assert!(ratio <= 0.35, "{ratio}");
         }
     }
@@ -716,34 +766,39 @@ fn lora_step_on_a_quantised_smollm2_trains_the_pair_and_leaves_the_base_in_block
         eprintln!("skipping: SmolLM2 GGUF not found");
         return;
     };
-    let device = Device::flex().autodiff();
-    let options = GgufLoadOptions {
-        keep_quantized: true,
-        quantized_tied_head: false,
-    };
-    let (model, tokenizer) = Llama::from_gguf_with(&path, &device, options).unwrap();
-    let config = LoraConfig::new(4, 8.0, TargetModules::names(["q_proj", "v_proj"]));
-    let (model, targets) = apply_lora(model, &config, 3).unwrap();
-    assert_eq!(targets.len(), 60);
-    let text = ids(&tokenizer, "Moien, wéi geet et? Mir geet et gutt, merci.");
-    let text = Tensor::<2, Int>::from_data(text.into_data(), &device);
-    let logits = model.forward(text, None);
-    let loss = logits.clone().mean();
-    let grads = loss.backward();
-    let mut with_grad = 0;
-    for (name, p) in model.projections() {
-        assert!(!p.weight.is_initialized(), "{name}: f32 weight allocated");
-        if let Some(pair) = &p.low_rank {
-            let ga = pair.a.val().grad(&grads);
-            let gb = pair.b.val().grad(&grads);
-            // B starts at zero, so A's gradient is zero on the first step; B's is not.
-            let gb = gb.expect("B has a gradient");
-            assert!(to_vec(gb).iter().any(|v| *v != 0.0), "{name}: zero dB");
-            assert!(ga.is_some(), "{name}: A has no gradient");
-            with_grad += 1;
+    for quantized_tied_head in [false, true] {
+        let device = Device::flex().autodiff();
+        let options = GgufLoadOptions {
+            keep_quantized: true,
+            quantized_tied_head,
+        };
+        let (model, tokenizer) = Llama::from_gguf_with(&path, &device, options).unwrap();
+        let config = LoraConfig::new(4, 8.0, TargetModules::names(["q_proj", "v_proj"]));
+        let (model, targets) = apply_lora(model, &config, 3).unwrap();
+        assert_eq!(targets.len(), 60);
+        let text = ids(&tokenizer, "Moien, wéi geet et? Mir geet et gutt, merci.");
+        let text = Tensor::<2, Int>::from_data(text.into_data(), &device);
+        let logits = model.forward(text, None);
+        let loss = logits.clone().mean();
+        let grads = loss.backward();
+        let mut with_grad = 0;
+        for (name, p) in model.projections() {
+            assert!(!p.weight.is_initialized(), "{name}: f32 weight allocated");
+            if let Some(pair) = &p.low_rank {
+                let ga = pair.a.val().grad(&grads);
+                let gb = pair.b.val().grad(&grads);
+                // B starts at zero, so A's gradient is zero on the first step; B's is not.
+                let gb = gb.expect("B has a gradient");
+                assert!(to_vec(gb).iter().any(|v| *v != 0.0), "{name}: zero dB");
+                assert!(ga.is_some(), "{name}: A has no gradient");
+                with_grad += 1;
+            }
         }
+        assert_eq!(with_grad, 60);
+        // With the head on the blocks, the lookup reads them too: no f32 table, ever.
+        let table_built = model.model.embed_tokens.weight.is_initialized();
+        assert_eq!(table_built, !quantized_tied_head);
     }
-    assert_eq!(with_grad, 60);
 }
 
 /// A prompt pass in inference: 13–37 activation rows at once through the 8-bit path (up to

@@ -61,7 +61,7 @@ impl Adapter for AlignerAdapter {
                 "the model already has an aligner attached",
             ));
         }
-        let device = model.model.embed_tokens.weight.val().device();
+        let device = model.model.device();
         // Initial weights depend on the seed only: burn draws them lazily, on first use, so
         // they are drawn here, while the seed holds (two builds of one run otherwise started
         // stage 1 at held-out losses 5.23 and 3.29).
@@ -85,7 +85,7 @@ impl Adapter for AlignerAdapter {
     }
 
     fn load(&self, model: Llama, dir: &Path) -> Result<Llama> {
-        let device = model.model.embed_tokens.weight.val().device();
+        let device = model.model.device();
         let aligner = load_aligner(dir, &device)?;
         if (aligner.d_encoder(), aligner.mode) != (self.d_encoder, self.mode) {
             return Err(Error::parse(

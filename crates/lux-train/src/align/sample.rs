@@ -140,7 +140,7 @@ impl AlignedBatch {
                 "the model has no aligner attached (AlignerAdapter::attach or ::load)",
             )
         })?;
-        let device = llm.model.embed_tokens.weight.val().device();
+        let device = llm.model.device();
         let d_model = llm.config().hidden_size;
         if aligner.d_model() != d_model {
             return Err(Error::invalid(

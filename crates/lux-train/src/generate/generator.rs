@@ -273,7 +273,7 @@ fn run(
         timings,
         |cache: &mut KvCache| {
             let batch = prompts.len();
-            let device = model.model.embed_tokens.weight.val().device();
+            let device = model.model.device();
             let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
             let mut ids = Vec::with_capacity(batch * longest);
             let mut mask = Vec::with_capacity(batch * longest);
@@ -358,7 +358,7 @@ fn decode_constrained(
         .collect();
 
     if batch > 0 && config.max_new_tokens > 0 {
-        let device = model.model.embed_tokens.weight.val().device();
+        let device = model.model.device();
         let pad = pad.filter(|&p| (p as usize) < vocab).unwrap_or(0);
         let mut cache = model.new_cache();
         let mut logits = prefill(&mut cache)?;

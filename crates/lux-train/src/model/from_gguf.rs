@@ -59,9 +59,12 @@ pub struct GgufLoadOptions {
     /// at load.
     pub keep_quantized: bool,
     /// With `keep_quantized`, a tied output head (no `output.weight`) multiplies with the
-    /// embedding's blocks instead of its `f32` table. The lookup still needs that table, so
-    /// this holds the embedding twice (SmolLM2 Q4_1: + 30 MB of `Q8_0` blocks on 113 MB) in
-    /// exchange for reading a quarter of the head's bytes per generated token.
+    /// embedding's blocks instead of its `f32` table, and the embedding lookup decodes its
+    /// rows from the same blocks, so the `f32` table is never built: SmolLM2 Q4_1 holds 30 MB
+    /// of `Q8_0` blocks instead of a 113 MB table, and a generated token reads a quarter of
+    /// the head's bytes. Without it, a tied head multiplies with the `f32` table (exact
+    /// activations at every batch size). A model with a separate head keeps its embedding in
+    /// blocks either way.
     pub quantized_tied_head: bool,
 }
 
@@ -85,12 +88,21 @@ impl Llama {
         let mut model = config.init(device)?;
         let mut weights = GgufWeights::new(file)?.keep_quantized(options.keep_quantized);
         model.load_weights(&mut weights)?;
-        if options.keep_quantized && options.quantized_tied_head && model.lm_head.is_none() {
-            // A tied head multiplies with the embedding matrix; its blocks serve as the head's
-            // weight (`[vocab, d_model]`, the `[out, in]` layout), so decoding reads them
-            // instead of the 4-byte embedding. The embedding lookup keeps its `f32` table.
-            if let Some(embedding) = weights.quantized_tensor("token_embd.weight")? {
-                model.lm_head = Some(Projection::from_quantized(embedding, device));
+        if options.keep_quantized
+            && let Some(embedding) = weights.quantized_tensor("token_embd.weight")?
+        {
+            let tied = model.lm_head.is_none();
+            if tied && options.quantized_tied_head {
+                // A tied head multiplies with the embedding matrix; its blocks serve as the
+                // head's weight (`[vocab, d_model]`, the `[out, in]` layout), so decoding reads
+                // them instead of the 4-byte embedding.
+                model.lm_head = Some(Projection::from_quantized(embedding.clone(), device));
+            }
+            if model.lm_head.is_some() {
+                // Nothing multiplies with the `f32` table any more: the lookup decodes its rows
+                // from the same blocks (one `Arc` with the head's), and the table is dropped.
+                // A tied `f32` head keeps the table, and then the blocks would be extra.
+                model.model.keep_embedding_quantized(embedding)?;
             }
         }
         Ok((model, tokenizer))

@@ -195,7 +195,7 @@ impl Llama {
     /// - input_ids: `[batch, seq]`
     /// - output: `[batch, seq, d_model]`
     pub fn embed(&self, input_ids: Tensor<2, Int>) -> Tensor<3> {
-        self.model.embed_tokens.forward(input_ids)
+        self.model.embed(input_ids)
     }
 
     /// [`forward_selected`](Self::forward_selected) from input embeddings instead of token

@@ -3,13 +3,14 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use lux_core::Result;
 
 use super::attention::AttentionMask;
 use super::cache::KvCache;
 use super::decoder_layer::{DecoderLayer, DecoderLayerConfig};
 use super::position_ids::PositionIds;
+use super::quantized::QuantizedWeight;
 use super::rms_norm::{RmsNorm, RmsNormConfig};
 use super::rope::{RotaryEmbedding, RotaryEmbeddingConfig};
 use super::weights::{WeightSource, load_param};
@@ -49,6 +50,7 @@ impl LlamaModelConfig {
                 .with_epsilon(self.rms_norm_eps)
                 .init(device),
             rotary: self.rotary.init(),
+            embedding_blocks: None,
         }
     }
 }
@@ -66,6 +68,12 @@ pub struct LlamaModel {
     /// Rotary frequencies (no parameters).
     #[module(skip)]
     rotary: RotaryEmbedding,
+    /// The embedding kept in its GGUF blocks ([`keep_embedding_quantized`]): lookups decode
+    /// their rows from it, and `embed_tokens.weight` stays a lazy parameter.
+    ///
+    /// [`keep_embedding_quantized`]: LlamaModel::keep_embedding_quantized
+    #[module(skip)]
+    embedding_blocks: Option<QuantizedWeight>,
 }
 
 impl LlamaModel {
@@ -108,7 +116,7 @@ impl LlamaModel {
             position_ids.dims(),
             "input ids and position ids of a packed batch differ in shape"
         );
-        let embeds = self.embed_tokens.forward(input_ids);
+        let embeds = self.embed(input_ids);
         let device = embeds.device();
         let padding = attention_mask.map(|m| m.equal_elem(0));
         let rope = self.rotary.tables_at(position_ids, &device);
@@ -130,7 +138,7 @@ impl LlamaModel {
         cache: Option<&mut KvCache>,
         hidden_states: Option<&mut Vec<Tensor<3>>>,
     ) -> Tensor<3> {
-        let embeds = self.embed_tokens.forward(input_ids);
+        let embeds = self.embed(input_ids);
         self.run_embeds(embeds, attention_mask, cache, hidden_states)
     }
 
@@ -172,6 +180,66 @@ impl LlamaModel {
             states.push(hidden.clone());
         }
         hidden
+    }
+
+    /// The rows of the embedding for `input_ids`, `[batch, seq]` → `[batch, seq, d_model]`:
+    /// from the `f32` table, or decoded from the blocks when the embedding is kept quantised
+    /// (the same values; the embedding is then frozen, as a quantised base is).
+    ///
+    /// # Panics
+    ///
+    /// With a quantised embedding, on an id outside the vocabulary (as the table lookup
+    /// would).
+    pub fn embed(&self, input_ids: Tensor<2, Int>) -> Tensor<3> {
+        let Some(blocks) = &self.embedding_blocks else {
+            return self.embed_tokens.forward(input_ids);
+        };
+        let [batch, seq] = input_ids.dims();
+        let device = input_ids.device();
+        let ids: Vec<usize> = input_ids
+            .into_data()
+            .iter::<i64>()
+            .map(|id| usize::try_from(id).unwrap_or(usize::MAX))
+            .collect();
+        let rows = blocks
+            .dequantize_rows(&ids)
+            .unwrap_or_else(|e| panic!("embedding lookup: {e}"));
+        let d_model = blocks.shape()[1];
+        Tensor::from_data(TensorData::new(rows, [batch, seq, d_model]), &device)
+    }
+
+    /// Keeps the token embedding in `blocks` (its `[vocab_size, d_model]` matrix as GGUF
+    /// blocks): lookups decode their rows, and the `f32` table becomes a lazy parameter that
+    /// allocates nothing unless read (a tied `f32` output head reads it; merging or exporting
+    /// does). For a model whose head is separate or multiplies with the same blocks, the
+    /// embedding then costs its file size instead of 4 bytes a value.
+    ///
+    /// Errors: `blocks` not of the table's shape.
+    pub fn keep_embedding_quantized(&mut self, blocks: QuantizedWeight) -> Result<()> {
+        let shape = self.embed_tokens.weight.lazy_shape().dims::<2>();
+        if blocks.shape() != shape {
+            return Err(lux_core::Error::invalid(
+                "token_embd.weight",
+                format!(
+                    "blocks of shape {:?} cannot serve an embedding of {shape:?}",
+                    blocks.shape()
+                ),
+            ));
+        }
+        let device = self.embed_tokens.weight.lazy_device();
+        self.embed_tokens.weight = blocks.lazy_table_param(self.embed_tokens.weight.id, &device);
+        self.embedding_blocks = Some(blocks);
+        Ok(())
+    }
+
+    /// The embedding's blocks, when it is kept quantised.
+    pub fn embedding_blocks(&self) -> Option<&QuantizedWeight> {
+        self.embedding_blocks.as_ref()
+    }
+
+    /// The device the model's tensors live on (read without allocating a lazy parameter).
+    pub fn device(&self) -> Device {
+        self.embed_tokens.weight.lazy_device()
     }
 
     /// The rotary frequencies.

@@ -233,6 +233,45 @@ impl QuantizedWeight {
         )
     }
 
+    /// Rows `ids` of the matrix as `f32`, one after another (`[ids.len(), d_in]` row-major):
+    /// an embedding lookup straight from the blocks, bit for bit the rows of
+    /// [`dequantize`](Self::dequantize).
+    ///
+    /// Errors: an id outside `0..d_out`, named.
+    pub fn dequantize_rows(&self, ids: &[usize]) -> Result<Vec<f32>> {
+        let [d_out, d_in] = self.shape();
+        let row_bytes = self.inner.bytes.len() / d_out.max(1);
+        let mut out = vec![0f32; ids.len() * d_in];
+        for (&id, row) in ids.iter().zip(out.chunks_exact_mut(d_in)) {
+            if id >= d_out {
+                return Err(Error::invalid(
+                    "token id",
+                    format!("{id} is outside the embedding's {d_out} rows"),
+                ));
+            }
+            let bytes = &self.inner.bytes[id * row_bytes..(id + 1) * row_bytes];
+            crate::gguf::dequantize_into(self.inner.ty, bytes, row)?;
+        }
+        Ok(out)
+    }
+
+    /// A lazy burn parameter of this weight's own shape `[d_out, d_in]` (an embedding table's
+    /// layout) that, if ever read, holds it dequantised; until then it allocates nothing.
+    pub(crate) fn lazy_table_param(&self, id: ParamId, device: &Device) -> Param<Tensor<2>> {
+        let weight = self.clone();
+        let shape = self.shape();
+        Param::uninitialized(
+            id,
+            move |device, require_grad| {
+                Tensor::from_data(TensorData::new(weight.dequantize(), shape), device)
+                    .set_require_grad(require_grad)
+            },
+            device.clone(),
+            false,
+            Shape::new(shape),
+        )
+    }
+
     /// `input·Wᵀ` over the last axis (`[..., d_in]` → `[..., d_out]`), on any device.
     ///
     /// On the plain `flex` device the kernels run on the tensor's buffer; on an autodiff `flex`

@@ -41,7 +41,7 @@ impl Objective for SftObjective<'_> {
     }
 
     fn loss(&self, model: &Llama, batch: &[&SftSample]) -> Result<BatchLoss> {
-        let device = model.model.embed_tokens.weight.val().device();
+        let device = model.model.device();
         let batch = SftBatch::with_layout(batch, self.pad_id, self.layout, &device)?;
         Ok(BatchLoss {
             sum: token_loss_sum(model, &batch),
@@ -203,7 +203,7 @@ pub fn mean_token_loss(
     pad_id: u32,
 ) -> Result<f64> {
     let model = &model.valid();
-    let device = model.model.embed_tokens.weight.val().device();
+    let device = model.model.device();
     let mut sum = 0.0;
     let mut count = 0usize;
     for chunk in samples.chunks(batch_size.max(1)) {
