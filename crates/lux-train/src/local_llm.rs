@@ -30,7 +30,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::base_model::{
     LoadedModel, is_known_model, known_model_names, known_model_path, shared_model_with,
 };
-use crate::generate::{JsonSchema, SamplingConfig, TokenVocabulary, generate, generate_json};
+use crate::generate::{JsonSchema, PromptCache, SamplingConfig, TokenVocabulary, generate_choices};
 use crate::model::GgufLoadOptions;
 
 /// Settings of a [`LocalLlm`], as written in a recipe: exactly one of `path` and `model`.
@@ -88,6 +88,17 @@ pub struct LocalLlmConfig {
     /// `[model] quantized_tied_head`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub quantized_tied_head: bool,
+    /// MB of prompt prefixes' keys and values kept between requests ([`PromptCache`]):
+    /// requests that begin alike (a judge's form, the same example under several judges or
+    /// criteria) run their common whole 64-token chunks once. Answers are the same with any
+    /// budget, 0 included (prompts always run in the same chunks); only speed changes, so
+    /// the setting is not serialised. Default 256.
+    #[serde(default = "default_prompt_cache_mb", skip_serializing)]
+    pub prompt_cache_mb: usize,
+}
+
+fn default_prompt_cache_mb() -> usize {
+    256
 }
 
 fn default_max_tokens() -> u32 {
@@ -120,6 +131,7 @@ impl LocalLlmConfig {
             constrained: true,
             quantized: false,
             quantized_tied_head: false,
+            prompt_cache_mb: default_prompt_cache_mb(),
         }
     }
 
@@ -229,6 +241,8 @@ struct LocalUsage {
     failed: AtomicU64,
     prompt_tokens: AtomicU64,
     completion_tokens: AtomicU64,
+    /// Prompt tokens whose keys and values came from the prompt cache.
+    cached_prompt_tokens: AtomicU64,
 }
 
 impl LocalUsage {
@@ -269,6 +283,7 @@ pub fn local_usage_reports() -> Vec<serde_json::Value> {
                 "cache_hits": 0,
                 "retries": 0,
                 "prompt_tokens": u.prompt_tokens.load(Ordering::Relaxed),
+                "cached_prompt_tokens": u.cached_prompt_tokens.load(Ordering::Relaxed),
                 "completion_tokens": u.completion_tokens.load(Ordering::Relaxed),
                 "cost_usd": 0.0,
             })
@@ -285,6 +300,8 @@ struct Loaded {
     /// The vocabulary's token bytes for constrained decoding, built on the first request
     /// with a schema and kept (≈ 50 ms for SmolLM2's 49 152 tokens).
     vocabulary: Option<TokenVocabulary>,
+    /// Keys and values of prompt prefixes seen before (`prompt_cache_mb`).
+    prompt_cache: PromptCache,
 }
 
 impl fmt::Debug for LocalLlm {
@@ -343,7 +360,13 @@ impl LocalLlm {
     /// Answers `request` on the calling thread (blocking); [`LlmClient::chat`] runs this on a
     /// blocking thread.
     pub fn chat_blocking(&self, request: &ChatRequest) -> Result<ChatResponse> {
-        let answer = respond(&self.state, &self.config, request, &self.model());
+        let answer = respond(
+            &self.state,
+            &self.config,
+            request,
+            &self.model(),
+            &self.usage,
+        );
         self.usage.record(&answer);
         answer
     }
@@ -382,6 +405,7 @@ impl Loaded {
             stop_ids,
             pool,
             vocabulary: None,
+            prompt_cache: PromptCache::new(config.prompt_cache_mb << 20),
         })
     }
 }
@@ -391,6 +415,7 @@ fn respond(
     config: &LocalLlmConfig,
     request: &ChatRequest,
     model_name: &str,
+    usage: &LocalUsage,
 ) -> Result<ChatResponse> {
     let n = request.n.unwrap_or(1);
     if n == 0 {
@@ -414,8 +439,14 @@ fn respond(
             vocab,
         )?);
     }
-    let loaded = &*loaded;
-    let tok = &loaded.shared.tokenizer;
+    let Loaded {
+        shared,
+        stop_ids,
+        pool,
+        vocabulary,
+        prompt_cache,
+    } = loaded;
+    let tok = &shared.tokenizer;
     let text = tok.apply_chat_template(&request.messages, true)?;
     let prompt = tok.encode(&text, false)?;
     let sampling = SamplingConfig {
@@ -425,21 +456,31 @@ fn respond(
         seed: request.seed.or(config.seed).unwrap_or(0),
         max_new_tokens: request.max_tokens.unwrap_or(config.max_tokens) as usize,
         stop: request.stop.clone(),
-        stop_token_ids: loaded.stop_ids.clone(),
+        stop_token_ids: stop_ids.clone(),
         logprobs: request.top_logprobs.map(usize::from),
     };
-    let prompts = vec![prompt; n as usize];
-    let model = &loaded.shared.model;
-    let run = || match (&schema, &loaded.vocabulary) {
-        (Some(schema), Some(vocabulary)) => {
-            generate_json(model, tok, &prompts, &sampling, schema, vocabulary)
-        }
-        _ => generate(model, tok, &prompts, &sampling),
+    let model = &shared.model;
+    let json = schema.as_ref().zip(vocabulary.as_ref());
+    let reused_before = prompt_cache.stats().reused_tokens;
+    let mut run = || {
+        generate_choices(
+            model,
+            tok,
+            &prompt,
+            n as usize,
+            &sampling,
+            json,
+            prompt_cache,
+        )
     };
-    let generated = match &loaded.pool {
+    let generated = match pool {
         Some(pool) => pool.install(run)?,
         None => run()?,
     };
+    usage.cached_prompt_tokens.fetch_add(
+        prompt_cache.stats().reused_tokens - reused_before,
+        Ordering::Relaxed,
+    );
     let token_text = |id: u32| tok.decode(&[id], false);
     let mut choices = Vec::with_capacity(generated.len());
     let mut completion_tokens = 0u64;
@@ -478,7 +519,7 @@ fn respond(
     Ok(ChatResponse {
         choices,
         usage: Usage {
-            prompt_tokens: prompts[0].len() as u64,
+            prompt_tokens: prompt.len() as u64,
             completion_tokens,
         },
         model: model_name.to_owned(),
@@ -507,7 +548,7 @@ impl LlmClient for LocalLlm {
         let name = self.model();
         let usage = Arc::clone(&self.usage);
         tokio::task::spawn_blocking(move || {
-            let answer = respond(&state, &config, &request, &name);
+            let answer = respond(&state, &config, &request, &name, &usage);
             usage.record(&answer);
             answer
         })

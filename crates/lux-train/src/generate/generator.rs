@@ -8,6 +8,7 @@ use lux_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use super::json_schema::JsonSchema;
+use super::prompt_cache::PromptCache;
 use super::sampler::{Sampler, SamplingConfig, log_softmax, top_n};
 use super::stop::StopStrings;
 use super::token_mask::{TokenMask, TokenVocabulary};
@@ -187,16 +188,7 @@ pub fn generate_json(
     schema: &JsonSchema,
     vocabulary: &TokenVocabulary,
 ) -> Result<Vec<Generated>> {
-    let vocab = model.config().vocab_size;
-    if vocabulary.len() != vocab {
-        return Err(Error::invalid(
-            "vocabulary",
-            format!(
-                "has {} tokens, the model {vocab}: build it with TokenVocabulary::from_tokenizer(tokenizer, {vocab})",
-                vocabulary.len()
-            ),
-        ));
-    }
+    check_vocabulary(model, vocabulary)?;
     let (eos, pad) = (tokenizer.eos_id(), tokenizer.pad_id());
     let constraint = Constraint { schema, vocabulary };
     run(
@@ -245,21 +237,8 @@ fn run(
     timings: Option<&mut GenerationTimings>,
 ) -> Result<Vec<Generated>> {
     config.validate()?;
+    check_prompts(model, prompts)?;
     let vocab = model.config().vocab_size;
-    for (i, p) in prompts.iter().enumerate() {
-        if p.is_empty() {
-            return Err(Error::invalid(
-                format!("prompts[{i}]"),
-                "the prompt is empty",
-            ));
-        }
-        if let Some(t) = p.iter().find(|&&t| t as usize >= vocab) {
-            return Err(Error::invalid(
-                format!("prompts[{i}]"),
-                format!("token id {t} is not below the vocabulary size {vocab}"),
-            ));
-        }
-    }
     let pad_token = pad.filter(|&p| (p as usize) < vocab).unwrap_or(0);
     let prompt_lens: Vec<usize> = prompts.iter().map(Vec::len).collect();
     decode_constrained(
@@ -292,6 +271,89 @@ fn run(
             Ok(model.forward_step_last(ids, mask, cache))
         },
     )
+}
+
+/// Every prompt is non-empty and holds only ids below the vocabulary size.
+fn check_prompts(model: &Llama, prompts: &[Vec<u32>]) -> Result<()> {
+    let vocab = model.config().vocab_size;
+    for (i, p) in prompts.iter().enumerate() {
+        if p.is_empty() {
+            return Err(Error::invalid(
+                format!("prompts[{i}]"),
+                "the prompt is empty",
+            ));
+        }
+        if let Some(t) = p.iter().find(|&&t| t as usize >= vocab) {
+            return Err(Error::invalid(
+                format!("prompts[{i}]"),
+                format!("token id {t} is not below the vocabulary size {vocab}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `n` continuations of one prompt (a chat request's `n` choices): the prompt runs once, at
+/// batch 1 and in [`PromptCache::CHUNK`]-token chunks through `prompt_cache` (whose cached
+/// chunks it reuses and to which it adds its own), and its keys and values then serve all `n`
+/// sequences, choice `i` sampling from its own seeded stream as in [`generate`].
+///
+/// With a `schema` (and `tokenizer`'s `vocabulary`), decoding is constrained as in
+/// [`generate_json`]. Answers depend on the prompt and the settings only, never on what the
+/// cache held: see [`PromptCache`].
+#[allow(clippy::too_many_arguments)]
+pub fn generate_choices(
+    model: &Llama,
+    tokenizer: &Tokenizer,
+    prompt: &[u32],
+    n: usize,
+    config: &SamplingConfig,
+    json: Option<(&JsonSchema, &TokenVocabulary)>,
+    prompt_cache: &mut PromptCache,
+) -> Result<Vec<Generated>> {
+    config.validate()?;
+    check_prompts(model, &[prompt.to_vec()])?;
+    let constraint = match json {
+        Some((schema, vocabulary)) => {
+            check_vocabulary(model, vocabulary)?;
+            Some(Constraint { schema, vocabulary })
+        }
+        None => None,
+    };
+    decode_constrained(
+        model,
+        Some(tokenizer),
+        tokenizer.eos_id(),
+        tokenizer.pad_id(),
+        &vec![prompt.len(); n],
+        config,
+        constraint.as_ref(),
+        None,
+        |cache: &mut KvCache| {
+            let (prompt_kv, logits) = prompt_cache.prefill(model, prompt)?;
+            if n == 1 {
+                *cache = prompt_kv;
+                return Ok(logits);
+            }
+            *cache = prompt_kv.repeat_batch(n);
+            Ok(logits.repeat_dim(0, n))
+        },
+    )
+}
+
+/// `vocabulary` has one entry per token of `model`.
+fn check_vocabulary(model: &Llama, vocabulary: &TokenVocabulary) -> Result<()> {
+    let vocab = model.config().vocab_size;
+    if vocabulary.len() != vocab {
+        return Err(Error::invalid(
+            "vocabulary",
+            format!(
+                "has {} tokens, the model {vocab}: build it with TokenVocabulary::from_tokenizer(tokenizer, {vocab})",
+                vocabulary.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The decoding loop shared by every way of starting it: `prefill` runs the prompts (token

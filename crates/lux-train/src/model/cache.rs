@@ -94,6 +94,34 @@ impl KvCache {
         mask
     }
 
+    /// This cache with its batch repeated `n` times (`[batch·n, …]`, tiled: rows `0, 1, 0, 1`
+    /// for a batch of 2 and `n = 2`): one prompt's pass (batch 1) serving `n` sampled
+    /// continuations.
+    pub fn repeat_batch(&self, n: usize) -> KvCache {
+        let repeat = |t: &Option<Tensor<4>>| t.as_ref().map(|t| t.clone().repeat_dim(0, n));
+        KvCache {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerKv {
+                    key: repeat(&l.key),
+                    value: repeat(&l.value),
+                })
+                .collect(),
+            padding: self.padding.as_ref().map(|p| p.clone().repeat_dim(0, n)),
+            len: self.len,
+        }
+    }
+
+    /// Bytes the cached keys and values hold (`f32`).
+    pub fn bytes(&self) -> usize {
+        let size = |t: &Option<Tensor<4>>| t.as_ref().map_or(0, |t| t.shape().num_elements() * 4);
+        self.layers
+            .iter()
+            .map(|l| size(&l.key) + size(&l.value))
+            .sum()
+    }
+
     /// Records that `seq` positions were added.
     pub(crate) fn advance(&mut self, seq: usize) {
         self.len += seq;
