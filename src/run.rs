@@ -669,7 +669,7 @@ fn llm_usage_markdown(usage: &[Value]) -> String {
             field(u, "failed"),
             field(u, "cache_hits"),
             field(u, "retries"),
-            field(u, "prompt_tokens"),
+            prompt_tokens_cell(u),
             field(u, "completion_tokens"),
             field(u, "cost_usd"),
             fallbacks_cell(&field(u, "fallbacks")),
@@ -711,6 +711,16 @@ fn llm_usage_markdown(usage: &[Value]) -> String {
         }
     }
     md
+}
+
+/// A client's prompt tokens, with how many of them its prompt cache served when it has one
+/// (the `local` client): `1200 (640 cached)`.
+fn prompt_tokens_cell(u: &Value) -> String {
+    let prompt = u.get("prompt_tokens").cloned().unwrap_or(Value::Null);
+    match u.get("cached_prompt_tokens").and_then(Value::as_u64) {
+        Some(cached) if cached > 0 => format!("{prompt} ({cached} cached)"),
+        _ => prompt.to_string(),
+    }
 }
 
 /// An endpoint's fallback counts (requests that needed one because the server rejected or
@@ -1054,6 +1064,8 @@ mod tests {
         };
         let usage = [
             json!({"base_url": "http://a", "model": "solo", "calls": 3, "failed": 0}),
+            json!({"base_url": "local", "model": "smollm2", "calls": 2, "failed": 0,
+                   "prompt_tokens": 300, "cached_prompt_tokens": 128}),
             json!({
                 "base_url": "2 servers", "model": "m", "calls": 20, "failed": 0,
                 "fallbacks": {"n_split": 2},
@@ -1063,6 +1075,7 @@ mod tests {
         let md = llm_usage_markdown(&usage);
         assert!(md.contains("| http://a | solo | 3 | 0 |"), "{md}");
         assert!(md.contains("| n_split 2 |"), "{md}");
+        assert!(md.contains("| 300 (128 cached) |"), "{md}");
         assert!(
             md.contains(
                 "| 2 servers | http://b | m | 1.0 | 4 | 12 | 11 | 1 | 0 | 1 | 1 | healthy |"

@@ -211,6 +211,9 @@ impl LocalLlmConfig {
 ///
 /// - The model loads on the first request, once, and stays loaded; requests are served one at
 ///   a time (one model), each on a blocking thread so the async runtime keeps running.
+/// - The prompt runs once whatever `n` ([`generate_choices`]), in fixed 64-token chunks
+///   whose keys and values a [`PromptCache`] keeps for later requests that begin alike
+///   (`prompt_cache_mb`); answers do not depend on what it held.
 /// - The conversation is rendered with the model's chat template (with the generation
 ///   prompt); the tokenizer's end-of-sequence token and the template's turn-end token stop it.
 /// - Honoured: `temperature` (0 = greedy), `top_p`, `max_tokens`, `seed`, `stop`, `n` (that
