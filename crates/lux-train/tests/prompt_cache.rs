@@ -130,7 +130,7 @@ fn n_choices_share_one_prompt_pass_and_greedy_ones_agree_with_generate() {
         generate_choices(&model, &tokenizer, &prompt, 3, &greedy, None, &mut cache).unwrap();
     assert_eq!(three.len(), 3);
     assert!(three.iter().all(|g| g == &three[0]));
-    let one = generate(&model, &tokenizer, &[prompt.clone()], &greedy).unwrap();
+    let one = generate(&model, &tokenizer, std::slice::from_ref(&prompt), &greedy).unwrap();
     assert_eq!(three[0], one[0]);
     // Sampled choices draw from their own streams: not all equal.
     let sampled = generate_choices(
