@@ -408,7 +408,7 @@ impl Loaded {
             stop_ids,
             pool,
             vocabulary: None,
-            prompt_cache: PromptCache::new(config.prompt_cache_mb << 20),
+            prompt_cache: PromptCache::new(config.prompt_cache_mb.saturating_mul(1 << 20)),
         })
     }
 }
