@@ -12,6 +12,8 @@
 //! llm = { type = "local", model = "smollm2", constrained = false }
 //! # keep a GGUF file's weights quantised in memory (≈ 0.33× of the f32 model):
 //! llm = { type = "local", model = "smollm2", quantized = true }
+//! # the keys and values of prompt beginnings kept for later requests (default 256 MB):
+//! llm = { type = "local", model = "smollm2", prompt_cache_mb = 1024 }
 //! ```
 
 use std::fmt;
@@ -623,6 +625,16 @@ mod tests {
             r#"{"type": "local", "model": "smollm2", "temprature": 0.5}"#,
         );
         assert!(bad.unwrap_err().to_string().contains("temprature"));
+        // The prompt cache's budget changes speed, not answers: read, never written.
+        let config: LocalLlmConfig =
+            serde_json::from_str(r#"{"model": "smollm2", "prompt_cache_mb": 0}"#).unwrap();
+        assert_eq!(config.prompt_cache_mb, 0);
+        assert_eq!(LocalLlmConfig::named("smollm2").prompt_cache_mb, 256);
+        assert!(
+            !serde_json::to_string(&config)
+                .unwrap()
+                .contains("prompt_cache")
+        );
     }
 
     #[test]
