@@ -42,7 +42,7 @@ use crate::recipe::{DataRunOptions, LoadOptions, Named, Recipe};
 /// How to run a recipe.
 #[derive(Debug, Clone, Default)]
 pub struct RunSettings {
-    /// The run directory [default: `out/<recipe name>`].
+    /// The run directory \[default: `out/<recipe name>`\].
     pub out: Option<PathBuf>,
     /// Stop after the stage of this name.
     pub stop_after: Option<String>,
@@ -50,8 +50,8 @@ pub struct RunSettings {
     pub rerun: Vec<String>,
     /// Show progress bars.
     pub progress: bool,
-    /// Run only the data stage, on this slice of the seeds [default run directory:
-    /// `out/<recipe name>/shards/<i>-of-<N>`].
+    /// Run only the data stage, on this slice of the seeds \[default run directory:
+    /// `out/<recipe name>/shards/<i>-of-<N>`\].
     pub shard: Option<Shard>,
 }
 

@@ -1,4 +1,4 @@
-//! [`LocalLlm`]: the `local` LLM client, a model run in this process with [`generate`].
+//! [`LocalLlm`]: the `local` LLM client, a model run in this process with [`generate`](crate::generate::generate).
 //!
 //! Generator and judge plugins talk to language models through [`LlmClient`]; with this
 //! client they run offline, e.g. on SmolLM2-135M-Instruct fetched by
@@ -137,7 +137,7 @@ impl LocalLlmConfig {
         }
     }
 
-    /// Settings for a cached model by name (see [`KNOWN_MODELS`]), with the defaults.
+    /// Settings for a cached model by name (see [`KNOWN_MODELS`](crate::base_model::KNOWN_MODELS)), with the defaults.
     pub fn named(model: impl Into<String>) -> LocalLlmConfig {
         LocalLlmConfig {
             path: None,
@@ -209,7 +209,7 @@ impl LocalLlmConfig {
     }
 }
 
-/// A language model loaded in this process, answering chat requests with [`generate`].
+/// A language model loaded in this process, answering chat requests with [`generate`](crate::generate::generate).
 ///
 /// - The model loads on the first request, once, and stays loaded; requests are served one at
 ///   a time (one model), each on a blocking thread so the async runtime keeps running.
@@ -222,7 +222,7 @@ impl LocalLlmConfig {
 ///   many samples, one batch; choice `i` draws from its own seeded stream), `top_logprobs`
 ///   (each token's log-probability under the model, before sampling settings, plus that
 ///   many alternatives), and `usage` / `finish_reason` as OpenAI reports them.
-/// - `json_schema` is **enforced** by constrained decoding ([`generate_json`]): at each step
+/// - `json_schema` is **enforced** by constrained decoding ([`generate_json`](crate::generate::generate_json)): at each step
 ///   the tokens that cannot continue a document of the schema are masked out, so an answer
 ///   that ends by itself (finish reason `stop`) parses and follows the schema; one cut by
 ///   `max_tokens` is unfinished JSON. `{"type": "object"}` (OpenAI's `json_object`) allows

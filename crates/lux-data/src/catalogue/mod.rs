@@ -2,7 +2,7 @@
 //!
 //! A localisation catalogue (a gettext `.po`/`.mo`, a MediaWiki `i18n/lb.json`, a CLDR file)
 //! maps keys to the strings of one language. The same key in several languages is one string
-//! translated by people, so lining catalogues up by key gives [`Parallel`] groups. The
+//! translated by people, so lining catalogues up by key gives [`Parallel`](lux_core::Parallel) groups. The
 //! [`CatalogueBuilder`] collects `key → text` per language from any format; its
 //! [`build`](CatalogueBuilder::build) cleans every text with [`clean_text`] and keeps the groups
 //! that still have the native language and at least one other.
@@ -40,7 +40,7 @@
 //! Then, per group: a pivot text of two or three capitals (`TR`) that every translation
 //! writes with lower-case letters (`Tierkei`) is an id, not English, and is removed (with
 //! `drop_code_like`); a member in another language whose text equals the `pivot` language's
-//! (English) text by [`dedup_key`] merely copies it and is removed (`drop_copies`); a group is
+//! (English) text by [`dedup_key`](crate::text::dedup_key) merely copies it and is removed (`drop_copies`); a group is
 //! kept when it has the native language and at least `min_langs` languages in all; and a group
 //! whose native and pivot texts repeat an earlier group's is merged into that group, adding the
 //! languages it lacked (`dedupe`). Groups come out sorted by key.

@@ -50,7 +50,7 @@ impl fmt::Display for DropReason {
     }
 }
 
-/// What [`CatalogueBuilder::build`] read and what cleaning removed.
+/// What [`CatalogueBuilder::build`](super::CatalogueBuilder::build) read and what cleaning removed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CleaningReport {
     /// Keys read (groups before cleaning).

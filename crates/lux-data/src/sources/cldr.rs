@@ -93,7 +93,7 @@ pub struct Cldr {
     /// The directory holding the unpacked packages (`{root}/{package}/main/…`).
     pub root: PathBuf,
     /// Locales to read, as CLDR names them (`lb`, `de`, `pt-PT`). Default: the run's
-    /// languages (see [`crate::catalogue::source_langs`]).
+    /// languages (see `catalogue::source_langs`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub langs: Vec<Lang>,
     /// The native language: groups without it are dropped. Default: the run's.

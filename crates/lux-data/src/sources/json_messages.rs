@@ -77,7 +77,7 @@ pub struct JsonMessages {
     /// A directory searched recursively for message directories (MediaWiki's `i18n/` dirs).
     #[serde(default)]
     pub find_under: Option<PathBuf>,
-    /// Languages to read. Default: the run's (see [`crate::catalogue::source_langs`]).
+    /// Languages to read. Default: the run's (see `catalogue::source_langs`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub langs: Vec<Lang>,
     /// The native language: groups without it are dropped. Default: the run's.

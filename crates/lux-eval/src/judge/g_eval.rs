@@ -175,7 +175,7 @@ impl GEvalConfig {
     }
 }
 
-/// The G-Eval judge; see the [module documentation](self).
+/// The G-Eval judge; see the module documentation (`judge::g_eval`).
 pub struct GEval {
     config: GEvalConfig,
     form: PromptTemplate,

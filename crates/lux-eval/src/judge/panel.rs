@@ -77,7 +77,7 @@ impl PanelConfig {
     }
 }
 
-/// A panel of judges; see the [module documentation](self).
+/// A panel of judges; see the module documentation (`judge::panel`).
 #[derive(Debug)]
 pub struct Panel {
     config: PanelConfig,

@@ -75,7 +75,7 @@ impl<S> Member<S> {
     }
 }
 
-/// The shared, live state of a pool: every endpoint's [`Health`] under one lock, and a
+/// The shared, live state of a pool: every endpoint's `Health` under one lock, and a
 /// signal for requests waiting for a slot. Readable at any time for reports.
 #[derive(Debug)]
 pub struct PoolState {

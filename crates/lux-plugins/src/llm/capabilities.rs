@@ -191,7 +191,7 @@ impl FallbackStats {
     }
 }
 
-/// The layer; see the [module documentation](self). It sits above [`Retry`](super::Retry),
+/// The layer; see the module documentation (`llm::capabilities`). It sits above [`Retry`](super::Retry),
 /// so every request it sends is retried and budgeted like any other.
 #[derive(Debug)]
 pub struct Capabilities<S> {

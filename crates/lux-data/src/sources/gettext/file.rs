@@ -49,7 +49,7 @@ pub struct GettextFile {
     /// The header entry's fields (`Content-Type`, `Plural-Forms`, `Language`…).
     pub header: BTreeMap<String, String>,
     /// The charset the file was decoded from, by its WHATWG name: `UTF-8` when the header
-    /// names none, `windows-1252` for a file that says ISO-8859-1 (see [`crate::charset`]).
+    /// names none, `windows-1252` for a file that says ISO-8859-1 (see `charset.rs`).
     pub charset: String,
     /// The messages, in file order, without the header and without fuzzy or obsolete entries.
     pub entries: Vec<GettextEntry>,

@@ -37,7 +37,7 @@ pub struct GettextLocaleDir {
     /// The locale directory (`/usr/share/locale`).
     pub root: PathBuf,
     /// Languages to read; the source language's text is the msgid. Default: the run's (see
-    /// [`crate::catalogue::source_langs`]).
+    /// `catalogue::source_langs`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub langs: Vec<Lang>,
     /// Only these domains (file stems); all the native language has when absent.
