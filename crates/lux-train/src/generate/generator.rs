@@ -274,9 +274,9 @@ fn run(
 }
 
 /// Every prompt is non-empty and holds only ids below the vocabulary size.
-fn check_prompts(model: &Llama, prompts: &[Vec<u32>]) -> Result<()> {
+fn check_prompts<P: AsRef<[u32]>>(model: &Llama, prompts: &[P]) -> Result<()> {
     let vocab = model.config().vocab_size;
-    for (i, p) in prompts.iter().enumerate() {
+    for (i, p) in prompts.iter().map(AsRef::as_ref).enumerate() {
         if p.is_empty() {
             return Err(Error::invalid(
                 format!("prompts[{i}]"),
@@ -312,7 +312,7 @@ pub fn generate_choices(
     prompt_cache: &mut PromptCache,
 ) -> Result<Vec<Generated>> {
     config.validate()?;
-    check_prompts(model, &[prompt.to_vec()])?;
+    check_prompts(model, &[prompt])?;
     let constraint = match json {
         Some((schema, vocabulary)) => {
             check_vocabulary(model, vocabulary)?;

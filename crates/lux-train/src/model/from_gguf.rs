@@ -87,23 +87,28 @@ impl Llama {
         let tokenizer = Tokenizer::from_gguf_metadata(&file.tokenizer_metadata()?)?;
         let mut model = config.init(device)?;
         let mut weights = GgufWeights::new(file)?.keep_quantized(options.keep_quantized);
-        model.load_weights(&mut weights)?;
-        if options.keep_quantized
-            && let Some(embedding) = weights.quantized_tensor("token_embd.weight")?
+        let embedding = match options.keep_quantized {
+            true => weights.quantized_tensor("token_embd.weight")?,
+            false => None,
+        };
+        let tied = model.lm_head.is_none();
+        let head_on_blocks = tied && options.quantized_tied_head;
+        if let Some(embedding) = &embedding
+            && (!tied || head_on_blocks)
         {
-            let tied = model.lm_head.is_none();
-            if tied && options.quantized_tied_head {
-                // A tied head multiplies with the embedding matrix; its blocks serve as the
-                // head's weight (`[vocab, d_model]`, the `[out, in]` layout), so decoding reads
-                // them instead of the 4-byte embedding.
-                model.lm_head = Some(Projection::from_quantized(embedding.clone(), device));
-            }
-            if model.lm_head.is_some() {
-                // Nothing multiplies with the `f32` table any more: the lookup decodes its rows
-                // from the same blocks (one `Arc` with the head's), and the table is dropped.
-                // A tied `f32` head keeps the table, and then the blocks would be extra.
-                model.model.keep_embedding_quantized(embedding)?;
-            }
+            // Nothing will multiply with the `f32` table: the lookup decodes its rows from the
+            // blocks, and the table is never dequantised (loading skips it). A tied `f32` head
+            // needs the table, and then the blocks would be extra.
+            model.model.keep_embedding_quantized(embedding.clone())?;
+        }
+        model.load_weights(&mut weights)?;
+        if let Some(embedding) = embedding
+            && head_on_blocks
+        {
+            // A tied head multiplies with the embedding matrix; its blocks (one `Arc` with the
+            // lookup's) serve as the head's weight (`[vocab, d_model]`, the `[out, in]` layout),
+            // so decoding reads them instead of the 4-byte embedding.
+            model.lm_head = Some(Projection::from_quantized(embedding, device));
         }
         Ok((model, tokenizer))
     }

@@ -247,16 +247,19 @@ impl LlamaModel {
         &self.rotary
     }
 
-    /// Loads every tensor under `model.` from HF-layout weights.
+    /// Loads every tensor under `model.` from HF-layout weights (the embedding only when it is
+    /// not kept in blocks: its lazy parameter already stands for them).
     pub(crate) fn load_weights(&mut self, source: &mut dyn WeightSource) -> Result<()> {
-        let shape = self.embed_tokens.weight.lazy_shape().dims::<2>();
-        load_param(
-            &mut self.embed_tokens.weight,
-            "model.embed_tokens.weight",
-            shape,
-            false,
-            source,
-        )?;
+        if self.embedding_blocks.is_none() {
+            let shape = self.embed_tokens.weight.lazy_shape().dims::<2>();
+            load_param(
+                &mut self.embed_tokens.weight,
+                "model.embed_tokens.weight",
+                shape,
+                false,
+                source,
+            )?;
+        }
         for (i, layer) in self.layers.iter_mut().enumerate() {
             layer.load_weights(&format!("model.layers.{i}"), source)?;
         }

@@ -533,17 +533,14 @@ mod x86 {
 
     use super::{Isa, Q8_BLOCK, Q8Rows, QuantView, dot_rows_with};
 
-    /// AVX2: `vpmaddubsw` multiplies unsigned by signed bytes into 16 pairs of `i16` (no
-    /// saturation here: |w| ≤ 128, |x| ≤ 127, so a pair is at most 32 512), `vpmaddwd` with
-    /// ones sums them into 8 `i32` lanes. Built only by [`dot_rows_avx2`] and
-    /// [`dot_rows_vnni`], which run on CPUs with AVX2 and FMA.
+    /// The x86 builds: with `VNNI`, AVX-512 VNNI's `vpdpbusd` multiplies unsigned by signed
+    /// bytes and sums each four into 8 `i32` lanes in one instruction; without, AVX2's
+    /// `vpmaddubsw` multiplies them into 16 pairs of `i16` (no saturation here: |w| ≤ 128,
+    /// |x| ≤ 127, so a pair is at most 32 512) and `vpmaddwd` with ones sums those into 8 `i32`
+    /// lanes. Built only by [`dot_rows_avx2`] (`X86<false>`, CPUs with AVX2 and FMA) and
+    /// [`dot_rows_vnni`] (`X86<true>`, CPUs with AVX-512F/VL/VNNI as well).
     #[derive(Clone, Copy)]
-    pub(super) struct Avx2(());
-
-    /// AVX-512 VNNI: `vpdpbusd` does both steps in one instruction. Built only by
-    /// [`dot_rows_vnni`], which runs on CPUs with AVX-512F/VL/VNNI, AVX2 and FMA.
-    #[derive(Clone, Copy)]
-    pub(super) struct Vnni(());
+    pub(super) struct X86<const VNNI: bool>(());
 
     /// A weight group as the unsigned operand: nibbles as they are; signed bytes as their
     /// magnitudes, with the bytes kept to move their signs onto the activations
@@ -556,7 +553,7 @@ mod x86 {
 
     #[inline(always)]
     fn prepare(quants: &[u8; Q8_BLOCK], signed: bool) -> Weights {
-        // SAFETY (here and below): only reached from `Isa` methods of `Avx2`/`Vnni`, whose
+        // SAFETY (here and below): only reached from `Isa` methods of `X86`, whose
         // values exist only inside the `#[target_feature]` functions of this module; the loads
         // read exactly 32 bytes of a 32-byte array.
         unsafe {
@@ -602,7 +599,7 @@ mod x86 {
         }
     }
 
-    impl Isa for Avx2 {
+    impl<const VNNI: bool> Isa for X86<VNNI> {
         type Acc = __m256;
         type Weights = Weights;
 
@@ -627,43 +624,13 @@ mod x86 {
         ) -> __m256 {
             let x = signed_x(w, x, signed);
             let dot = unsafe {
-                let pairs = _mm256_maddubs_epi16(w.unsigned, x);
-                _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))
+                if VNNI {
+                    _mm256_dpbusd_epi32(_mm256_setzero_si256(), w.unsigned, x)
+                } else {
+                    let pairs = _mm256_maddubs_epi16(w.unsigned, x);
+                    _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))
+                }
             };
-            scale_add(acc, dot, scale)
-        }
-
-        #[inline(always)]
-        fn sum(self, acc: __m256) -> f32 {
-            horizontal_sum(acc)
-        }
-    }
-
-    impl Isa for Vnni {
-        type Acc = __m256;
-        type Weights = Weights;
-
-        #[inline(always)]
-        fn zero(self) -> __m256 {
-            unsafe { _mm256_setzero_ps() }
-        }
-
-        #[inline(always)]
-        fn weights(self, quants: &[u8; Q8_BLOCK], signed: bool) -> Weights {
-            prepare(quants, signed)
-        }
-
-        #[inline(always)]
-        fn dot_add(
-            self,
-            acc: __m256,
-            w: Weights,
-            x: &[i8; Q8_BLOCK],
-            signed: bool,
-            scale: f32,
-        ) -> __m256 {
-            let x = signed_x(w, x, signed);
-            let dot = unsafe { _mm256_dpbusd_epi32(_mm256_setzero_si256(), w.unsigned, x) };
             scale_add(acc, dot, scale)
         }
 
@@ -680,7 +647,7 @@ mod x86 {
         x: &Q8Rows,
         out: &mut [f32],
     ) {
-        dot_rows_with(Avx2(()), w, weight_rows, x, out)
+        dot_rows_with(X86::<false>(()), w, weight_rows, x, out)
     }
 
     #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
@@ -690,7 +657,7 @@ mod x86 {
         x: &Q8Rows,
         out: &mut [f32],
     ) {
-        dot_rows_with(Vnni(()), w, weight_rows, x, out)
+        dot_rows_with(X86::<true>(()), w, weight_rows, x, out)
     }
 }
 
